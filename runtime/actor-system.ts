@@ -1,0 +1,320 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { addressFromWire, parseAddress, validateActorName, validateToken, type Address } from "./address.js";
+import { ActorCell, errorText, type CellHost } from "./actor-cell.js";
+import type { ActorDefinition } from "./actor-definition.js";
+import { ActorRef, type MessageRouter } from "./actor-ref.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { MessageType } from "./codec/message-type.js";
+import { TypeRegistry } from "./codec/type-registry.js";
+import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
+import { DeadLetters, type DeadLetterReason } from "./dead-letters.js";
+import { SystemStoppedError } from "./errors.js";
+import { PendingAsks, TEMP_PREFIX } from "./pending-asks.js";
+import { RemoteEndpoint } from "./remote-endpoint.js";
+import type { FailureDirective, SpawnOptions } from "./spawn-options.js";
+import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
+import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
+
+export interface ActorSystemOptions {
+  /** The system this node joins. Nodes of one system reach each other's actors. */
+  readonly name: string;
+  /** Unique within the system. Default: `<hostname>-<pid>-<random>`. */
+  readonly nodeId?: string;
+  /** How this node reaches the others: `connectNats(...)`, or `new MemoryNetwork().connect()` in tests. Owned (closed) by the system. */
+  readonly transport: Transport;
+  /** Protobuf classes this node can receive, beyond those named in the definitions it spawns. */
+  readonly types?: readonly MessageType[];
+  /** First subject token. Default "troupe". */
+  readonly subjectPrefix?: string;
+  /** Largest frame sent or accepted, in bytes. Default 1 MiB (NATS's default max_payload); never above the server's. */
+  readonly maxMessageBytes?: number;
+  /** Default ask timeout. Default 5000 ms. */
+  readonly askTimeoutMs?: number;
+  /** How long `lookup` waits for another node to answer. Default 1000 ms. */
+  readonly lookupTimeoutMs?: number;
+  readonly clock?: Clock;
+}
+
+export type SystemEvent =
+  | { readonly type: "transport"; readonly event: TransportEvent }
+  | { readonly type: "actor-failed"; readonly path: string; readonly error: unknown; readonly directive: FailureDirective | "start-failed" | "stop" };
+
+export interface ActorInfo {
+  readonly path: string;
+  readonly kind: string | undefined;
+  readonly restarts: number;
+  readonly mailboxSize: number;
+}
+
+type Headers = Readonly<Record<string, string>> | undefined;
+
+/**
+ * One node of an actor system: hosts actors, routes their messages (locally without serialising,
+ * to other nodes as protobuf frames over the transport), and owns dead letters. Start it with
+ * `ActorSystem.start`, stop it with `shutdown()`.
+ */
+export class ActorSystem implements MessageRouter {
+  readonly name: string;
+  readonly nodeId: string;
+  readonly registry = new TypeRegistry();
+  readonly deadLetters = new DeadLetters();
+  readonly clock: Clock;
+  readonly subjects: Subjects;
+  readonly transport: Transport;
+
+  private readonly cells = new Map<string, ActorCell>();
+  private readonly topLevel = new Map<string, ActorCell>();
+  private readonly asks: PendingAsks;
+  private readonly endpoint: RemoteEndpoint;
+  private readonly listeners = new Set<(event: SystemEvent) => void>();
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private readonly askTimeoutMs: number;
+  private readonly lookupTimeoutMs: number;
+  private readonly host: CellHost;
+  private nameSeq = 0;
+  private shutdownPromise: Promise<void> | undefined;
+  private resolveClosed!: (error: Error | undefined) => void;
+  private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
+
+  static async start(options: ActorSystemOptions): Promise<ActorSystem> {
+    const system = new ActorSystem(options);
+    await system.listen();
+    return system;
+  }
+
+  private constructor(options: ActorSystemOptions) {
+    if (!options.transport) throw new TypeError("ActorSystem.start needs a transport: connectNats(...) or new MemoryNetwork().connect()");
+    this.name = validateToken("system name", options.name);
+    this.nodeId = validateToken("node id", options.nodeId ?? defaultNodeId());
+    this.transport = options.transport;
+    this.clock = options.clock ?? systemClock;
+    this.subjects = new Subjects(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, this.name);
+    this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
+    this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
+    this.asks = new PendingAsks(this.clock);
+    this.registry.register(...systemTypes, ...(options.types ?? []));
+    this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024));
+    this.host = {
+      nodeId: this.nodeId,
+      systemName: this.name,
+      clock: this.clock,
+      deadLetters: this.deadLetters,
+      router: this,
+      register: (cell) => this.cells.set(cell.path, cell),
+      unregister: (cell) => {
+        if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path);
+        if (this.topLevel.get(cell.path) === cell) this.topLevel.delete(cell.path);
+      },
+      refFor: (address) => this.refFor(address),
+      failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
+      reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
+      typeNameOf: (message) => this.registry.nameOf(message),
+    };
+  }
+
+  /** The router used by refs; exposed for the endpoint. @internal */
+  get router(): MessageRouter {
+    return this;
+  }
+
+  /** Where this node's actors receive messages from other nodes. */
+  get inboxSubject(): string {
+    return this.subjects.nodeInbox(this.nodeId);
+  }
+
+  get maxMessageBytes(): number {
+    return this.endpoint.maxMessageBytes;
+  }
+
+  private async listen(): Promise<void> {
+    this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onFrame));
+    this.unsubscribes.push(this.transport.subscribe(this.subjects.lookup, this.onLookup));
+    this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
+    void this.transport.closed().then((error) => {
+      if (!this.shutdownPromise) void this.shutdown(error ?? new Error(`transport ${this.transport.description} closed`));
+    });
+    // Subscriptions are in place on the server before anyone is told this node exists.
+    await this.transport.flush();
+  }
+
+  // ---- actors ----
+
+  /** Starts a top-level actor at `/user/<name>`. Its message types are registered for remote delivery. */
+  spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P> = {}): ActorRef<M> {
+    if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot spawn`);
+    const name = options.name === undefined ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
+    const path = `/user/${name}`;
+    if (this.cells.has(path)) throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.nodeId}`);
+    this.registry.register(...definition.messageTypes);
+    const cell = new ActorCell<S, M>(this.host, undefined, { system: this.name, node: this.nodeId, path }, definition, options);
+    this.cells.set(path, cell);
+    this.topLevel.set(path, cell);
+    void cell.start();
+    return cell.self;
+  }
+
+  /** Stops an actor hosted on this node and resolves once it (and its children) have stopped. */
+  stop(ref: ActorRef<any>): Promise<void> {
+    const cell = ref.address.node === this.nodeId ? this.cells.get(ref.address.path) : undefined;
+    if (!cell) return Promise.reject(new Error(`${ref.toString()} is not an actor running on node ${this.nodeId}`));
+    return cell.requestStop();
+  }
+
+  /**
+   * Finds a top-level actor by name: on this node first, then by asking the other nodes of the system
+   * (the first to answer wins). Resolves undefined when nobody has it within `timeoutMs`.
+   */
+  async lookup<M extends object = object>(name: string, options: { timeoutMs?: number } = {}): Promise<ActorRef<M> | undefined> {
+    validateActorName(name);
+    const local = this.cells.get(`/user/${name}`);
+    if (local) return local.self as ActorRef<M>;
+    let reply: LookupReply;
+    try {
+      const bytes = await this.transport.request(
+        this.subjects.lookup,
+        LookupRequest.encode({ name }).finish(),
+        options.timeoutMs ?? this.lookupTimeoutMs,
+      );
+      reply = LookupReply.decode(bytes);
+    } catch {
+      return undefined;
+    }
+    const address = reply.found ? addressFromWire(reply.address) : undefined;
+    return address ? this.refFor<M>(address) : undefined;
+  }
+
+  /** A ref for an address (or its `troupe://system@node/path` form) received from anywhere. */
+  refFor<M extends object = object>(address: Address | string): ActorRef<M> {
+    const a = typeof address === "string" ? parseAddress(address) : address;
+    if (a.node === this.nodeId && a.system === this.name) {
+      const cell = this.cells.get(a.path);
+      if (cell) return cell.self as ActorRef<M>;
+    }
+    return new ActorRef<M>({ system: a.system, node: a.node, path: a.path }, this);
+  }
+
+  /** Actors running on this node, parents before children. */
+  actors(): ActorInfo[] {
+    return [...this.cells.values()]
+      .map((c) => ({ path: c.path, kind: c.kind, restarts: c.restarts.count, mailboxSize: c.mailboxSize }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+
+  onEvent(listener: (event: SystemEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- routing (MessageRouter) ----
+
+  deliver(target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers?: Headers): void {
+    const a = target.address;
+    if (a.node === this.nodeId && a.system === this.name) this.deliverLocal(a.path, message, sender, headers);
+    else this.endpoint.send(a, message, sender, headers);
+  }
+
+  ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R> {
+    if (this.shutdownPromise) return Promise.reject(new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot ask`));
+    this.registry.register(replyType);
+    const requestName = this.registry.nameOf(message) ?? message.constructor.name;
+    const { path, reply } = this.asks.open(target.address, requestName, replyType, this.registry.nameOfType(replyType), timeoutMs ?? this.askTimeoutMs);
+    const replyTo = new ActorRef({ system: this.name, node: this.nodeId, path }, this);
+    try {
+      target.tell(message, replyTo);
+    } catch (error) {
+      this.asks.abandon(path, error as Error);
+    }
+    return reply;
+  }
+
+  /** @internal Delivers to an actor of this node by path; used by refs and by the remote endpoint. */
+  deliverLocal(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
+    if (path.startsWith(TEMP_PREFIX)) {
+      if (!this.asks.settle(path, message, this.registry.nameOf(message))) {
+        this.deadLetters.publish({ reason: "late-reply", detail: `no ask is waiting at ${path} (timed out or already answered)`, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message });
+      }
+      return;
+    }
+    const cell = this.cells.get(path);
+    if (cell) return cell.enqueue(message, sender, headers);
+    const detail = `no actor at ${path} on node ${this.nodeId}`;
+    this.deadLetters.publish({ reason: "unknown-target", detail, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message });
+    this.failAsk(sender, "unknown-target", detail);
+  }
+
+  private failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void {
+    const path = sender?.address.path;
+    if (path === undefined || !(path.startsWith(TEMP_PREFIX) || path.startsWith("/reply/"))) return;
+    try {
+      sender!.tell(Failure.create({ reason, message: detail }));
+    } catch {
+      // The asker is gone or unreachable; its ask times out on its own.
+    }
+  }
+
+  private readonly onLookup = (request: InboundMessage): void => {
+    if (!request.reply) return;
+    let name: string;
+    try {
+      name = LookupRequest.decode(request.data).name;
+    } catch (error) {
+      this.deadLetters.publish({ reason: "malformed-frame", detail: `not a troupe.system.LookupRequest: ${errorText(error)}`, subject: request.subject, bytes: request.data.slice(0, 4096) });
+      return;
+    }
+    const cell = this.cells.get(`/user/${name}`);
+    if (cell) this.transport.publish(request.reply, LookupReply.encode({ found: true, address: cell.address }).finish());
+  };
+
+  private addressOf(path: string): Address {
+    return { system: this.name, node: this.nodeId, path };
+  }
+
+  private emit(event: SystemEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // Listeners observe; they cannot break the node.
+      }
+    }
+  }
+
+  // ---- lifecycle ----
+
+  /**
+   * Stops every actor (in reverse start order, children first), fails pending asks, drains the
+   * transport and closes it. Idempotent.
+   */
+  shutdown(reason?: Error): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown(reason);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(reason: Error | undefined): Promise<void> {
+    for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop();
+    this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    try {
+      await this.transport.close();
+    } catch {
+      // Already closed underneath us (e.g. the server went away); nothing left to drain.
+    }
+    this.resolveClosed(reason);
+  }
+
+  /** Resolves when the node has shut down: with the error that caused it, or undefined if asked to. */
+  closed(): Promise<Error | undefined> {
+    return this.closedPromise;
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0)) throw new RangeError(`${name} must be a positive number; got ${value}`);
+  return value;
+}
+
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 32) || "node";
+  return `${host}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}

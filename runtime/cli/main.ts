@@ -1,0 +1,42 @@
+import { runCommand } from "./run-command.js";
+import { nodeCommand } from "./node-command.js";
+
+const USAGE = `troupe — an actor runtime for TypeScript on NATS
+
+Usage:
+  troupe run <example|./topology.ts> [--nodes N] [--nats URL] [--state URL] [--trace FILE] [--json]
+      Runs a topology: a coordinator here and N worker node processes.
+  troupe node [--system NAME] [--node-id ID] [--nats URL] [--module ./topology.ts]
+      Starts a worker node that joins a system and hosts the module's actors.
+
+Without --nats (or NATS_URL) a private nats-server is started on a free loopback port.
+Examples: ping-pong`;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case "run":
+      return runCommand(rest);
+    case "node":
+      return nodeCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return verb === undefined ? 1 : 0;
+    default:
+      console.error(`troupe: unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`troupe: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

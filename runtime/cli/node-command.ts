@@ -1,0 +1,50 @@
+import { parseArgs } from "node:util";
+import { ActorSystem } from "../actor-system.js";
+import { connectNats } from "../transport/nats-transport.js";
+import { loadTopology, topologyPath } from "./load-topology.js";
+import { natsCredentialsFromEnv } from "./nats-credentials.js";
+import { resolveNats } from "./nats-endpoint.js";
+import { untilSignal } from "./signals.js";
+
+/**
+ * `troupe node`: a worker node. Joins a system, hosts what the module's `worker` spawns, prints one
+ * JSON line `{"event":"ready",...}` on stdout when it can receive messages, and runs until SIGINT or
+ * SIGTERM (then drains and exits 0) or until its NATS connection is lost for good (exits 1).
+ */
+export async function nodeCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      system: { type: "string", default: "troupe" },
+      "node-id": { type: "string" },
+      nats: { type: "string" },
+      module: { type: "string" },
+    },
+    strict: true,
+  });
+  const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
+  const signal = untilSignal();
+  const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
+  try {
+    const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), ...natsCredentialsFromEnv() });
+    const system = await ActorSystem.start({ name: values.system, nodeId: values["node-id"], transport, types: topology?.types });
+    const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
+    system.onEvent((event) => {
+      if (event.type === "transport") say(`nats: ${event.event.type}${"server" in event.event ? ` ${event.event.server}` : ""}`);
+      else say(`actor ${event.path} failed (${event.directive}): ${String(event.error)}`);
+    });
+    await topology?.worker?.(system);
+    console.log(JSON.stringify({ event: "ready", system: system.name, node: system.nodeId, inbox: system.inboxSubject }));
+    const outcome = await Promise.race([signal.promise.then((name) => ({ signal: name })), system.closed().then((error) => ({ error }))]);
+    if ("signal" in outcome) {
+      say(`${outcome.signal}: shutting down`);
+      await system.shutdown();
+      return 0;
+    }
+    say(`stopped: ${outcome.error?.message ?? "closed"}`);
+    return outcome.error ? 1 : 0;
+  } finally {
+    signal.dispose();
+    await nats.stop();
+  }
+}

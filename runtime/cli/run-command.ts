@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { ActorSystem } from "../actor-system.js";
+import { connectNats } from "../transport/nats-transport.js";
+import { loadTopology, topologyPath } from "./load-topology.js";
+import { natsCredentialsFromEnv } from "./nats-credentials.js";
+import { resolveNats, type NatsEndpoint } from "./nats-endpoint.js";
+import { untilSignal } from "./signals.js";
+import { startWorker, type WorkerProcess } from "./worker-processes.js";
+
+/**
+ * `troupe run`: starts N worker node processes and an in-process coordinator, runs the topology's
+ * `main`, prints a summary (with `--json`, the last stdout line is one JSON object) and tears
+ * everything down again, including on SIGINT/SIGTERM.
+ */
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      nodes: { type: "string", default: "2" },
+      nats: { type: "string" },
+      state: { type: "string" },
+      trace: { type: "string" },
+      system: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const target = positionals[0];
+  if (!target) throw new Error("troupe run needs an example name or a topology file, e.g. `troupe run ping-pong`");
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new Error(`--nodes must be an integer from 1 to 64; got ${values.nodes}`);
+  if (values.trace !== undefined) throw new Error("--trace: recording traces is not available in this version yet");
+  const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
+  if (!/^(file|gs|memory):/.test(state)) throw new Error(`--state must be a file://, gs:// or memory: URL; got ${state}`);
+
+  const say = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  const modulePath = topologyPath(target);
+  const topology = await loadTopology(modulePath);
+  const systemName = values.system ?? `${topology.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(3).toString("hex")}`;
+  const started = Date.now();
+  const signal = untilSignal();
+  let nats: NatsEndpoint | undefined;
+  let system: ActorSystem | undefined;
+  const workers: WorkerProcess[] = [];
+
+  const run = async (): Promise<number> => {
+    say(`troupe run ${topology.name}: system ${systemName}, ${nodes} worker node${nodes === 1 ? "" : "s"}`);
+    nats = await resolveNats(values.nats, say);
+    const credentials = natsCredentialsFromEnv();
+    system = await ActorSystem.start({
+      name: systemName,
+      nodeId: "coordinator",
+      transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", ...credentials }),
+      types: topology.types,
+    });
+    const ids = Array.from({ length: nodes }, (_, i) => `worker-${i + 1}`);
+    workers.push(
+      ...(await Promise.all(ids.map((nodeId) => startWorker({ system: systemName, nodeId, servers: nats!.servers, modulePath, log: (line) => console.error(line) })))),
+    );
+    say(`workers ready: ${ids.join(", ")} (pids ${workers.map((w) => w.child.pid).join(", ")})`);
+
+    const result = await topology.main({ system, workers: ids, state, log: say });
+    const ok = result.verified !== false;
+    const durationMs = Date.now() - started;
+    if (result.summary?.length) say(result.summary.join("\n"));
+    say(`${ok ? "ok" : "FAILED"}: ${result.tasks} tasks in ${durationMs} ms${result.verified ? ", verified" : ""}`);
+    if (values.json) {
+      console.log(JSON.stringify({ ok, example: topology.name, nodes, tasks: result.tasks, durationMs, state: result.state, traceId: null, verified: result.verified ?? false, ...result.details }));
+    }
+    return ok ? 0 : 1;
+  };
+
+  try {
+    return await Promise.race([
+      run(),
+      signal.promise.then((name) => {
+        say(`${name}: stopping workers and servers`);
+        return 130;
+      }),
+    ]);
+  } finally {
+    signal.dispose();
+    await Promise.all(workers.map((w) => w.stop()));
+    await system?.shutdown();
+    await nats?.stop();
+  }
+}

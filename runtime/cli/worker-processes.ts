@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../nats/tool-paths.js";
+
+const BIN = join(PROJECT_ROOT, "bin", "troupe.mjs");
+
+export interface WorkerProcess {
+  readonly nodeId: string;
+  readonly child: ChildProcess;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface WorkerLaunch {
+  readonly system: string;
+  readonly nodeId: string;
+  readonly servers: readonly string[];
+  readonly modulePath?: string;
+  /** Receives the worker's stderr, line by line. */
+  readonly log: (line: string) => void;
+  readonly readyTimeoutMs?: number;
+}
+
+/** Starts `troupe node` as a child process and resolves once it reports ready. */
+export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> {
+  const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--nats", launch.servers.join(",")];
+  if (launch.modulePath) args.push("--module", launch.modulePath);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  createInterface({ input: child.stderr! }).on("line", launch.log);
+
+  const stop = async (graceMs = 10_000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(killer);
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const timeoutMs = launch.readyTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`worker ${launch.nodeId} did not report ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      if (!line.startsWith("{")) return launch.log(line);
+      try {
+        if ((JSON.parse(line) as { event?: string }).event === "ready") {
+          clearTimeout(timer);
+          resolve();
+        }
+      } catch {
+        launch.log(line);
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${launch.nodeId} exited with code ${child.exitCode ?? child.signalCode} before it was ready`));
+    });
+  });
+  return { nodeId: launch.nodeId, child, stop };
+}

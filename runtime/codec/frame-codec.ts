@@ -1,0 +1,60 @@
+import protobuf from "protobufjs/minimal.js";
+import type { Address } from "../address.js";
+import type { MessageType } from "./message-type.js";
+import { ActorAddressProto, Frame, type DecodedEnvelope } from "./wire-types.js";
+
+/** One message on its way to another node, before encoding. */
+export interface OutgoingEnvelope {
+  readonly target: string;
+  readonly typeName: string;
+  readonly type: MessageType;
+  readonly message: object;
+  readonly sender: Address | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+// Field tags of troupe.wire.Frame / troupe.wire.Envelope (field number << 3 | wire type 2).
+const FRAME_ENVELOPES = 10;
+const ENVELOPE_TARGET = 10;
+const ENVELOPE_TYPE = 18;
+const ENVELOPE_PAYLOAD = 26;
+const ENVELOPE_SENDER = 34;
+const ENVELOPE_HEADERS = 42;
+const MAP_KEY = 10;
+const MAP_VALUE = 18;
+
+/**
+ * Encodes envelopes into one `troupe.wire.Frame`. The payload is written straight into the frame's
+ * writer (fork/ldelim) instead of being encoded separately and copied: same bytes as
+ * `Frame.encode`, one allocation fewer per message.
+ */
+export function encodeFrame(envelopes: readonly OutgoingEnvelope[]): Uint8Array {
+  const w = protobuf.Writer.create();
+  for (const e of envelopes) writeEnvelope(w, e);
+  return w.finish();
+}
+
+function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
+  w.uint32(FRAME_ENVELOPES).fork();
+  w.uint32(ENVELOPE_TARGET).string(e.target);
+  w.uint32(ENVELOPE_TYPE).string(e.typeName);
+  w.uint32(ENVELOPE_PAYLOAD).fork();
+  e.type.encode(e.message, w);
+  w.ldelim();
+  if (e.sender) {
+    w.uint32(ENVELOPE_SENDER).fork();
+    ActorAddressProto.encode(e.sender, w);
+    w.ldelim();
+  }
+  if (e.headers) {
+    for (const key in e.headers) {
+      w.uint32(ENVELOPE_HEADERS).fork().uint32(MAP_KEY).string(key).uint32(MAP_VALUE).string(e.headers[key]!).ldelim();
+    }
+  }
+  w.ldelim();
+}
+
+/** Decodes a frame. Throws (with protobufjs's reason) on bytes that are not a valid Frame. */
+export function decodeFrame(bytes: Uint8Array): readonly DecodedEnvelope[] {
+  return Frame.decode(bytes).envelopes;
+}

@@ -1,0 +1,41 @@
+// Troupe's public API. Everything not exported here is internal and may change.
+
+export { ActorSystem, type ActorSystemOptions, type SystemEvent, type ActorInfo } from "./actor-system.js";
+export {
+  defineActor,
+  type ActorDefinition,
+  type ActorSpec,
+  type Handler,
+  type HandlerResult,
+  type LifecycleHooks,
+  type MessageTypes,
+  type AcceptedBy,
+  type MessagesOf,
+  type PropsOf,
+} from "./actor-definition.js";
+export { ActorRef, type AskOptions } from "./actor-ref.js";
+export type { ActorContext, Cancel } from "./actor-context.js";
+export { defaultFailureDecider, type SpawnOptions, type FailureDirective, type FailureDecider } from "./spawn-options.js";
+export { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, type OverflowPolicy } from "./mailbox.js";
+export { DeadLetters, type DeadLetter, type DeadLetterReason, type DeadLetterListener } from "./dead-letters.js";
+export { addressFromWire, formatAddress, parseAddress, type Address } from "./address.js";
+export { TypeRegistry } from "./codec/type-registry.js";
+export { protobufNameOf, type MessageType, type MessageOf } from "./codec/message-type.js";
+export {
+  AskTimeoutError,
+  AskFailedError,
+  UnexpectedReplyError,
+  MessageTooLargeError,
+  UnregisteredTypeError,
+  TransportError,
+  SystemStoppedError,
+} from "./errors.js";
+export { systemClock, type Clock, type TimerHandle } from "./clock.js";
+export { ManualClock } from "./manual-clock.js";
+export type { Transport, TransportEvent, InboundMessage, Unsubscribe } from "./transport/transport.js";
+export { MemoryNetwork } from "./transport/memory-network.js";
+export { connectNats, type NatsOptions } from "./transport/nats-transport.js";
+export { startEmbeddedNats, type EmbeddedNats, type EmbeddedNatsOptions } from "./nats/embedded-nats.js";
+export { Subjects, DEFAULT_SUBJECT_PREFIX } from "./subjects.js";
+export { defineTopology, type Topology, type TopologyResult, type TopologyRunContext } from "./topology.js";
+export { BehaviorTestKit } from "./testkit/behavior-test-kit.js";

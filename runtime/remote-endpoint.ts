@@ -1,0 +1,152 @@
+import { addressFromWire, type Address } from "./address.js";
+import { ActorRef, type MessageRouter } from "./actor-ref.js";
+import { decodeFrame, encodeFrame } from "./codec/frame-codec.js";
+import type { MessageType } from "./codec/message-type.js";
+import type { TypeRegistry } from "./codec/type-registry.js";
+import type { DecodedEnvelope } from "./codec/wire-types.js";
+import type { DeadLetters } from "./dead-letters.js";
+import { errorText } from "./actor-cell.js";
+import { MessageTooLargeError } from "./errors.js";
+import type { Subjects } from "./subjects.js";
+import type { InboundMessage, Transport } from "./transport/transport.js";
+
+type Headers = Readonly<Record<string, string>> | undefined;
+
+export interface EndpointHost {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly transport: Transport;
+  readonly subjects: Subjects;
+  readonly registry: TypeRegistry;
+  readonly deadLetters: DeadLetters;
+  readonly router: MessageRouter;
+  refFor(address: Address): ActorRef<any>;
+  deliverLocal(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): void;
+}
+
+/** How much of an undecodable frame a dead letter keeps: enough to diagnose, bounded in memory. */
+const KEPT_BYTES = 4096;
+
+/**
+ * The node's side of the wire: encodes messages for other nodes into frames on their inbox subject,
+ * and turns frames arriving on this node's inbox into local deliveries. Whatever arrives, a bad frame
+ * becomes a dead letter with its reason; nothing thrown here can reach the connection.
+ */
+export class RemoteEndpoint {
+  readonly maxMessageBytes: number;
+
+  constructor(
+    private readonly host: EndpointHost,
+    maxMessageBytes: number,
+  ) {
+    this.maxMessageBytes = Math.min(maxMessageBytes, host.transport.maxPayload);
+  }
+
+  /** Throws UnregisteredTypeError or MessageTooLargeError synchronously, so the sender learns at once. */
+  send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
+    const frame = this.encode(target.path, message, sender, headers);
+    this.host.transport.publish(this.host.subjects.nodeInbox(target.node, target.system), frame);
+  }
+
+  /** Publishes a one-envelope frame to a plain NATS reply subject (a client outside Troupe asked). */
+  sendToSubject(subject: string, message: object, sender: ActorRef<any> | undefined): void {
+    this.host.transport.publish(subject, this.encode("", message, sender, undefined));
+  }
+
+  private encode(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): Uint8Array {
+    const typeName = this.host.registry.requireName(message);
+    const type = message.constructor as MessageType;
+    const frame = encodeFrame([{ target: path, typeName, type, message, sender: sender?.address, headers }]);
+    if (frame.length > this.maxMessageBytes) throw new MessageTooLargeError(typeName, frame.length, this.maxMessageBytes);
+    return frame;
+  }
+
+  readonly onFrame = (inbound: InboundMessage): void => {
+    const { data, subject } = inbound;
+    if (data.length > this.maxMessageBytes) {
+      this.dead("oversized", `frame of ${data.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes}`, inbound);
+      return;
+    }
+    let envelopes: readonly DecodedEnvelope[];
+    try {
+      envelopes = decodeFrame(data);
+    } catch (error) {
+      this.dead("malformed-frame", `not a troupe.wire.Frame: ${errorText(error)}`, inbound);
+      return;
+    }
+    if (envelopes.length === 0) {
+      this.dead("malformed-frame", "frame carries no envelopes", inbound);
+      return;
+    }
+    for (const envelope of envelopes) {
+      try {
+        this.deliverEnvelope(envelope, inbound);
+      } catch (error) {
+        this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject, type: envelope.type ?? undefined });
+      }
+    }
+  };
+
+  private deliverEnvelope(envelope: DecodedEnvelope, inbound: InboundMessage): void {
+    const typeName = envelope.type ?? "";
+    const path = envelope.target ?? "";
+    const payload = envelope.payload ?? new Uint8Array(0);
+    const target = { system: this.host.name, node: this.host.nodeId, path };
+    const senderAddress = addressFromWire(envelope.sender);
+    const sender = senderAddress
+      ? this.host.refFor(senderAddress)
+      : inbound.reply
+        ? new ReplySubjectRef(this, inbound.reply, this.host.name, this.host.router)
+        : undefined;
+    const type = this.host.registry.typeNamed(typeName);
+    if (type === undefined) {
+      this.host.deadLetters.publish({
+        reason: "unknown-type",
+        detail: `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`,
+        target,
+        sender: sender?.address,
+        type: typeName,
+        bytes: payload,
+        subject: inbound.subject,
+      });
+      return;
+    }
+    let message: object;
+    try {
+      message = type.decode(payload);
+    } catch (error) {
+      this.host.deadLetters.publish({
+        reason: "malformed-payload",
+        detail: `payload does not decode as ${typeName}: ${errorText(error)}`,
+        target,
+        sender: sender?.address,
+        type: typeName,
+        bytes: payload,
+        subject: inbound.subject,
+      });
+      return;
+    }
+    const headers = envelope.headers && Object.keys(envelope.headers).length > 0 ? envelope.headers : undefined;
+    this.host.deliverLocal(path, message, sender, headers);
+  }
+
+  private dead(reason: "oversized" | "malformed-frame", detail: string, inbound: InboundMessage): void {
+    this.host.deadLetters.publish({ reason, detail, subject: inbound.subject, bytes: inbound.data.slice(0, KEPT_BYTES) });
+  }
+}
+
+/** The sender of a request from a plain NATS client: replying publishes to its reply subject. */
+class ReplySubjectRef extends ActorRef<object> {
+  constructor(
+    private readonly endpoint: RemoteEndpoint,
+    private readonly subject: string,
+    system: string,
+    router: MessageRouter,
+  ) {
+    super({ system, node: "", path: `/reply/${subject}` }, router);
+  }
+
+  override tell(message: object, sender?: ActorRef<any>): void {
+    this.endpoint.sendToSubject(this.subject, message, sender);
+  }
+}

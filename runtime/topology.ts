@@ -1,0 +1,46 @@
+import type { ActorSystem } from "./actor-system.js";
+import type { MessageType } from "./codec/message-type.js";
+
+/** What `troupe run` hands a topology's coordinator. */
+export interface TopologyRunContext {
+  /** The coordinator's node. */
+  readonly system: ActorSystem;
+  /** Ids of the worker nodes, each a separate `troupe node` process, all ready. */
+  readonly workers: readonly string[];
+  /** Where results should live (a URL such as file:///dir). */
+  readonly state: string;
+  /** Progress for people; goes to stderr so `--json` output stays clean. */
+  log(line: string): void;
+}
+
+export interface TopologyResult {
+  /** Units of work done (messages, tasks, images...). */
+  readonly tasks: number;
+  /** Where the result lives, or null when the topology keeps none. */
+  readonly state: string | null;
+  /** True only after the result was compared with an independently computed expectation. */
+  readonly verified?: boolean;
+  /** Lines printed for people at the end of the run. */
+  readonly summary?: readonly string[];
+  /** Extra figures, included in the `--json` summary. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A runnable topology: what each worker node hosts, and what the coordinator does with them.
+ * `troupe run <name|./file.ts>` loads a module whose default export is one of these.
+ */
+export interface Topology {
+  readonly name: string;
+  readonly description?: string;
+  /** Protobuf classes every node of the topology must decode. */
+  readonly types?: readonly MessageType[];
+  /** Runs on each worker node once it is connected, before it reports ready. */
+  worker?(system: ActorSystem): void | Promise<void>;
+  /** Runs on the coordinator once every worker is ready. */
+  main(ctx: TopologyRunContext): Promise<TopologyResult>;
+}
+
+export function defineTopology(topology: Topology): Topology {
+  return topology;
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { TransportError } from "../errors.js";
+import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport.js";
+
+/**
+ * nats.js connection options, passed through unchanged (servers as a URL list, token, user/pass,
+ * TLS, reconnect settings...), plus `credsFile` for a NATS `.creds` file.
+ */
+export type NatsOptions = ConnectionOptions & { readonly credsFile?: string };
+
+/** Connects to NATS. Fails with an error that names the server (never its credentials) and the fix. */
+export async function connectNats(options: NatsOptions): Promise<Transport> {
+  const { credsFile, ...connectionOptions } = options;
+  const servers = serverList(connectionOptions.servers);
+  if (credsFile) {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(credsFile);
+    } catch (error) {
+      throw new TransportError(`cannot read NATS credentials file ${credsFile}: ${(error as Error).message}`);
+    }
+    connectionOptions.authenticator = credsAuthenticator(creds);
+  }
+  try {
+    const connection = await connect({ maxReconnectAttempts: -1, ...connectionOptions });
+    return new NatsTransport(connection, servers);
+  } catch (error) {
+    throw new TransportError(
+      `cannot connect to NATS at ${servers.join(", ") || "nats://127.0.0.1:4222"}: ${describe(error)}. ` +
+        `Check that nats-server is running there and the credentials are right, or start a node without ` +
+        `--nats/NATS_URL to use an embedded server.`,
+    );
+  }
+}
+
+/** Server URLs with any user:password@ part removed, for messages and logs. */
+export function redactedServers(servers: ConnectionOptions["servers"]): string[] {
+  return serverList(servers);
+}
+
+function serverList(servers: ConnectionOptions["servers"]): string[] {
+  const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
+  return list.map((s) => s.replace(/\/\/[^@/]*@/, "//"));
+}
+
+function describe(error: unknown): string {
+  const e = error as { message?: string; code?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code;
+  const message = e.message ?? String(error);
+  // Never echo connection strings back: they may carry passwords or tokens.
+  return (code && !message.includes(code) ? `${message} (${code})` : message).replace(/\/\/[^@/\s]*@/g, "//");
+}
+
+class NatsTransport implements Transport {
+  readonly description: string;
+  private readonly listeners = new Set<(event: TransportEvent) => void>();
+  private closing = false;
+
+  constructor(
+    private readonly connection: NatsConnection,
+    servers: string[],
+  ) {
+    this.description = `nats ${servers.join(",") || connection.getServer()}`;
+    void this.watchStatus();
+  }
+
+  get maxPayload(): number {
+    return this.connection.info?.max_payload ?? 1024 * 1024;
+  }
+
+  publish(subject: string, data: Uint8Array, replyTo?: string): void {
+    this.connection.publish(subject, data, replyTo === undefined ? undefined : { reply: replyTo });
+  }
+
+  subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe {
+    const subscription = this.connection.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) {
+          this.emit({ type: "error", error });
+          return;
+        }
+        onMessage({ subject: msg.subject, data: msg.data, reply: msg.reply || undefined });
+      },
+    });
+    return () => subscription.unsubscribe();
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    try {
+      return (await this.connection.request(subject, data, { timeout: timeoutMs })).data;
+    } catch (error) {
+      throw new TransportError(`request to ${subject} failed: ${describe(error)}`);
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.connection.flush();
+  }
+
+  onEvent(listener: (event: TransportEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return void (await this.connection.closed());
+    this.closing = true;
+    if (!this.connection.isClosed()) await this.connection.drain();
+  }
+
+  async closed(): Promise<Error | undefined> {
+    return (await this.connection.closed()) ?? undefined;
+  }
+
+  private emit(event: TransportEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      switch (status.type) {
+        case "disconnect":
+        case "reconnect":
+          this.emit({ type: status.type, server: status.server });
+          break;
+        case "reconnecting":
+          this.emit({ type: "reconnecting" });
+          break;
+        case "error":
+          this.emit({ type: "error", error: status.error });
+          break;
+        case "slowConsumer":
+          this.emit({ type: "slow-consumer", subject: status.sub.getSubject(), pending: status.pending });
+          break;
+        case "staleConnection":
+          this.emit({ type: "stale-connection" });
+          break;
+        default:
+          break;
+      }
+    }
+    const error = (await this.connection.closed()) ?? undefined;
+    this.emit({ type: "closed", error });
+  }
+}

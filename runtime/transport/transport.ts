@@ -1,0 +1,41 @@
+/**
+ * What a node needs from the network: subject-addressed publish/subscribe plus request/reply. NATS
+ * provides it for real (`NatsTransport`); `MemoryNetwork` provides it inside one process for fast tests.
+ * A system owns its transport and closes it on shutdown.
+ */
+export interface Transport {
+  /** Where this transport is connected, safe to print (no credentials). */
+  readonly description: string;
+  /** Largest message body the network accepts, in bytes. */
+  readonly maxPayload: number;
+  publish(subject: string, data: Uint8Array, replyTo?: string): void;
+  subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe;
+  /** Publishes and resolves with the first reply; rejects with a TransportError after `timeoutMs`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Resolves once everything published so far has reached the server. */
+  flush(): Promise<void>;
+  onEvent(listener: (event: TransportEvent) => void): Unsubscribe;
+  /** Stops taking new messages, delivers what is in flight, then disconnects. */
+  close(): Promise<void>;
+  /** Resolves when the transport has closed: with the error that closed it, or undefined if asked to. */
+  closed(): Promise<Error | undefined>;
+}
+
+export interface InboundMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** The sender's reply subject, when it expects an answer. */
+  readonly reply: string | undefined;
+}
+
+export type Unsubscribe = () => void;
+
+/** Connection state changes, surfaced so that operators and code can react; never swallowed. */
+export type TransportEvent =
+  | { readonly type: "disconnect"; readonly server: string }
+  | { readonly type: "reconnecting" }
+  | { readonly type: "reconnect"; readonly server: string }
+  | { readonly type: "error"; readonly error: Error }
+  | { readonly type: "slow-consumer"; readonly subject: string; readonly pending: number }
+  | { readonly type: "stale-connection" }
+  | { readonly type: "closed"; readonly error: Error | undefined };
