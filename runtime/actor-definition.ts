@@ -47,7 +47,7 @@ export interface ActorDefinition<S = any, M extends object = any, P = any> {
   readonly messageTypes: readonly MessageType[];
   readonly init: (props: P) => S | Promise<S>;
   /** Handlers by message class, for dispatch without looking at type names. */
-  readonly handlers: ReadonlyMap<Function, Handler<S, any, M>>;
+  readonly handlers: ReadonlyMap<unknown, Handler<S, any, M>>;
   readonly hooks: LifecycleHooks<S, M>;
 }
 
@@ -73,7 +73,7 @@ export type PropsOf<D> = D extends ActorDefinition<any, any, infer P> ? P : neve
 export function defineActor<S, T extends MessageTypes, P = void>(
   spec: ActorSpec<S, T, P>,
 ): ActorDefinition<S, AcceptedBy<T>, P> {
-  const handlers = new Map<Function, Handler<S, any, AcceptedBy<T>>>();
+  const handlers = new Map<unknown, Handler<S, any, AcceptedBy<T>>>();
   for (const [name, type] of Object.entries(spec.messages)) {
     if (typeof type?.decode !== "function" || typeof type.getTypeUrl !== "function") {
       throw new TypeError(`defineActor: messages.${name} is not a generated protobuf message class`);

@@ -69,7 +69,7 @@ export class DeadLetters {
   }
 
   byReason(): Partial<Record<DeadLetterReason, number>> {
-    return Object.fromEntries(this.counts) as Partial<Record<DeadLetterReason, number>>;
+    return Object.fromEntries(this.counts);
   }
 
   /** The most recent dead letters, oldest first. */

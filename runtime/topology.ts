@@ -10,7 +10,7 @@ export interface TopologyRunContext {
   /** Where results should live (a URL such as file:///dir). */
   readonly state: string;
   /** Progress for people; goes to stderr so `--json` output stays clean. */
-  log(line: string): void;
+  readonly log: (line: string) => void;
 }
 
 export interface TopologyResult {

@@ -28,7 +28,7 @@ export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> 
   if (launch.modulePath) args.push("--module", launch.modulePath);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  createInterface({ input: child.stderr! }).on("line", launch.log);
+  createInterface({ input: child.stderr }).on("line", launch.log);
 
   const stop = async (graceMs = 10_000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -44,7 +44,7 @@ export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> 
       child.kill("SIGKILL");
       reject(new Error(`worker ${launch.nodeId} did not report ready within ${timeoutMs} ms`));
     }, timeoutMs);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
       if (!line.startsWith("{")) return launch.log(line);
       try {

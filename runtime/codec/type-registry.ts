@@ -8,7 +8,7 @@ import { protobufNameOf, type MessageType } from "./message-type.js";
  */
 export class TypeRegistry {
   private readonly byName = new Map<string, MessageType>();
-  private readonly names = new Map<Function, string>();
+  private readonly names = new Map<unknown, string>();
 
   register(...types: readonly MessageType[]): this {
     for (const type of types) {

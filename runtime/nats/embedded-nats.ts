@@ -53,8 +53,8 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions = {}): Prom
     void exited.then((code) => {
       if (!started) fail(new Error(`nats-server exited with code ${code} before accepting clients`));
     });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
       if (started) return;
       if (log.length < 64 * 1024) log += chunk;
       const match = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
@@ -66,7 +66,7 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions = {}): Prom
     });
   });
   // Keep draining stderr so a chatty server never blocks on a full pipe.
-  child.stderr!.resume();
+  child.stderr.resume();
 
   return {
     url: `nats://127.0.0.1:${listeningPort}`,
