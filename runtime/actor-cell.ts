@@ -115,10 +115,12 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       const detail = `mailbox of ${this.path} is full (${this.mailbox.capacity} messages, ${this.mailbox.overflow})`;
       if (this.mailbox.overflow === "drop-newest") {
         this.dead("mailbox-overflow", detail, message, sender);
+        this.host.failAsk(sender, "mailbox-overflow", detail);
         return;
       }
       const evictedSender = this.mailbox.peekSender();
       this.dead("mailbox-overflow", detail, this.mailbox.shift()!, evictedSender);
+      this.host.failAsk(evictedSender, "mailbox-overflow", detail);
     }
     this.mailbox.push(message, sender, headers);
     if (!this.scheduled && this.status === "running") this.scheduleRun();

@@ -1,0 +1,30 @@
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
+import { natsServerFor } from "../helpers/nats.js";
+
+const run = promisify(execFile);
+
+describe("examples run end to end (integration)", function () {
+  this.timeout(120_000);
+
+  it("ping-pong: `troupe run ping-pong --nodes 2 --json` verifies every Pong came back in order", async function () {
+    await (await natsServerFor(this)).stop(); // the run starts its own private server
+    const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "ping-pong", "--nodes", "2", "--json"], { cwd: PROJECT_ROOT });
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+    expect(summary).to.include({ ok: true, example: "ping-pong", nodes: 2, verified: true, outOfOrder: 0 });
+    expect(summary.tasks).to.equal(4_400);
+    expect(summary.pongs).to.equal(summary.expectedPongs);
+    expect(summary).to.include.keys("durationMs", "state", "traceId");
+  });
+
+  it("cli: an unknown example is refused with the list of examples", async () => {
+    const error = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "no-such-example"], { cwd: PROJECT_ROOT }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).to.equal(1);
+    expect(error?.stderr).to.match(/no example named "no-such-example"; examples: .*ping-pong/);
+  });
+});

@@ -1,0 +1,40 @@
+import { expect } from "chai";
+import { Mailbox } from "../../runtime/mailbox.js";
+
+describe("mailbox", () => {
+  it("mailbox: returns messages in the order they were queued, across growth and wrap-around", () => {
+    const mailbox = new Mailbox({ capacity: Infinity });
+    const out: number[] = [];
+    let next = 0;
+    // Interleave pushes and shifts so the ring wraps several times while it grows.
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 7 + round; i++) mailbox.push({ n: next++ }, undefined, undefined);
+      for (let i = 0; i < 5; i++) out.push((mailbox.shift() as { n: number }).n);
+    }
+    while (mailbox.size > 0) out.push((mailbox.shift() as { n: number }).n);
+    expect(out).to.deep.equal(Array.from({ length: next }, (_, i) => i));
+  });
+
+  it("mailbox: keeps each message's sender and headers with it", () => {
+    const mailbox = new Mailbox();
+    const headers = { traceparent: "x" };
+    mailbox.push({ a: 1 }, undefined, headers);
+    mailbox.push({ a: 2 }, undefined, undefined);
+    expect(mailbox.peekHeaders()).to.equal(headers);
+    mailbox.shift();
+    expect(mailbox.peekHeaders()).to.equal(undefined);
+  });
+
+  it("mailbox: reports full at its capacity", () => {
+    const mailbox = new Mailbox({ capacity: 3 });
+    for (let i = 0; i < 3; i++) mailbox.push({}, undefined, undefined);
+    expect(mailbox.isFull).to.equal(true);
+    mailbox.shift();
+    expect(mailbox.isFull).to.equal(false);
+  });
+
+  it("mailbox: rejects a capacity below one and an unknown overflow policy", () => {
+    expect(() => new Mailbox({ capacity: 0 })).to.throw(/capacity must be at least 1/);
+    expect(() => new Mailbox({ overflow: "drop-all" as never })).to.throw(/drop-newest/);
+  });
+});
