@@ -5,3 +5,4 @@ export const { Ping, Pong, GetStats, Stats } = troupe.examples.pingpong;
 export type Ping = troupe.examples.pingpong.Ping;
 export type Pong = troupe.examples.pingpong.Pong;
 export type Stats = troupe.examples.pingpong.Stats;
+export type GetStats = troupe.examples.pingpong.GetStats;

@@ -17,7 +17,9 @@ describe("actors across nodes (system tier, in-memory network)", () => {
   });
   afterEach(() => Promise.all(nodes.map((n) => n.shutdown())));
 
-  const [a, b, c] = [0, 1, 2].map((i) => () => nodes[i]!);
+  const a = (): ActorSystem => nodes[0]!;
+  const b = (): ActorSystem => nodes[1]!;
+  const c = (): ActorSystem => nodes[2]!;
   const playerOn = (from: ActorSystem, node: string): ActorRef<Ping | GetStats> =>
     from.refFor({ system: "mesh", node, path: "/user/player" });
 
