@@ -53,8 +53,10 @@ export function sameAddress(a: Address, b: Address): boolean {
   return a.path === b.path && a.node === b.node && a.system === b.system;
 }
 
-/** An address decoded from the wire, where protobuf leaves absent fields undefined; undefined unless complete. */
+/** An address decoded from the wire, where protobuf leaves absent fields undefined; undefined unless complete and valid. */
 export function addressFromWire(data: { system?: string | null; node?: string | null; path?: string | null } | null | undefined): Address | undefined {
   if (!data?.system || !data.node || !data.path) return undefined;
+  // An address from the wire becomes a NATS subject when replied to: refuse ones that would not be one token.
+  if (!TOKEN_PATTERN.test(data.system) || !TOKEN_PATTERN.test(data.node) || !data.path.startsWith("/")) return undefined;
   return { system: data.system, node: data.node, path: data.path };
 }

@@ -19,11 +19,17 @@ export async function nodeCommand(args: string[]): Promise<number> {
       "node-id": { type: "string" },
       nats: { type: "string" },
       module: { type: "string" },
+      // Set by `troupe run`: its workers stop when the run's process goes away, even if it was killed.
+      "exit-with-stdin": { type: "boolean", default: false },
     },
     strict: true,
   });
   const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
   const signal = untilSignal();
+  if (values["exit-with-stdin"]) {
+    process.stdin.resume();
+    process.stdin.once("close", () => process.kill(process.pid, "SIGTERM"));
+  }
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), ...natsCredentialsFromEnv() });

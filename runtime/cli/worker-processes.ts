@@ -24,9 +24,9 @@ export interface WorkerLaunch {
 
 /** Starts `troupe node` as a child process and resolves once it reports ready. */
 export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> {
-  const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--nats", launch.servers.join(",")];
+  const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--nats", launch.servers.join(","), "--exit-with-stdin"];
   if (launch.modulePath) args.push("--module", launch.modulePath);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: process.env });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   createInterface({ input: child.stderr }).on("line", launch.log);
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { requireTool } from "./tool-paths.js";
 
 export interface EmbeddedNatsOptions {
@@ -22,6 +23,7 @@ export interface EmbeddedNats {
 }
 
 const running = new Set<ChildProcess>();
+const SETPRIV = process.platform === "linux" ? ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) : undefined;
 let exitHookInstalled = false;
 
 /**
@@ -32,7 +34,10 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions = {}): Prom
   const binary = options.binary ?? requireTool("nats-server");
   const port = options.port ?? 0;
   const args = ["-a", "127.0.0.1", "-p", port === 0 ? "-1" : String(port), ...(options.args ?? [])];
-  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // With util-linux's setpriv the kernel kills the server if this process dies, even by SIGKILL.
+  const child = SETPRIV
+    ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", binary, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+    : spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   installExitHook();
   running.add(child);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {

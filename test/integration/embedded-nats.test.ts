@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { ActorSystem, TransportError, connectNats, startEmbeddedNats } from "../../runtime/index.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
@@ -26,24 +26,38 @@ describe("embedded nats-server and connection errors (integration)", function ()
     await Promise.all([first.stop(), second.stop()]);
   });
 
-  it("embedded: `troupe node` without --nats runs a private server and stops it on SIGTERM, leaving no orphan", async function () {
-    await (await natsServerFor(this)).stop(); // skips (or fails under CI) when there is no nats-server
-    const child = spawn(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "node", "--system", "solo", "--node-id", "solo-1"], { stdio: ["ignore", "pipe", "pipe"] });
+  /** Starts `troupe node` with no --nats and resolves once it is ready, with its private server's pid. */
+  async function soloNode(): Promise<{ child: ChildProcess; serverPid: number; exited: Promise<number | null> }> {
+    const child = spawn(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "node", "--system", "solo"], { stdio: ["ignore", "pipe", "pipe"] });
     let serverPid: number | undefined;
     let ready = false;
-    createInterface({ input: child.stderr }).on("line", (line) => {
+    createInterface({ input: child.stderr! }).on("line", (line) => {
       const match = /private nats-server at \S+ \(pid (\d+)\)/.exec(line);
       if (match) serverPid = Number(match[1]);
     });
-    createInterface({ input: child.stdout }).on("line", (line) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
       if (line.includes('"event":"ready"')) ready = true;
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     await eventually("the node to be ready", () => ready && serverPid !== undefined, 20_000);
     expect(processGone(serverPid!)).to.equal(false);
-    child.kill("SIGTERM");
-    expect(await exited).to.equal(0);
-    await eventually("the private nats-server to exit", () => processGone(serverPid!), 5_000);
+    return { child, serverPid: serverPid!, exited };
+  }
+
+  it("embedded: `troupe node` without --nats runs a private server and stops it on SIGTERM, leaving no orphan", async function () {
+    await (await natsServerFor(this)).stop(); // skips (or fails under CI) when there is no nats-server
+    const node = await soloNode();
+    node.child.kill("SIGTERM");
+    expect(await node.exited).to.equal(0);
+    await eventually("the private nats-server to exit", () => processGone(node.serverPid), 5_000);
+  });
+
+  it("embedded: a node killed with SIGKILL takes its private server with it", async function () {
+    await (await natsServerFor(this)).stop();
+    const node = await soloNode();
+    node.child.kill("SIGKILL");
+    await node.exited;
+    await eventually("the orphaned nats-server to be killed", () => processGone(node.serverPid), 5_000);
   });
 
   it("connection: an unreachable server gives an error that names it and the fix, without credentials", async () => {
