@@ -31,11 +31,11 @@ describe("embedded nats-server and connection errors (integration)", function ()
     const child = spawn(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "node", "--system", "solo"], { stdio: ["ignore", "pipe", "pipe"] });
     let serverPid: number | undefined;
     let ready = false;
-    createInterface({ input: child.stderr! }).on("line", (line) => {
+    createInterface({ input: child.stderr }).on("line", (line) => {
       const match = /private nats-server at \S+ \(pid (\d+)\)/.exec(line);
       if (match) serverPid = Number(match[1]);
     });
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       if (line.includes('"event":"ready"')) ready = true;
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
