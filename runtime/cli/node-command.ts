@@ -26,9 +26,10 @@ export async function nodeCommand(args: string[]): Promise<number> {
   });
   const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
   const signal = untilSignal();
+  const onStdinClosed = (): boolean => process.kill(process.pid, "SIGTERM");
   if (values["exit-with-stdin"]) {
+    process.stdin.once("close", onStdinClosed);
     process.stdin.resume();
-    process.stdin.once("close", () => process.kill(process.pid, "SIGTERM"));
   }
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
@@ -51,6 +52,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     return outcome.error ? 1 : 0;
   } finally {
     signal.dispose();
+    // Stop reading stdin, or the open handle would keep this process alive after shutdown.
+    process.stdin.off("close", onStdinClosed);
+    process.stdin.destroy();
     await nats.stop();
   }
 }

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { natsServerFor } from "../helpers/nats.js";
@@ -17,6 +18,22 @@ describe("examples run end to end (integration)", function () {
     expect(summary.tasks).to.equal(4_400);
     expect(summary.pongs).to.equal(summary.expectedPongs);
     expect(summary).to.include.keys("durationMs", "state", "traceId");
+  });
+
+  it("custom-actor: `troupe run custom-actor --nodes 2 --json` sums what it told each worker's counter", async function () {
+    await (await natsServerFor(this)).stop();
+    const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "custom-actor", "--nodes", "2", "--json"], { cwd: PROJECT_ROOT });
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+    expect(summary).to.include({ ok: true, example: "custom-actor", nodes: 2, tasks: 200, verified: true, sum: 10_100 });
+  });
+
+  it("custom-actor: the README's walkthrough runs and prints exactly the output the README shows", async function () {
+    await (await natsServerFor(this)).stop();
+    const readme = readFileSync(`${PROJECT_ROOT}/README.md`, "utf8");
+    const shown = /Output:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown, "README has an Output block").to.be.a("string");
+    const { stdout } = await run(process.execPath, ["--import", "tsx", `${PROJECT_ROOT}/examples/custom-actor/main.ts`], { cwd: PROJECT_ROOT });
+    expect(stdout).to.equal(shown);
   });
 
   it("cli: an unknown example is refused with the list of examples", async () => {
