@@ -4,7 +4,7 @@ import { Add, counter, Get, Total } from "./counter.js";
 // A private nats-server on a free port; with your own server, skip this and pass its URL.
 const nats = await startEmbeddedNats();
 
-// Every node registers the types it sends or receives; a spawned definition's `messages` are registered for you.
+// Every node registers the types it receives; a spawned definition's `messages` and ask reply types are registered for you.
 const types = [Add, Get, Total];
 const a = await ActorSystem.start({ name: "demo", nodeId: "node-a", transport: await connectNats({ servers: nats.url }), types });
 const b = await ActorSystem.start({ name: "demo", nodeId: "node-b", transport: await connectNats({ servers: nats.url }), types });

@@ -42,11 +42,19 @@ export class TypeRegistry {
     return name;
   }
 
-  /** Like `nameOf`, but throws a clear error for a message that cannot go over the wire. */
+  /**
+   * The name to send `message` under. A generated class seen for the first time is registered on the
+   * spot (the instance tells us its class); anything else cannot go over the wire and throws.
+   */
   requireName(message: object): string {
     const name = this.names.get(message.constructor);
-    if (name === undefined) throw new UnregisteredTypeError(`message of class ${message.constructor?.name ?? "?"}`);
-    return name;
+    if (name !== undefined) return name;
+    const type = message.constructor as Partial<MessageType> | undefined;
+    if (typeof type?.getTypeUrl === "function" && typeof type.encode === "function" && typeof type.decode === "function") {
+      this.register(type as MessageType);
+      return this.names.get(type)!;
+    }
+    throw new UnregisteredTypeError(`message of class ${message.constructor?.name ?? "?"}`);
   }
 
   get size(): number {

@@ -34,9 +34,12 @@ describe("codec", () => {
     expect(registry.typeNamed("nope.Nope")).to.equal(undefined);
   });
 
-  it("registry: names the fix when a message's class is not registered", () => {
+  it("registry: registers a generated class on first send, and names the fix for anything else", () => {
     const registry = new TypeRegistry();
-    expect(() => registry.requireName(Ping.create())).to.throw(UnregisteredTypeError, /ActorSystem.start\(\{ types \}\)/);
+    expect(registry.requireName(Ping.create())).to.equal("troupe.examples.pingpong.Ping");
+    expect(registry.typeNamed("troupe.examples.pingpong.Ping")).to.equal(Ping);
+    class Plain {}
+    expect(() => registry.requireName(new Plain())).to.throw(UnregisteredTypeError, /pbjs -t static-module/);
     expect(() => registry.register({} as never)).to.throw(/pbjs -t static-module/);
   });
 });
