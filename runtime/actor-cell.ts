@@ -109,6 +109,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   enqueue(message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     if (this.status === "stopped" || this.status === "stopping" || this.stopRequested) {
       this.dead("stopped-target", `${this.path} has stopped`, message, sender);
+      this.host.failAsk(sender, "stopped-target", `${this.path} has stopped`);
       return;
     }
     if (this.mailbox.isFull) {
@@ -215,7 +216,9 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       const message = this.mailbox.shift()!;
       const handler = this.definition.handlers.get(message.constructor);
       if (handler === undefined) {
-        this.dead("unhandled", `${this.path} has no handler for ${this.host.typeNameOf(message) ?? message.constructor.name}`, message, this.sender);
+        const detail = `${this.path} has no handler for ${this.host.typeNameOf(message) ?? message.constructor.name}`;
+        this.dead("unhandled", detail, message, this.sender);
+        this.host.failAsk(this.sender, "unhandled", detail);
         continue;
       }
       let result: S | void | Promise<S | void>;

@@ -243,7 +243,8 @@ export class ActorSystem implements MessageRouter {
     this.failAsk(sender, "unknown-target", detail);
   }
 
-  private failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void {
+  /** @internal */
+  failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void {
     const path = sender?.address.path;
     if (path === undefined || !(path.startsWith(TEMP_PREFIX) || path.startsWith("/reply/"))) return;
     try {

@@ -4,7 +4,7 @@ import { decodeFrame, encodeFrame } from "./codec/frame-codec.js";
 import type { MessageType } from "./codec/message-type.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import type { DecodedEnvelope } from "./codec/wire-types.js";
-import type { DeadLetters } from "./dead-letters.js";
+import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
 import type { Subjects } from "./subjects.js";
@@ -22,6 +22,8 @@ export interface EndpointHost {
   readonly router: MessageRouter;
   refFor(address: Address): ActorRef<any>;
   deliverLocal(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): void;
+  /** Tells a waiting asker at once that its request cannot be handled. */
+  failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
 }
 
 /** How much of an undecodable frame a dead letter keeps: enough to diagnose, bounded in memory. */
@@ -100,9 +102,11 @@ export class RemoteEndpoint {
         : undefined;
     const type = this.host.registry.typeNamed(typeName);
     if (type === undefined) {
+      const detail = `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`;
+      this.host.failAsk(sender, "unknown-type", detail);
       this.host.deadLetters.publish({
         reason: "unknown-type",
-        detail: `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`,
+        detail,
         target,
         sender: sender?.address,
         type: typeName,
@@ -115,9 +119,11 @@ export class RemoteEndpoint {
     try {
       message = type.decode(payload);
     } catch (error) {
+      const detail = `payload does not decode as ${typeName}: ${errorText(error)}`;
+      this.host.failAsk(sender, "malformed-payload", detail);
       this.host.deadLetters.publish({
         reason: "malformed-payload",
-        detail: `payload does not decode as ${typeName}: ${errorText(error)}`,
+        detail,
         target,
         sender: sender?.address,
         type: typeName,

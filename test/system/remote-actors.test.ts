@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { ActorSystem, MemoryNetwork, MessageTooLargeError, UnregisteredTypeError, type ActorRef } from "../../runtime/index.js";
+import { ActorSystem, AskFailedError, MemoryNetwork, MessageTooLargeError, UnregisteredTypeError, type ActorRef } from "../../runtime/index.js";
 import { encodeFrame } from "../../runtime/codec/frame-codec.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
+import { Add, Total } from "../../examples/custom-actor/counter.js";
 import { eventually, eventuallyAsync } from "../helpers/conditions.js";
 
 describe("actors across nodes (system tier, in-memory network)", () => {
@@ -55,6 +56,21 @@ describe("actors across nodes (system tier, in-memory network)", () => {
     expect(() => remote.tell(new NotProtobuf() as never)).to.throw(UnregisteredTypeError);
     const huge = Stats.create({ node: "x".repeat(20_000) });
     expect(() => (remote as ActorRef<object>).tell(huge)).to.throw(MessageTooLargeError, /over the limit of 16384 bytes/);
+  });
+
+  it("remote: an ask the target node cannot decode fails at once with the reason", async () => {
+    b().spawn(player, { name: "player" });
+    const remote = b().refFor<object>({ system: "mesh", node: "b", path: "/user/player" });
+    const fromA = a().refFor<object>(remote.address);
+    // node b has never heard of demo.counter.Add.
+    const error = await fromA.ask(Add.create({ amount: 1 }), Total).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(AskFailedError);
+    expect((error as AskFailedError).reason).to.equal("unknown-type");
+    expect(b().deadLetters.countOf("unknown-type")).to.equal(1);
+    // A type b knows but the player does not handle: "unhandled".
+    b().registry.register(Total);
+    const unhandled = await fromA.ask(Total.create({ value: 1 }), Pong).then(() => undefined, (e: unknown) => e);
+    expect((unhandled as AskFailedError).reason).to.equal("unhandled");
   });
 
   it("remote: bad frames become dead letters with a reason and the node keeps serving", async () => {
