@@ -136,7 +136,7 @@ function removeOrphans(sets) {
   }
 }
 
-export function buildProto(log = (line) => console.log(`proto: ${line}`)) {
+export function buildProto(log = (line) => console.error(`proto: ${line}`)) {
   if (!fs.existsSync(path.join(CLI_DIR, 'bin', 'pbjs'))) {
     throw new Error('protobufjs-cli is not installed (node_modules/protobufjs-cli); run `npm ci` first');
   }

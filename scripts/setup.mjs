@@ -25,7 +25,8 @@ const IN_CI = process.env.CI === 'true';
 // cleaning up (e.g. killed by a container stop), even if its pid now belongs to another process.
 const STALE_LOCK_MS = 10 * 60 * 1000;
 
-const log = (line) => console.log(`setup: ${line}`);
+// Progress goes to stderr so that commands whose stdout is data (`npm run bench -- --json`) stay clean.
+const log = (line) => console.error(`setup: ${line}`);
 const rel = (p) => (p.startsWith(ROOT + path.sep) ? path.relative(ROOT, p) : p);
 
 function mtimeOr(p, fallback) {

@@ -1,0 +1,31 @@
+/**
+ * The local baselines' mailbox at its barest: an array queue drained in a microtask, handing each
+ * message to `handle`. No actor, no dispatch on the message type.
+ */
+export class BareMailbox<T extends object> {
+  private readonly queue: (T | undefined)[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(public handle: (message: T) => void = () => {}) {}
+
+  push(message: T): void {
+    this.queue.push(message);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drain);
+    }
+  }
+
+  private readonly drain = (): void => {
+    const queue = this.queue;
+    while (this.head < queue.length) {
+      const message = queue[this.head]!;
+      queue[this.head++] = undefined;
+      this.handle(message);
+    }
+    queue.length = 0;
+    this.head = 0;
+    this.scheduled = false;
+  };
+}

@@ -1,0 +1,77 @@
+import type { RemoteEnv } from "./remote-env.js";
+
+/** What a figure must reach, as a ratio to its baseline: at least (throughput) or at most (latency). */
+export interface Target {
+  readonly op: ">=" | "<=";
+  readonly ratio: number;
+}
+
+/** One measured figure beside the baseline measured in the same run; the driver derives the ratio. */
+export interface Figure {
+  readonly name: string;
+  /** Median over the repetitions. */
+  readonly value: number;
+  readonly unit: string;
+  /** What the baseline is, in a few words. */
+  readonly baseline: string;
+  readonly baselineValue: number;
+  readonly target: Target;
+}
+
+export interface BenchContext {
+  readonly quick: boolean;
+  /** Measured rounds of each side (after a warm-up round that is not counted). */
+  readonly reps: number;
+  /** Progress for people; goes to stderr so that stdout stays the results. */
+  log(line: string): void;
+  /** The nats-server, the peer process and this process's connections, started on first use. */
+  remote(): Promise<RemoteEnv>;
+}
+
+/** Local rounds take a fraction of a second: they run this many times more, for a steadier median. */
+export const LOCAL_ROUNDS_FACTOR = 3;
+
+export interface Benchmark {
+  readonly name: string;
+  run(ctx: BenchContext): Promise<Figure[]>;
+}
+
+export interface AlternateOptions<T> {
+  /** Measured rounds of each side; default `ctx.reps`. Cheap benchmarks run more, for a steadier median. */
+  readonly rounds?: number;
+  /** How a progress line shows one measurement. */
+  readonly show?: (value: T) => string;
+}
+
+/**
+ * Runs a warm-up of each side, then rounds alternating baseline and Troupe, so that drift of the
+ * machine during the run affects both alike. Returns each side's measurements in order.
+ */
+export async function alternate<T>(
+  ctx: BenchContext,
+  label: string,
+  baseline: (warmup: boolean) => Promise<T>,
+  troupe: (warmup: boolean) => Promise<T>,
+  options: AlternateOptions<T> = {},
+): Promise<{ baseline: T[]; troupe: T[] }> {
+  const rounds = options.rounds ?? ctx.reps;
+  const show = options.show ?? ((value: T) => Math.round(Number(value)).toLocaleString("en-US"));
+  await baseline(true);
+  await troupe(true);
+  const out = { baseline: [] as T[], troupe: [] as T[] };
+  for (let rep = 1; rep <= rounds; rep++) {
+    out.baseline.push(await baseline(false));
+    out.troupe.push(await troupe(false));
+    ctx.log(`  ${label}: round ${rep}/${rounds}: baseline ${show(out.baseline[rep - 1]!)}, troupe ${show(out.troupe[rep - 1]!)}`);
+  }
+  return out;
+}
+
+/** Rejects with a clear message when `promise` has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

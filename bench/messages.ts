@@ -1,0 +1,17 @@
+// The benchmark protocol, generated from proto/examples/bench.proto by `npm run build:proto`.
+import { troupe } from "../proto/gen/examples/bench.js";
+
+export const { Blob, Ack, Run } = troupe.bench;
+export type Blob = troupe.bench.Blob;
+export type Ack = troupe.bench.Ack;
+export type Run = troupe.bench.Run;
+
+/** Bytes carried by every Blob: the "100-byte payload" of the remote benchmarks. */
+export const PAYLOAD_BYTES = 100;
+
+const payload = new Uint8Array(PAYLOAD_BYTES).map((_, i) => i);
+
+/** A Blob with sequence number `seq` and the shared 100-byte payload. */
+export function blob(seq: number): Blob {
+  return Blob.create({ seq, data: payload });
+}
