@@ -296,6 +296,7 @@ export class ActorSystem implements MessageRouter {
     for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop();
     this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));
     for (const unsubscribe of this.unsubscribes) unsubscribe();
+    this.endpoint.flush();
     try {
       await this.transport.close();
     } catch {

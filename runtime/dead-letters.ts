@@ -23,7 +23,9 @@ export type DeadLetterReason =
   /** A reply arrived for an ask that had already timed out or been answered. */
   | "late-reply"
   /** `ctx.reply` was called while processing a message that has no sender. */
-  | "no-sender";
+  | "no-sender"
+  /** The transport refused the publish (e.g. the connection closed); the batch was not sent. */
+  | "send-failed";
 
 export interface DeadLetter {
   readonly reason: DeadLetterReason;

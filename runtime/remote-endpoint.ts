@@ -7,6 +7,7 @@ import type { DecodedEnvelope } from "./codec/wire-types.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
+import { FrameBatcher } from "./frame-batcher.js";
 import type { Subjects } from "./subjects.js";
 import type { InboundMessage, Transport } from "./transport/transport.js";
 
@@ -26,6 +27,9 @@ export interface EndpointHost {
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
 }
 
+/** Largest batch frame: big enough to amortise a publish over hundreds of small messages. */
+const MAX_BATCH_BYTES = 128 * 1024;
+
 /** How much of an undecodable frame a dead letter keeps: enough to diagnose, bounded in memory. */
 const KEPT_BYTES = 4096;
 
@@ -37,17 +41,33 @@ const KEPT_BYTES = 4096;
 export class RemoteEndpoint {
   readonly maxMessageBytes: number;
 
+  private readonly batcher: FrameBatcher;
+
   constructor(
     private readonly host: EndpointHost,
     maxMessageBytes: number,
   ) {
     this.maxMessageBytes = Math.min(maxMessageBytes, host.transport.maxPayload);
+    this.batcher = new FrameBatcher(
+      (subject, data) => host.transport.publish(subject, data),
+      (subject, envelopes, error) =>
+        host.deadLetters.publish({ reason: "send-failed", detail: `${envelopes} message(s) to ${subject} not sent: ${errorText(error)}`, subject }),
+      Math.min(this.maxMessageBytes, MAX_BATCH_BYTES),
+    );
   }
 
-  /** Throws UnregisteredTypeError or MessageTooLargeError synchronously, so the sender learns at once. */
+  /**
+   * Encodes now (so UnregisteredTypeError and MessageTooLargeError reach the sender at once) and
+   * publishes at the end of the turn, batched with other messages to the same node.
+   */
   send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     const frame = this.encode(target.path, message, sender, headers);
-    this.host.transport.publish(this.host.subjects.nodeInbox(target.node, target.system), frame);
+    this.batcher.add(this.host.subjects.nodeInbox(target.node, target.system), frame);
+  }
+
+  /** Publishes whatever is batched; called before the transport drains. */
+  flush(): void {
+    this.batcher.flush();
   }
 
   /** Publishes a one-envelope frame to a plain NATS reply subject (a client outside Troupe asked). */
