@@ -119,8 +119,9 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         this.host.failAsk(sender, "mailbox-overflow", detail);
         return;
       }
-      const evictedSender = this.mailbox.peekSender();
-      this.dead("mailbox-overflow", detail, this.mailbox.shift()!, evictedSender);
+      const evicted = this.mailbox.shift()!;
+      const evictedSender = this.mailbox.lastSender;
+      this.dead("mailbox-overflow", detail, evicted, evictedSender);
       this.host.failAsk(evictedSender, "mailbox-overflow", detail);
     }
     this.mailbox.push(message, sender, headers);
@@ -211,9 +212,9 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         setImmediate(this.run);
         return;
       }
-      this.sender = this.mailbox.peekSender();
-      this.headers = this.mailbox.peekHeaders();
       const message = this.mailbox.shift()!;
+      this.sender = this.mailbox.lastSender;
+      this.headers = this.mailbox.lastHeaders;
       const handler = this.definition.handlers.get(message.constructor);
       if (handler === undefined) {
         const detail = `${this.path} has no handler for ${this.host.typeNameOf(message) ?? message.constructor.name}`;
@@ -340,8 +341,9 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     this.host.unregister(this);
     this.parent?.childCells.delete(lastSegment(this.path));
     while (this.mailbox.size > 0) {
-      const sender = this.mailbox.peekSender();
-      this.dead("stopped-target", `${this.path} stopped before processing this message`, this.mailbox.shift()!, sender);
+      const message = this.mailbox.shift()!;
+      const sender = this.mailbox.lastSender;
+      this.dead("stopped-target", `${this.path} stopped before processing this message`, message, sender);
       this.host.failAsk(sender, "stopped-target", `${this.path} stopped`);
     }
     try {

@@ -17,18 +17,31 @@ export interface MailboxOptions {
 
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
+/** A queued message that came with a sender or headers; bare messages are queued as themselves. */
+class Delivery {
+  constructor(
+    readonly message: object,
+    readonly sender: ActorRef<any> | undefined,
+    readonly headers: Readonly<Record<string, string>> | undefined,
+  ) {}
+}
+
 /**
- * A FIFO ring buffer of (message, sender, headers) kept in parallel arrays, so queueing a message
- * allocates nothing once the ring has grown to its working size.
+ * A FIFO ring buffer of messages with their sender and headers. A message with neither (the common
+ * local tell) takes one slot and no allocation; others are wrapped. Nothing is allocated until the
+ * first message, so idle actors stay small. The ring's length is a power of two, so wrapping is a
+ * mask; capacity is enforced by the caller through `isFull`.
  */
 export class Mailbox {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
-  private messages: (object | undefined)[];
-  private senders: (ActorRef<any> | undefined)[];
-  private headers: (Readonly<Record<string, string>> | undefined)[];
+  private ring: (object | undefined)[] = EMPTY;
   private head = 0;
   private count = 0;
+  /** Sender of the message last returned by `shift`. */
+  lastSender: ActorRef<any> | undefined;
+  /** Headers of the message last returned by `shift`. */
+  lastHeaders: Readonly<Record<string, string>> | undefined;
 
   constructor(options: MailboxOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_MAILBOX_CAPACITY;
@@ -39,10 +52,6 @@ export class Mailbox {
     }
     this.capacity = capacity;
     this.overflow = overflow;
-    const initial = 16;
-    this.messages = new Array<object | undefined>(initial);
-    this.senders = new Array<ActorRef<any> | undefined>(initial);
-    this.headers = new Array<Readonly<Record<string, string>> | undefined>(initial);
   }
 
   get size(): number {
@@ -54,48 +63,41 @@ export class Mailbox {
   }
 
   push(message: object, sender: ActorRef<any> | undefined, headers: Readonly<Record<string, string>> | undefined): void {
-    if (this.count === this.messages.length) this.grow();
-    const at = (this.head + this.count) & (this.messages.length - 1);
-    this.messages[at] = message;
-    this.senders[at] = sender;
-    this.headers[at] = headers;
+    if (this.count === this.ring.length) this.grow();
+    const entry = sender === undefined && headers === undefined && message.constructor !== Delivery ? message : new Delivery(message, sender, headers);
+    this.ring[(this.head + this.count) & (this.ring.length - 1)] = entry;
     this.count++;
   }
 
-  /** The sender and headers of the message `shift` will return next. Call before `shift`. */
-  peekSender(): ActorRef<any> | undefined {
-    return this.senders[this.head];
-  }
-
-  peekHeaders(): Readonly<Record<string, string>> | undefined {
-    return this.headers[this.head];
-  }
-
-  /** Removes and returns the oldest message; undefined when empty. */
+  /**
+   * Removes and returns the oldest message (undefined when empty), and sets `lastSender` and
+   * `lastHeaders` to the ones it came with.
+   */
   shift(): object | undefined {
     if (this.count === 0) return undefined;
-    const at = this.head;
-    const message = this.messages[at];
-    this.messages[at] = undefined;
-    this.senders[at] = undefined;
-    this.headers[at] = undefined;
-    this.head = (at + 1) & (this.messages.length - 1);
+    const entry = this.ring[this.head]!;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) & (this.ring.length - 1);
     this.count--;
-    return message;
+    if (entry.constructor === Delivery) {
+      this.lastSender = (entry as Delivery).sender;
+      this.lastHeaders = (entry as Delivery).headers;
+      return (entry as Delivery).message;
+    }
+    this.lastSender = undefined;
+    this.lastHeaders = undefined;
+    return entry;
   }
 
   private grow(): void {
-    // Lengths stay powers of two so wrapping is a mask; capacity is enforced by the caller via isFull.
-    const size = this.messages.length;
-    const next = size * 2;
-    const reorder = <T>(items: T[]): T[] => {
-      const out = new Array<T>(next);
-      for (let i = 0; i < this.count; i++) out[i] = items[(this.head + i) & (size - 1)]!;
-      return out;
-    };
-    this.messages = reorder(this.messages);
-    this.senders = reorder(this.senders);
-    this.headers = reorder(this.headers);
+    const old = this.ring;
+    const size = old.length;
+    const next = new Array<object | undefined>(size === 0 ? INITIAL_SLOTS : size * 2);
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) & (size - 1)];
+    this.ring = next;
     this.head = 0;
   }
 }
+
+const EMPTY: (object | undefined)[] = [];
+const INITIAL_SLOTS = 8;

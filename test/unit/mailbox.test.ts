@@ -20,9 +20,10 @@ describe("mailbox", () => {
     const headers = { traceparent: "x" };
     mailbox.push({ a: 1 }, undefined, headers);
     mailbox.push({ a: 2 }, undefined, undefined);
-    expect(mailbox.peekHeaders()).to.equal(headers);
-    mailbox.shift();
-    expect(mailbox.peekHeaders()).to.equal(undefined);
+    expect(mailbox.shift()).to.deep.equal({ a: 1 });
+    expect(mailbox.lastHeaders).to.equal(headers);
+    expect(mailbox.shift()).to.deep.equal({ a: 2 });
+    expect(mailbox.lastHeaders).to.equal(undefined);
   });
 
   it("mailbox: reports full at its capacity", () => {
