@@ -1,17 +1,28 @@
-import { childPath, validateActorName, type Address } from "./address.js";
+import { formatAddress, type Address } from "./address.js";
 import type { ActorContext, Cancel } from "./actor-context.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import { ActorRef, type LocalTarget, type MessageRouter } from "./actor-ref.js";
+import { Children, type ChildrenOwner } from "./children.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { Mailbox } from "./mailbox.js";
-import { defaultFailureDecider, type FailureDirective, type SpawnOptions } from "./spawn-options.js";
+import type { SpawnOptions } from "./spawn-options.js";
+import type { SupervisedChild } from "./supervision/child-supervisor.js";
+import type { ChildRestart, FailureDirective } from "./supervision/supervisor-spec.js";
+import type { TerminationReason } from "./watch/termination.js";
+import { WatchState } from "./watch/watch-state.js";
 
 /** Messages one actor processes before yielding the event loop to I/O and other actors. */
 const THROUGHPUT = 1_000;
 
 type Headers = Readonly<Record<string, string>> | undefined;
-type Status = "starting" | "running" | "restarting" | "stopping" | "stopped";
+/**
+ * "suspended": failed, waiting for its supervisor's decision (and any backoff); messages queue meanwhile.
+ * "restarting": between the two halves of a restart.
+ */
+type Status = "starting" | "running" | "suspended" | "restarting" | "stopping" | "stopped";
+
+export type FailureReport = FailureDirective | "start-failed" | "stop" | "shutdown-timeout";
 
 /** The node-level services a running actor relies on; the actor system provides them. */
 export interface CellHost {
@@ -22,43 +33,68 @@ export interface CellHost {
   readonly router: MessageRouter;
   register(cell: ActorCell): void;
   unregister(cell: ActorCell): void;
+  hasActorAt(path: string): boolean;
   refFor(address: Address): ActorRef<any>;
   /** Tells a waiting asker that its request will not be answered. */
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
-  /** A top-level actor failed and escalated, or its start failed: report it, the node keeps running. */
-  reportFailure(path: string, error: unknown, directive: FailureDirective | "start-failed"): void;
+  /** Something went wrong that no supervisor above can act on: report it, the node keeps running. */
+  reportFailure(path: string, error: unknown, what: FailureReport): void;
+  /** A supervisor decided about a failed child (for events and traces). */
+  supervisionDecided(path: string, error: unknown, directive: FailureDirective, delayMs: number): void;
+  /** Starts watching `target` on behalf of `watcher` (local or remote target). */
+  watch(watcher: ActorCell, target: ActorRef<any>): void;
+  unwatch(watcher: ActorCell, target: ActorRef<any>): void;
+  /** The cell has stopped: notify its watchers, drop its own watches. */
+  terminated(cell: ActorCell, reason: TerminationReason, detail: string): void;
   typeNameOf(message: object): string | undefined;
+}
+
+/** Where a cell reports its failures and its end: its parent's children, or the node's guardian. */
+export interface ParentLink {
+  /** `message` is what the child was handling; undefined when its start failed or a grandchild escalated. */
+  childFailed(child: ActorCell, error: unknown, message: object | undefined): void;
+  /** The child has stopped for good; `stoppedItself` when it asked to (not its parent or a directive). */
+  childTerminated(child: ActorCell, stoppedItself: boolean): void;
 }
 
 /**
  * A running actor: its state, mailbox and children, and the loop that feeds it one message at a
  * time. It is also the `ActorContext` its handlers receive (the per-message sender and headers are
- * fields), so handling a message allocates no context object.
+ * fields), so handling a message allocates no context object. Everything an idle, childless actor
+ * does not need (children, timers, watchers, abort signal) is allocated on first use.
  */
-export class ActorCell<S = any, M extends object = any> implements ActorContext<M>, LocalTarget {
+export class ActorCell<S = any, M extends object = any> implements ActorContext<M>, LocalTarget, SupervisedChild, ChildrenOwner {
   readonly self: ActorRef<M>;
   sender: ActorRef<any> | undefined;
   headers: Headers;
-  readonly restarts: { count: number } = { count: 0 };
+  restartCount = 0;
 
   private state!: S;
   private status: Status = "starting";
+  private initialised = false;
   private scheduled = false;
   private stopRequested = false;
+  private stoppedItself = false;
+  /** Why it is stopping, when that is a failure (for watchers). */
+  private failure: unknown;
+  /** The promise of an async handler in flight, so a restart can let it settle first. */
+  private settling: Promise<unknown> | undefined;
   private readonly mailbox: Mailbox;
-  private readonly childCells = new Map<string, ActorCell>();
-  private readonly timers = new Set<TimerHandle>();
-  private abort = new AbortController();
-  private nameSeq = 0;
-  private resolveStopped!: () => void;
-  readonly terminated = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+  private childrenInstance: Children | undefined;
+  private timers: Set<TimerHandle> | undefined;
+  private abort: AbortController | undefined;
+  private watchStateInstance: WatchState | undefined;
+  /** Children that escalated into this actor's failure: resumed with it. */
+  private escalatedFrom: ActorCell[] | undefined;
+  private stoppedWaiters: (() => void)[] | undefined;
 
   constructor(
     private readonly host: CellHost,
+    private readonly parentLink: ParentLink,
     readonly parent: ActorCell | undefined,
     readonly address: Address,
-    private readonly definition: ActorDefinition<S, M, any>,
-    private readonly options: SpawnOptions<any>,
+    readonly definition: ActorDefinition<S, M, any>,
+    readonly options: SpawnOptions<any>,
   ) {
     this.mailbox = new Mailbox(options.mailbox);
     this.self = new ActorRef<M>(address, host.router, this);
@@ -68,12 +104,32 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.address.path;
   }
 
+  get name(): string {
+    return this.path.slice(this.path.lastIndexOf("/") + 1);
+  }
+
   get kind(): string | undefined {
     return this.definition.kind;
   }
 
+  get restartType(): ChildRestart {
+    return this.options.restart ?? "transient";
+  }
+
+  get supervisorSpec(): SpawnOptions["supervisor"] {
+    return this.options.supervisor;
+  }
+
   get isTerminated(): boolean {
     return this.status === "stopped";
+  }
+
+  get isStopping(): boolean {
+    return this.stopRequested || this.status === "stopping" || this.status === "stopped";
+  }
+
+  get acceptsChildren(): boolean {
+    return !this.isStopping;
   }
 
   get mailboxSize(): number {
@@ -81,7 +137,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   get signal(): AbortSignal {
-    return this.abort.signal;
+    return (this.abort ??= new AbortController()).signal;
   }
 
   get clock(): Clock {
@@ -92,22 +148,35 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.host.nodeId;
   }
 
+  get watchState(): WatchState {
+    return (this.watchStateInstance ??= new WatchState());
+  }
+
+  /** @internal Without allocating one. */
+  get watchStateIfAny(): WatchState | undefined {
+    return this.watchStateInstance;
+  }
+
+  /** Resolves once the actor has stopped (at once if it has). */
+  get terminated(): Promise<void> {
+    if (this.status === "stopped") return Promise.resolve();
+    return new Promise((resolve) => (this.stoppedWaiters ??= []).push(resolve));
+  }
+
   /** Runs `init` and `started`, then begins processing whatever has queued meanwhile. */
   async start(): Promise<void> {
     try {
       await this.initialise();
     } catch (error) {
-      this.host.reportFailure(this.path, error, "start-failed");
-      await this.stop();
-      return;
+      return this.startFailed(error);
     }
     this.status = "running";
-    if (this.stopRequested) return void this.beginStop();
-    this.scheduleRun();
+    if (this.stopRequested) return this.beginStop();
+    if (this.mailbox.size > 0) this.scheduleRun();
   }
 
   enqueue(message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
-    if (this.status === "stopped" || this.status === "stopping" || this.stopRequested) {
+    if (this.isStopping) {
       this.dead("stopped-target", `${this.path} has stopped`, message, sender);
       this.host.failAsk(sender, "stopped-target", `${this.path} has stopped`);
       return;
@@ -140,22 +209,13 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   spawn<S2, M2 extends object, P2>(definition: ActorDefinition<S2, M2, P2>, options: SpawnOptions<P2> = {}): ActorRef<M2> {
-    if (this.status === "stopping" || this.status === "stopped") {
-      throw new Error(`${this.path} is stopping and cannot spawn children`);
-    }
-    const name = options.name === undefined ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
-    if (this.childCells.has(name)) throw new Error(`${this.path} already has a child named ${JSON.stringify(name)}`);
-    const address = { system: this.address.system, node: this.address.node, path: childPath(this.path, name) };
-    const child = new ActorCell<S2, M2>(this.host, this, address, definition, options);
-    this.childCells.set(name, child);
-    this.host.register(child);
-    void child.start();
-    return child.self;
+    if (this.isStopping) throw new Error(`${this.path} is stopping and cannot spawn children`);
+    return this.children_.spawn(definition, options);
   }
 
   stop(child?: ActorRef<any>): Promise<void> {
-    if (child === undefined) return this.requestStop();
-    const cell = this.childCells.get(lastSegment(child.address.path));
+    if (child === undefined) return this.requestStop(true);
+    const cell = this.childrenInstance?.get(child.address.path.slice(child.address.path.lastIndexOf("/") + 1));
     if (!cell || !cell.self.equals(child)) {
       return Promise.reject(new Error(`${child.toString()} is not a child of ${this.path}`));
     }
@@ -163,34 +223,59 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   children(): readonly ActorRef<any>[] {
-    return [...this.childCells.values()].map((c) => c.self);
+    return this.childrenInstance?.refs() ?? [];
+  }
+
+  watch(target: ActorRef<any>): void {
+    this.host.watch(this, target);
+  }
+
+  unwatch(target: ActorRef<any>): void {
+    this.host.unwatch(this, target);
   }
 
   scheduleOnce(delayMs: number, message: M): Cancel {
     const handle = this.host.clock.setTimeout(() => {
-      this.timers.delete(handle);
+      this.timers?.delete(handle);
       this.self.tell(message);
     }, delayMs);
-    this.timers.add(handle);
+    (this.timers ??= new Set()).add(handle);
     return () => this.cancelTimer(handle);
   }
 
   scheduleRepeatedly(intervalMs: number, message: M): Cancel {
     if (!(intervalMs > 0)) throw new RangeError(`scheduleRepeatedly needs intervalMs > 0; got ${intervalMs}`);
+    const timers = (this.timers ??= new Set());
     let handle: TimerHandle;
     const tick = (): void => {
-      this.timers.delete(handle);
+      timers.delete(handle);
       this.self.tell(message);
       handle = this.host.clock.setTimeout(tick, intervalMs);
-      this.timers.add(handle);
+      timers.add(handle);
     };
     handle = this.host.clock.setTimeout(tick, intervalMs);
-    this.timers.add(handle);
+    timers.add(handle);
     return () => this.cancelTimer(handle);
   }
 
   refFor<R extends object = object>(address: Address): ActorRef<R> {
     return this.host.refFor(address);
+  }
+
+  // ---- ChildrenOwner: what this actor's children escalate to it ----
+
+  escalate(error: unknown, child: SupervisedChild): void {
+    (this.escalatedFrom ??= []).push(child as ActorCell);
+    this.fail(error, undefined);
+  }
+
+  private get children_(): Children {
+    return (this.childrenInstance ??= new Children(this.host, this, this));
+  }
+
+  /** @internal The children's container, when there is one. */
+  get childCells(): Children | undefined {
+    return this.childrenInstance;
   }
 
   // ---- processing ----
@@ -230,12 +315,17 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         return;
       }
       if (result instanceof Promise) {
-        result.then(
+        this.settling = result.then(
           (next) => {
+            this.settling = undefined;
+            if (this.status !== "running" && this.status !== "suspended") return;
             if (next !== undefined) this.state = next;
             this.run();
           },
-          (error: unknown) => this.fail(error, message),
+          (error: unknown) => {
+            this.settling = undefined;
+            this.fail(error, message);
+          },
         );
         return;
       }
@@ -245,66 +335,92 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     if (this.stopRequested && this.status === "running") this.beginStop();
   };
 
-  /** A handler threw (`message` is what it was handling), or a child escalated (`message` undefined). */
+  /**
+   * A handler threw (`message` is what it was handling), or a child escalated (`message` undefined).
+   * The actor suspends, keeping its queued messages, and its supervisor decides. The failing message
+   * itself becomes a dead letter: it is never retried.
+   */
   private fail(error: unknown, message: object | undefined): void {
     if (message !== undefined) {
       const sender = this.sender;
       this.dead("handler-failed", `${this.path} failed: ${errorText(error)}`, message, sender);
       this.host.failAsk(sender, "handler-failed", errorText(error));
     }
-    let directive: FailureDirective;
-    try {
-      directive = (this.options.onFailure ?? defaultFailureDecider)(error, message);
-      if (this.status !== "running") return; // a failure reported while already restarting or stopping
-    } catch (deciderError) {
-      directive = "escalate";
-      error = deciderError;
-    }
+    // Already suspended, restarting or stopping: one decision per failure episode.
+    if (this.status !== "running") return;
+    this.status = "suspended";
     this.scheduled = false;
-    switch (directive) {
-      case "resume":
-        this.scheduleRun();
-        return;
-      case "restart":
-        void this.restart(error);
-        return;
-      case "stop":
-        void this.requestStop();
-        return;
-      case "escalate":
-        void this.requestStop();
-        if (this.parent) this.parent.fail(error, undefined);
-        else this.host.reportFailure(this.path, error, "escalate");
-        return;
-    }
+    if (this.stopRequested) return this.beginStop();
+    this.failure = error;
+    this.parentLink.childFailed(this, error, message);
   }
 
-  private async restart(error: unknown): Promise<void> {
+  private startFailed(error: unknown): void {
+    this.status = "suspended";
+    this.failure = error;
+    if (this.stopRequested) return this.beginStop();
+    this.parentLink.childFailed(this, error, undefined);
+  }
+
+  // ---- SupervisedChild: what its supervisor does about a failure ----
+
+  resume(): void {
+    if (this.status !== "suspended") return;
+    if (!this.initialised) return void this.restartNow(new Error(`${this.path} cannot resume: it never started`));
+    this.status = "running";
+    this.failure = undefined;
+    if (this.stopRequested) return this.beginStop();
+    const escalated = this.escalatedFrom;
+    this.escalatedFrom = undefined;
+    escalated?.forEach((child) => child.resume());
+    this.scheduleRun();
+  }
+
+  async prepareRestart(error: unknown): Promise<void> {
+    if (this.status === "stopping" || this.status === "stopped" || this.status === "restarting") return;
     this.status = "restarting";
-    this.restarts.count++;
-    try {
-      await this.definition.hooks.restarting?.(this.state, this, error);
-    } catch {
-      // A failing restarting hook must not prevent the restart itself.
+    this.scheduled = false;
+    // A sibling restarted along with a failed child may be in the middle of an async handler.
+    if (this.settling !== undefined) await this.settling.then(noop, noop);
+    this.restartCount++;
+    if (this.initialised) {
+      try {
+        await this.definition.hooks.restarting?.(this.state, this, error);
+      } catch (hookError) {
+        this.host.reportFailure(this.path, hookError, "restart");
+      }
     }
+    this.initialised = false;
     this.cancelTimers();
-    await this.stopChildren();
-    this.abort.abort(new Error(`${this.path} is restarting`));
-    this.abort = new AbortController();
+    await this.childrenInstance?.stopAll();
+    this.abort?.abort(new Error(`${this.path} is restarting`));
+    this.abort = undefined;
+  }
+
+  async completeRestart(): Promise<void> {
+    if (this.status !== "restarting") return;
+    if (this.stopRequested) return this.beginStop();
     try {
       await this.initialise();
-    } catch (initError) {
-      this.host.reportFailure(this.path, initError, "start-failed");
-      this.status = "running";
-      await this.requestStop();
-      return;
+    } catch (error) {
+      // A restart that fails to start is another failure: the supervisor decides again (intensity applies).
+      return this.startFailed(error);
     }
     this.status = "running";
+    this.failure = undefined;
+    this.escalatedFrom = undefined;
+    if (this.stopRequested) return this.beginStop();
     this.scheduleRun();
+  }
+
+  private async restartNow(error: unknown): Promise<void> {
+    await this.prepareRestart(error);
+    await this.completeRestart();
   }
 
   private async initialise(): Promise<void> {
     this.state = await this.definition.init(this.options.props);
+    this.initialised = true;
     const started = this.definition.hooks.started;
     if (started) {
       const next = await started(this.state, this);
@@ -314,12 +430,23 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   // ---- stopping ----
 
-  /** Stops after the message in progress (if any) has settled. Idempotent. */
-  requestStop(): Promise<void> {
-    this.stopRequested = true;
-    // A running loop (or an async handler in flight) finishes its current message and then stops.
-    if (this.status === "running" && !this.scheduled) this.beginStop();
+  /**
+   * Stops after the message in progress (if any) has settled; at once when suspended or waiting for a
+   * restart's backoff. Idempotent. `itself`: the actor asked (matters for permanent children).
+   */
+  requestStop(itself = false): Promise<void> {
+    if (!this.stopRequested) {
+      this.stopRequested = true;
+      this.stoppedItself = itself;
+    }
+    if (this.status === "suspended" || (this.status === "running" && !this.scheduled)) this.beginStop();
     return this.terminated;
+  }
+
+  /** Stops because its supervisor said so, or gave up: watchers learn it failed. */
+  stopForFailure(error: unknown): Promise<void> {
+    this.failure ??= error;
+    return this.requestStop();
   }
 
   private beginStop(): void {
@@ -330,42 +457,61 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   private async finishStop(): Promise<void> {
     this.cancelTimers();
-    try {
-      await this.definition.hooks.stopping?.(this.state, this);
-    } catch (error) {
-      this.host.reportFailure(this.path, error, "stop");
+    if (this.initialised) {
+      try {
+        await this.definition.hooks.stopping?.(this.state, this);
+      } catch (error) {
+        this.host.reportFailure(this.path, error, "stop");
+      }
     }
-    await this.stopChildren();
-    this.abort.abort(new Error(`${this.path} stopped`));
+    await this.childrenInstance?.stopAll();
+    if (this.status === "stopped") return; // abandoned meanwhile
+    this.abort?.abort(new Error(`${this.path} stopped`));
+    if (this.initialised) {
+      try {
+        await this.definition.hooks.stopped?.(this.state, this);
+      } catch (error) {
+        this.host.reportFailure(this.path, error, "stop");
+      }
+    }
+    this.terminate();
+  }
+
+  /** Its parent gave up waiting for it to stop: finish now, without awaiting its hooks. */
+  abandon(): void {
+    if (this.status === "stopped") return;
+    this.stopRequested = true;
+    this.cancelTimers();
+    this.childrenInstance?.abandonAll();
+    this.abort?.abort(new Error(`${this.path} was abandoned`));
+    this.failure ??= new Error(`${this.path} did not stop in time`);
+    this.terminate();
+  }
+
+  private terminate(): void {
+    if (this.status === "stopped") return;
     this.status = "stopped";
     this.host.unregister(this);
-    this.parent?.childCells.delete(lastSegment(this.path));
     while (this.mailbox.size > 0) {
       const message = this.mailbox.shift()!;
       const sender = this.mailbox.lastSender;
       this.dead("stopped-target", `${this.path} stopped before processing this message`, message, sender);
       this.host.failAsk(sender, "stopped-target", `${this.path} stopped`);
     }
-    try {
-      await this.definition.hooks.stopped?.(this.state, this);
-    } catch (error) {
-      this.host.reportFailure(this.path, error, "stop");
-    }
-    this.resolveStopped();
-  }
-
-  /** Stops children in reverse start order, each completely before the next (as OTP shuts down). */
-  private async stopChildren(): Promise<void> {
-    const cells = [...this.childCells.values()].reverse();
-    for (const cell of cells) await cell.requestStop();
+    this.host.terminated(this, this.failure === undefined ? "stopped" : "failed", this.failure === undefined ? "" : errorText(this.failure));
+    this.parentLink.childTerminated(this, this.stoppedItself && this.failure === undefined);
+    const waiters = this.stoppedWaiters;
+    this.stoppedWaiters = undefined;
+    waiters?.forEach((resolve) => resolve());
   }
 
   private cancelTimer(handle: TimerHandle): void {
     this.host.clock.clearTimeout(handle);
-    this.timers.delete(handle);
+    this.timers?.delete(handle);
   }
 
   private cancelTimers(): void {
+    if (this.timers === undefined) return;
     for (const handle of this.timers) this.host.clock.clearTimeout(handle);
     this.timers.clear();
   }
@@ -380,11 +526,13 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       message,
     });
   }
+
+  toString(): string {
+    return formatAddress(this.address);
+  }
 }
 
-function lastSegment(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
+function noop(): void {}
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -30,6 +30,13 @@ export interface ActorContext<Self extends object = object> {
   /** Stops a child, or this actor when called without a ref. Resolves when it has stopped. */
   stop(child?: ActorRef<any>): Promise<void>;
   children(): readonly ActorRef<any>[];
+  /**
+   * Death watch: once `target` (on any node) stops, this actor receives a `Terminated` (handle it like
+   * any message type) with the reason, also when the target never existed or its node is lost.
+   */
+  watch(target: ActorRef<any>): void;
+  /** Stops watching; no `Terminated` for `target` arrives after this. */
+  unwatch(target: ActorRef<any>): void;
   /** Sends `message` to self after `delayMs`; cancelled automatically on stop and restart. */
   scheduleOnce(delayMs: number, message: Self): Cancel;
   /** Sends `message` to self every `intervalMs`; cancelled automatically on stop and restart. */

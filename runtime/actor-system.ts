@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { addressFromWire, parseAddress, validateActorName, validateToken, type Address } from "./address.js";
-import { ActorCell, errorText, type CellHost } from "./actor-cell.js";
+import { errorText, type ActorCell, type CellHost, type FailureReport } from "./actor-cell.js";
+import { Children } from "./children.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -12,7 +13,11 @@ import { DeadLetters, type DeadLetterReason } from "./dead-letters.js";
 import { SystemStoppedError } from "./errors.js";
 import { PendingAsks, TEMP_PREFIX } from "./pending-asks.js";
 import { RemoteEndpoint } from "./remote-endpoint.js";
-import type { FailureDirective, SpawnOptions } from "./spawn-options.js";
+import type { SpawnOptions } from "./spawn-options.js";
+import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
+import { DeathWatch } from "./watch/death-watch.js";
+import { systemMessageKinds, type SystemMessageKind } from "./watch/system-messages.js";
+import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
 
@@ -34,15 +39,25 @@ export interface ActorSystemOptions {
   /** How long `lookup` waits for another node to answer. Default 1000 ms. */
   readonly lookupTimeoutMs?: number;
   readonly clock?: Clock;
+  /**
+   * How the node's guardian supervises top-level actors (default: the SupervisorSpec defaults). When
+   * it gives up on one (its decider says escalate, or the intensity is exceeded), it stops that
+   * actor's subtree and reports an "actor-failed" event; the node keeps running.
+   */
+  readonly guardian?: SupervisorSpec;
 }
 
 export type SystemEvent =
   | { readonly type: "transport"; readonly event: TransportEvent }
-  | { readonly type: "actor-failed"; readonly path: string; readonly error: unknown; readonly directive: FailureDirective | "start-failed" | "stop" };
+  /** Something no supervisor could act on: a top-level actor given up on, a failing stop hook, a stop that timed out. */
+  | { readonly type: "actor-failed"; readonly path: string; readonly error: unknown; readonly directive: FailureReport }
+  /** A supervisor decided about a failed child: `delayMs` is the backoff before a restart. */
+  | { readonly type: "supervision"; readonly path: string; readonly error: unknown; readonly directive: FailureDirective; readonly delayMs: number };
 
 export interface ActorInfo {
   readonly path: string;
   readonly kind: string | undefined;
+  readonly node: string;
   readonly restarts: number;
   readonly mailboxSize: number;
 }
@@ -64,7 +79,8 @@ export class ActorSystem implements MessageRouter {
   readonly transport: Transport;
 
   private readonly cells = new Map<string, ActorCell>();
-  private readonly topLevel = new Map<string, ActorCell>();
+  private readonly guardian: Children;
+  private readonly deathWatch: DeathWatch;
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
@@ -72,7 +88,6 @@ export class ActorSystem implements MessageRouter {
   private readonly askTimeoutMs: number;
   private readonly lookupTimeoutMs: number;
   private readonly host: CellHost;
-  private nameSeq = 0;
   private shutdownPromise: Promise<void> | undefined;
   private resolveClosed!: (error: Error | undefined) => void;
   private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
@@ -104,13 +119,38 @@ export class ActorSystem implements MessageRouter {
       register: (cell) => this.cells.set(cell.path, cell),
       unregister: (cell) => {
         if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path);
-        if (this.topLevel.get(cell.path) === cell) this.topLevel.delete(cell.path);
       },
+      hasActorAt: (path) => this.cells.has(path),
       refFor: (address) => this.refFor(address),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
+      supervisionDecided: (path, error, directive, delayMs) => this.emit({ type: "supervision", path, error, directive, delayMs }),
+      watch: (watcher, target) => this.deathWatch.watch(watcher, target),
+      unwatch: (watcher, target) => this.deathWatch.unwatch(watcher, target),
+      terminated: (cell, reason, detail) => this.deathWatch.terminated(cell, reason, detail),
       typeNameOf: (message) => this.registry.nameOf(message),
     };
+    this.deathWatch = new DeathWatch({ nodeId: this.nodeId, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address) });
+    const guardianAddress = { system: this.name, node: this.nodeId, path: "/user" };
+    this.guardian = new Children(
+      this.host,
+      {
+        path: guardianAddress.path,
+        address: guardianAddress,
+        supervisorSpec: options.guardian,
+        get acceptsChildren() {
+          return acceptsChildren();
+        },
+        escalate: (error, child) => {
+          // The root of the tree: nobody above to decide. Report, stop that subtree, keep the node.
+          const cell = child as ActorCell;
+          this.emit({ type: "actor-failed", path: cell.path, error, directive: "escalate" });
+          void cell.stopForFailure(error);
+        },
+      },
+      undefined,
+    );
+    const acceptsChildren = (): boolean => this.shutdownPromise === undefined;
   }
 
   /** The router used by refs; exposed for the endpoint. @internal */
@@ -143,15 +183,8 @@ export class ActorSystem implements MessageRouter {
   /** Starts a top-level actor at `/user/<name>`. Its message types are registered for remote delivery. */
   spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P> = {}): ActorRef<M> {
     if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot spawn`);
-    const name = options.name === undefined ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
-    const path = `/user/${name}`;
-    if (this.cells.has(path)) throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.nodeId}`);
     this.registry.register(...definition.messageTypes);
-    const cell = new ActorCell<S, M>(this.host, undefined, { system: this.name, node: this.nodeId, path }, definition, options);
-    this.cells.set(path, cell);
-    this.topLevel.set(path, cell);
-    void cell.start();
-    return cell.self;
+    return this.guardian.spawn(definition, options);
   }
 
   /** Stops an actor hosted on this node and resolves once it (and its children) have stopped. */
@@ -197,7 +230,7 @@ export class ActorSystem implements MessageRouter {
   /** Actors running on this node, parents before children. */
   actors(): ActorInfo[] {
     return [...this.cells.values()]
-      .map((c) => ({ path: c.path, kind: c.kind, restarts: c.restarts.count, mailboxSize: c.mailboxSize }))
+      .map((c) => ({ path: c.path, kind: c.kind, node: this.nodeId, restarts: c.restartCount, mailboxSize: c.mailboxSize }))
       .sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
@@ -236,6 +269,8 @@ export class ActorSystem implements MessageRouter {
       }
       return;
     }
+    const systemKind = systemMessageKinds.get(message.constructor);
+    if (systemKind !== undefined) return this.deliverSystemMessage(systemKind, path, message, sender);
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);
     const detail = `no actor at ${path} on node ${this.nodeId}`;
@@ -251,6 +286,18 @@ export class ActorSystem implements MessageRouter {
       sender!.tell(Failure.create({ reason, message: detail }));
     } catch {
       // The asker is gone or unreachable; its ask times out on its own.
+    }
+  }
+
+  /** Messages for the node rather than the actor they are addressed to: they never reach a mailbox. */
+  private deliverSystemMessage(kind: SystemMessageKind, path: string, message: object, sender: ActorRef<any> | undefined): void {
+    switch (kind) {
+      case "watch":
+        return this.deathWatch.watchArrived(path, sender);
+      case "unwatch":
+        return this.deathWatch.unwatchArrived(path, sender);
+      case "terminated":
+        return this.deathWatch.terminatedArrived(path, message as Terminated);
     }
   }
 
@@ -293,7 +340,7 @@ export class ActorSystem implements MessageRouter {
   }
 
   private async doShutdown(reason: Error | undefined): Promise<void> {
-    for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop();
+    await this.guardian.stopAll();
     this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     this.endpoint.flush();

@@ -15,7 +15,18 @@ export {
 } from "./actor-definition.js";
 export { ActorRef, type AskOptions } from "./actor-ref.js";
 export type { ActorContext, Cancel } from "./actor-context.js";
-export { defaultFailureDecider, type SpawnOptions, type FailureDirective, type FailureDecider } from "./spawn-options.js";
+export type { SpawnOptions } from "./spawn-options.js";
+export {
+  DEFAULT_SUPERVISOR_SPEC,
+  defaultDecider,
+  type SupervisorSpec,
+  type SupervisionStrategy,
+  type ChildRestart,
+  type FailureDirective,
+  type FailureDecider,
+} from "./supervision/supervisor-spec.js";
+export { RestartIntensityError } from "./supervision/child-supervisor.js";
+export { Terminated, type TerminationReason } from "./watch/termination.js";
 export { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, type OverflowPolicy } from "./mailbox.js";
 export { DeadLetters, type DeadLetter, type DeadLetterReason, type DeadLetterListener } from "./dead-letters.js";
 export { addressFromWire, formatAddress, parseAddress, type Address } from "./address.js";

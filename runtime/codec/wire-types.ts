@@ -8,6 +8,7 @@ export const Frame = troupe.wire.Frame;
 export const LookupRequest = troupe.system.LookupRequest;
 export const LookupReply = troupe.system.LookupReply;
 export const Failure = troupe.system.Failure;
+export const NodeHeartbeat = troupe.membership.NodeHeartbeat;
 
 /** An envelope as decoded: every field may be absent. */
 export type DecodedEnvelope = troupe.wire.Envelope.$Properties;
@@ -17,4 +18,17 @@ export type LookupReply = troupe.system.LookupReply;
 export type Failure = troupe.system.Failure;
 
 /** Types every system registers before any of the user's. */
-export const systemTypes: readonly MessageType[] = [ActorAddressProto, LookupRequest, LookupReply, Failure];
+export const systemTypes: readonly MessageType[] = [
+  ActorAddressProto,
+  LookupRequest,
+  LookupReply,
+  Failure,
+  troupe.system.Watch,
+  troupe.system.Unwatch,
+  troupe.system.Terminated,
+  troupe.system.SpawnRequest,
+  troupe.system.SpawnReply,
+  troupe.system.ChildFailed,
+  troupe.system.Supervise,
+  troupe.system.SuperviseAck,
+];

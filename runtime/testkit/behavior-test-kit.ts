@@ -25,6 +25,8 @@ export class BehaviorTestKit<S, M extends object, P = void> implements ActorCont
   readonly clock: ManualClock = new ManualClock();
   readonly sent: SentMessage[] = [];
   readonly spawned: { definition: ActorDefinition<any, any, any>; options: SpawnOptions<any> }[] = [];
+  /** Actors the actor under test watches now (watch minus unwatch). */
+  readonly watched: ActorRef<any>[] = [];
   readonly self: ActorRef<M>;
   readonly nodeId = TEST_NODE;
   sender: ActorRef<any> | undefined;
@@ -97,6 +99,15 @@ export class BehaviorTestKit<S, M extends object, P = void> implements ActorCont
       this.stopped = true;
       this.abort.abort();
     }
+  }
+
+  watch(target: ActorRef<any>): void {
+    if (!this.watched.some((ref) => ref.equals(target))) this.watched.push(target);
+  }
+
+  unwatch(target: ActorRef<any>): void {
+    const at = this.watched.findIndex((ref) => ref.equals(target));
+    if (at >= 0) this.watched.splice(at, 1);
   }
 
   children(): readonly ActorRef<any>[] {

@@ -1,0 +1,122 @@
+import { childPath, validateActorName, type Address } from "./address.js";
+import { ActorCell, type CellHost, type ParentLink } from "./actor-cell.js";
+import type { ActorDefinition } from "./actor-definition.js";
+import type { ActorRef } from "./actor-ref.js";
+import type { SpawnOptions } from "./spawn-options.js";
+import { ChildSupervisor, type SupervisedChild } from "./supervision/child-supervisor.js";
+import type { SupervisorSpec } from "./supervision/supervisor-spec.js";
+
+/** The actor (or the node's guardian) that owns a set of children. */
+export interface ChildrenOwner {
+  /** Children's paths are `<path>/<name>`; "/user" for the guardian. */
+  readonly path: string;
+  readonly address: Address;
+  /** False once the owner is stopping: a permanent child that stops then is not brought back. */
+  readonly acceptsChildren: boolean;
+  readonly supervisorSpec: SupervisorSpec | undefined;
+  /** The supervisor gave up on `child` (decider said escalate, or the intensity was exceeded). */
+  escalate(error: unknown, child: SupervisedChild): void;
+}
+
+/**
+ * The children of one actor, in start order, and the supervisor that handles their failures. Each
+ * actor gets one only when it spawns its first child, so childless actors stay small.
+ */
+export class Children implements ParentLink {
+  private readonly cells = new Map<string, ActorCell>();
+  private supervisorInstance: ChildSupervisor | undefined;
+  private nameSeq = 0;
+
+  constructor(
+    private readonly host: CellHost,
+    private readonly owner: ChildrenOwner,
+    private readonly parentCell: ActorCell | undefined,
+  ) {}
+
+  get size(): number {
+    return this.cells.size;
+  }
+
+  get supervisor(): ChildSupervisor {
+    return (this.supervisorInstance ??= new ChildSupervisor(this.owner.supervisorSpec, this.owner.path, this.host.clock, {
+      children: () => [...this.cells.values()],
+      escalate: (error, child) => this.owner.escalate(error, child),
+      decided: (child, error, directive, delayMs) => this.host.supervisionDecided(child.path, error, directive, delayMs),
+    }));
+  }
+
+  spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P>): ActorRef<M> {
+    const name = options.name === undefined ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
+    const path = childPath(this.owner.path, name);
+    if (this.cells.has(name) || this.host.hasActorAt(path)) {
+      throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.host.nodeId} (at ${path})`);
+    }
+    return this.start(name, definition, options).self;
+  }
+
+  get(name: string): ActorCell | undefined {
+    return this.cells.get(name);
+  }
+
+  /** In start order. */
+  all(): ActorCell[] {
+    return [...this.cells.values()];
+  }
+
+  refs(): ActorRef<any>[] {
+    return this.all().map((cell) => cell.self);
+  }
+
+  // ---- ParentLink: what children report ----
+
+  childFailed(child: ActorCell, error: unknown, message: object | undefined): void {
+    this.supervisor.childFailed(child, error, message);
+  }
+
+  childTerminated(child: ActorCell, stoppedItself: boolean): void {
+    const name = child.name;
+    if (this.cells.get(name) !== child) return;
+    this.supervisorInstance?.cancel(child);
+    if (stoppedItself && this.owner.acceptsChildren && this.supervisor.childStoppedItself(child)) {
+      // Replacing the entry under the same key keeps the child's place in the start order.
+      this.start(name, child.definition, child.options);
+      return;
+    }
+    this.cells.delete(name);
+  }
+
+  /**
+   * Stops every child, in reverse start order, each completely before the next (OTP's shutdown), giving
+   * each `shutdownMs`: one that takes longer is abandoned (its hooks are not awaited) and reported.
+   */
+  async stopAll(): Promise<void> {
+    this.supervisorInstance?.cancelPending();
+    const shutdownMs = this.supervisor.spec.shutdownMs;
+    for (const cell of this.all().reverse()) {
+      const clock = this.host.clock;
+      let timer: ReturnType<typeof clock.setTimeout> | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(true), shutdownMs)));
+      const late = await Promise.race([cell.requestStop().then(() => false), timedOut]);
+      clock.clearTimeout(timer!);
+      if (late) {
+        this.host.reportFailure(cell.path, new Error(`${cell.path} did not stop within ${shutdownMs} ms; abandoned`), "shutdown-timeout");
+        cell.abandon();
+      }
+    }
+  }
+
+  /** Gives up on every child at once, without hooks (the owner itself was abandoned). */
+  abandonAll(): void {
+    this.supervisorInstance?.cancelPending();
+    for (const cell of this.all().reverse()) cell.abandon();
+  }
+
+  private start<S, M extends object, P>(name: string, definition: ActorDefinition<S, M, P>, options: SpawnOptions<P>): ActorCell<S, M> {
+    const address = { system: this.owner.address.system, node: this.owner.address.node, path: childPath(this.owner.path, name) };
+    const cell = new ActorCell<S, M>(this.host, this, this.parentCell, address, definition, options);
+    this.cells.set(name, cell);
+    this.host.register(cell);
+    void cell.start();
+    return cell;
+  }
+}

@@ -1,0 +1,129 @@
+import type { Address } from "../address.js";
+import type { ActorCell } from "../actor-cell.js";
+import type { ActorRef } from "../actor-ref.js";
+import { troupe } from "../../proto/gen/troupe.js";
+import { Terminated, type TerminationReason } from "./termination.js";
+import { watchKey } from "./watch-state.js";
+
+const Watch = troupe.system.Watch;
+const Unwatch = troupe.system.Unwatch;
+
+/** What death watch needs from its node. */
+export interface DeathWatchHost {
+  readonly nodeId: string;
+  cellAt(path: string): ActorCell | undefined;
+  refFor(address: Address): ActorRef<any>;
+}
+
+/**
+ * Death watch for one node (Erlang's monitors, Akka's watch). Local watches are bookkeeping on the two
+ * cells. A remote watch sends `Watch` to the watched actor's node, which answers with `Terminated`
+ * when the actor stops; if that node disappears from the membership, this node tells its watchers
+ * itself ("node-lost"). Each watcher hears about each watched actor at most once.
+ */
+export class DeathWatch {
+  /** Local cells watching actors on each remote node, for "node-lost". */
+  private readonly remoteWatchers = new Map<string, Set<ActorCell>>();
+
+  constructor(private readonly host: DeathWatchHost) {}
+
+  watch(watcher: ActorCell, target: ActorRef<any>): void {
+    if (watcher.isStopping) return;
+    const key = watchKey(target.address);
+    const watching = watcher.watchState.watching;
+    if (watching.has(key)) return;
+    watching.set(key, target);
+    if (this.isLocal(target.address)) {
+      const cell = this.host.cellAt(target.address.path);
+      if (cell === undefined || cell.isTerminated) return this.deliver(watcher, target.address, "not-found", `no actor at ${target.address.path} on node ${this.host.nodeId}`);
+      cell.watchState.watchedBy.set(watchKey(watcher.address), watcher.self);
+      return;
+    }
+    let cells = this.remoteWatchers.get(target.address.node);
+    if (cells === undefined) this.remoteWatchers.set(target.address.node, (cells = new Set()));
+    cells.add(watcher);
+    target.tell(Watch.create(), watcher.self);
+  }
+
+  unwatch(watcher: ActorCell, target: ActorRef<any>): void {
+    const key = watchKey(target.address);
+    if (!watcher.watchStateIfAny?.watching.delete(key)) return;
+    if (this.isLocal(target.address)) {
+      this.host.cellAt(target.address.path)?.watchStateIfAny?.watchedBy.delete(watchKey(watcher.address));
+      return;
+    }
+    this.forgetRemote(watcher, target.address.node);
+    target.tell(Unwatch.create(), watcher.self);
+  }
+
+  /** `cell` stopped: tell everyone who watches it, and stop watching others. */
+  terminated(cell: ActorCell, reason: TerminationReason, detail: string): void {
+    const state = cell.watchStateIfAny;
+    if (state === undefined) return;
+    for (const watcher of state.watchedBy.values()) {
+      if (this.isLocal(watcher.address)) {
+        const watcherCell = this.host.cellAt(watcher.address.path);
+        if (watcherCell !== undefined) this.deliver(watcherCell, cell.address, reason, detail);
+      } else {
+        watcher.tell(Terminated.create({ actor: cell.address, reason, detail }), cell.self);
+      }
+    }
+    state.watchedBy.clear();
+    for (const target of [...state.watching.values()]) this.unwatch(cell, target);
+  }
+
+  /** A `Watch` arrived from another node for the actor at `path`. */
+  watchArrived(path: string, watcher: ActorRef<any> | undefined): void {
+    if (watcher === undefined) return;
+    const cell = this.host.cellAt(path);
+    if (cell === undefined || cell.isTerminated) {
+      watcher.tell(Terminated.create({ actor: { system: watcher.address.system, node: this.host.nodeId, path }, reason: "not-found", detail: `no actor at ${path} on node ${this.host.nodeId}` }));
+      return;
+    }
+    cell.watchState.watchedBy.set(watchKey(watcher.address), watcher);
+  }
+
+  unwatchArrived(path: string, watcher: ActorRef<any> | undefined): void {
+    if (watcher !== undefined) this.host.cellAt(path)?.watchStateIfAny?.watchedBy.delete(watchKey(watcher.address));
+  }
+
+  /** A `Terminated` arrived from another node for the local watcher at `path`. */
+  terminatedArrived(path: string, message: Terminated): void {
+    const watcher = this.host.cellAt(path);
+    const actor = message.actor;
+    if (watcher === undefined || !actor?.system || !actor.node || !actor.path) return;
+    const address = { system: actor.system, node: actor.node, path: actor.path };
+    this.deliver(watcher, address, message.reason as TerminationReason, message.detail);
+    this.forgetRemote(watcher, address.node);
+  }
+
+  /** `node` left or was lost: everything watched there is gone. */
+  nodeLost(node: string, detail: string): void {
+    const cells = this.remoteWatchers.get(node);
+    if (cells === undefined) return;
+    this.remoteWatchers.delete(node);
+    for (const watcher of cells) {
+      for (const target of [...(watcher.watchStateIfAny?.watching.values() ?? [])]) {
+        if (target.address.node === node) this.deliver(watcher, target.address, "node-lost", detail);
+      }
+    }
+  }
+
+  /** Enqueues `Terminated` to the watcher, once: only while it still watches that actor. */
+  private deliver(watcher: ActorCell, actor: Address, reason: TerminationReason, detail: string): void {
+    const key = watchKey(actor);
+    const watched = watcher.watchStateIfAny?.watching.get(key);
+    if (watched === undefined) return;
+    watcher.watchState.watching.delete(key);
+    watcher.enqueue(Terminated.create({ actor, reason, detail }), watched, undefined);
+  }
+
+  private forgetRemote(watcher: ActorCell, node: string): void {
+    const stillWatchingThere = [...(watcher.watchStateIfAny?.watching.values() ?? [])].some((t) => t.address.node === node);
+    if (!stillWatchingThere) this.remoteWatchers.get(node)?.delete(watcher);
+  }
+
+  private isLocal(address: Address): boolean {
+    return address.node === this.host.nodeId;
+  }
+}
