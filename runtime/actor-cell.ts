@@ -6,6 +6,7 @@ import { Children, type ChildrenOwner } from "./children.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { Mailbox } from "./mailbox.js";
+import type { RemoteChildHost } from "./remote/remote-child.js";
 import type { SpawnOptions } from "./spawn-options.js";
 import type { SupervisedChild } from "./supervision/child-supervisor.js";
 import type { ChildRestart, FailureDirective } from "./supervision/supervisor-spec.js";
@@ -47,6 +48,8 @@ export interface CellHost {
   /** The cell has stopped: notify its watchers, drop its own watches. */
   terminated(cell: ActorCell, reason: TerminationReason, detail: string): void;
   typeNameOf(message: object): string | undefined;
+  /** Remote children: placement and the wire. */
+  readonly remote: RemoteChildHost & { readonly directiveTimeoutMs: number };
 }
 
 /** Where a cell reports its failures and its end: its parent's children, or the node's guardian. */
@@ -85,7 +88,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   private abort: AbortController | undefined;
   private watchStateInstance: WatchState | undefined;
   /** Children that escalated into this actor's failure: resumed with it. */
-  private escalatedFrom: ActorCell[] | undefined;
+  private escalatedFrom: SupervisedChild[] | undefined;
   private stoppedWaiters: (() => void)[] | undefined;
 
   constructor(
@@ -122,6 +125,11 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   get isTerminated(): boolean {
     return this.status === "stopped";
+  }
+
+  /** Stopping, or stopped, because of a failure rather than a plain stop. */
+  get stoppedByFailure(): boolean {
+    return this.isStopping && this.failure !== undefined;
   }
 
   get isStopping(): boolean {
@@ -265,7 +273,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   // ---- ChildrenOwner: what this actor's children escalate to it ----
 
   escalate(error: unknown, child: SupervisedChild): void {
-    (this.escalatedFrom ??= []).push(child as ActorCell);
+    (this.escalatedFrom ??= []).push(child);
     this.fail(error, undefined);
   }
 

@@ -16,7 +16,13 @@ import { RemoteEndpoint } from "./remote-endpoint.js";
 import type { SpawnOptions } from "./spawn-options.js";
 import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
 import { DeathWatch } from "./watch/death-watch.js";
-import { systemMessageKinds, type SystemMessageKind } from "./watch/system-messages.js";
+import { Membership, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
+import { Kinds, type KindOptions } from "./remote/kinds.js";
+import { chooseNode, type Placement } from "./remote/placement.js";
+import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
+import { RemoteHosting } from "./remote/remote-hosting.js";
+import { troupe } from "../proto/gen/troupe.js";
+import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
 import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
@@ -45,6 +51,14 @@ export interface ActorSystemOptions {
    * actor's subtree and reports an "actor-failed" event; the node keeps running.
    */
   readonly guardian?: SupervisorSpec;
+  /** Actor kinds this node hosts for other nodes' supervisors (see `registerKind`). */
+  readonly kinds?: readonly (ActorDefinition<any, any, any> | { readonly definition: ActorDefinition<any, any, any>; readonly options: KindOptions })[];
+  /**
+   * Membership: heartbeats every `intervalMs` (default 500) on the system's heartbeat subject; a node
+   * silent for `failureTimeoutMs` (default 2000) is lost: its remote children fail, watches of its
+   * actors deliver Terminated "node-lost". `false` turns it off (a single node, or unit tests).
+   */
+  readonly membership?: false | { readonly intervalMs?: number; readonly failureTimeoutMs?: number };
 }
 
 export type SystemEvent =
@@ -52,7 +66,9 @@ export type SystemEvent =
   /** Something no supervisor could act on: a top-level actor given up on, a failing stop hook, a stop that timed out. */
   | { readonly type: "actor-failed"; readonly path: string; readonly error: unknown; readonly directive: FailureReport }
   /** A supervisor decided about a failed child: `delayMs` is the backoff before a restart. */
-  | { readonly type: "supervision"; readonly path: string; readonly error: unknown; readonly directive: FailureDirective; readonly delayMs: number };
+  | { readonly type: "supervision"; readonly path: string; readonly error: unknown; readonly directive: FailureDirective; readonly delayMs: number }
+  /** Another node joined, left, was lost or restarted, as this node's membership sees it. */
+  | { readonly type: "membership"; readonly event: MembershipEvent };
 
 export interface ActorInfo {
   readonly path: string;
@@ -81,6 +97,12 @@ export class ActorSystem implements MessageRouter {
   private readonly cells = new Map<string, ActorCell>();
   private readonly guardian: Children;
   private readonly deathWatch: DeathWatch;
+  private readonly kinds = new Kinds();
+  private readonly hosting: RemoteHosting;
+  private readonly remoteChildren = new Map<string, Set<RemoteChild>>();
+  private readonly roundRobin = { next: 0 };
+  private readonly membershipOptions: ActorSystemOptions["membership"];
+  private membership: Membership | undefined;
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
@@ -129,7 +151,21 @@ export class ActorSystem implements MessageRouter {
       unwatch: (watcher, target) => this.deathWatch.unwatch(watcher, target),
       terminated: (cell, reason, detail) => this.deathWatch.terminated(cell, reason, detail),
       typeNameOf: (message) => this.registry.nameOf(message),
+      remote: this.remoteChildHost(),
     };
+    this.membershipOptions = options.membership;
+    for (const kind of options.kinds ?? []) {
+      if ("definition" in kind) this.registerKind(kind.definition, kind.options);
+      else this.registerKind(kind);
+    }
+    this.hosting = new RemoteHosting({
+      nodeId: this.nodeId,
+      cellHost: this.host,
+      kinds: this.kinds,
+      registry: this.registry,
+      cellAt: (path) => this.cells.get(path),
+      refFor: (address) => this.refFor(address),
+    });
     this.deathWatch = new DeathWatch({ nodeId: this.nodeId, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address) });
     const guardianAddress = { system: this.name, node: this.nodeId, path: "/user" };
     this.guardian = new Children(
@@ -171,6 +207,21 @@ export class ActorSystem implements MessageRouter {
     this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onFrame));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.lookup, this.onLookup));
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
+    if (this.membershipOptions !== false) {
+      const membership = new Membership({
+        transport: this.transport,
+        subject: this.subjects.heartbeat,
+        nodeId: this.nodeId,
+        clock: this.clock,
+        intervalMs: this.membershipOptions?.intervalMs,
+        failureTimeoutMs: this.membershipOptions?.failureTimeoutMs,
+        localInfo: () => ({ kinds: this.kinds.names(), actorCount: this.cells.size }),
+        onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes: bytes.slice(0, 4096) }),
+      });
+      this.unsubscribes.push(membership.onEvent(this.onMembership));
+      await membership.start();
+      this.membership = membership;
+    }
     void this.transport.closed().then((error) => {
       if (!this.shutdownPromise) void this.shutdown(error ?? new Error(`transport ${this.transport.description} closed`));
     });
@@ -185,6 +236,20 @@ export class ActorSystem implements MessageRouter {
     if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot spawn`);
     this.registry.register(...definition.messageTypes);
     return this.guardian.spawn(definition, options);
+  }
+
+  /**
+   * Lets other nodes' actors spawn children of this definition's `kind` here (`placement` in
+   * SpawnOptions). `options` apply to those children: their mailbox and how they supervise their own.
+   */
+  registerKind(definition: ActorDefinition<any, any, any>, options: KindOptions = {}): void {
+    this.kinds.register(definition, options);
+    this.registry.register(...definition.messageTypes, ...(options.props ? [options.props] : []));
+  }
+
+  /** Live nodes of the system as this node's membership sees them (itself included). */
+  nodes(): NodeInfo[] {
+    return this.membership?.nodes() ?? [];
   }
 
   /** Stops an actor hosted on this node and resolves once it (and its children) have stopped. */
@@ -298,7 +363,61 @@ export class ActorSystem implements MessageRouter {
         return this.deathWatch.unwatchArrived(path, sender);
       case "terminated":
         return this.deathWatch.terminatedArrived(path, message as Terminated);
+      case "spawn":
+        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, sender);
+      case "supervise":
+        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, sender);
+      case "child-failed": {
+        const report = message as troupe.system.ChildFailed;
+        const child = this.remoteChildOf(path, sender);
+        return child?.failed(new RemoteChildError(child.path, report.error, report.messageType || undefined));
+      }
+      case "child-stopped":
+        return this.remoteChildOf(path, sender)?.stoppedRemotely((message as troupe.system.ChildStopped).stoppedItself);
     }
+  }
+
+  /** The proxy, in the parent at `parentPath`, of the remote child that `sender` is. */
+  private remoteChildOf(parentPath: string, sender: ActorRef<any> | undefined): RemoteChild | undefined {
+    if (sender === undefined) return undefined;
+    const path = sender.address.path;
+    const child = this.cells.get(parentPath)?.childCells?.get(path.slice(path.lastIndexOf("/") + 1));
+    return child instanceof RemoteChild && child.self.equals(sender) ? child : undefined;
+  }
+
+  private readonly onMembership = (event: MembershipEvent): void => {
+    this.emit({ type: "membership", event });
+    if (event.type === "joined") return;
+    const node = event.node.node;
+    const detail = `node ${node} ${event.type === "lost" ? `went silent for over ${this.membership?.failureTimeoutMs ?? "?"} ms` : event.type === "left" ? "shut down" : "restarted"}`;
+    for (const child of [...(this.remoteChildren.get(node) ?? [])]) child.nodeLost();
+    this.deathWatch.nodeLost(node, detail);
+    this.hosting.parentNodeLost(node);
+  };
+
+  private remoteChildHost(): RemoteChildHost & { readonly directiveTimeoutMs: number } {
+    return {
+      nodeId: this.nodeId,
+      directiveTimeoutMs: this.askTimeoutMs,
+      isAlive: (node) => node === this.nodeId || (this.membership?.isAlive(node) ?? true),
+      place: (kind, placement: Placement, exclude) => {
+        const candidates = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
+        return chooseNode(kind, placement, candidates, this.roundRobin, exclude);
+      },
+      refFor: (address) => this.refFor(address),
+      ask: (target, message, replyType, timeoutMs) => this.ask(target, message, replyType, timeoutMs),
+      encodeProps: (props) => {
+        if (typeof props !== "object" || props === null) throw new TypeError("props of a child spawned on another node must be a protobuf message (an instance of a generated class)");
+        const type = this.registry.requireName(props);
+        return { type, bytes: this.registry.typeNamed(type)!.encode(props).finish() };
+      },
+      track: (child) => {
+        let set = this.remoteChildren.get(child.node);
+        if (set === undefined) this.remoteChildren.set(child.node, (set = new Set()));
+        set.add(child);
+      },
+      untrack: (child) => this.remoteChildren.get(child.node)?.delete(child),
+    };
   }
 
   private readonly onLookup = (request: InboundMessage): void => {
@@ -341,6 +460,7 @@ export class ActorSystem implements MessageRouter {
 
   private async doShutdown(reason: Error | undefined): Promise<void> {
     await this.guardian.stopAll();
+    await this.membership?.stop();
     this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     this.endpoint.flush();

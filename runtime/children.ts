@@ -2,6 +2,7 @@ import { childPath, validateActorName, type Address } from "./address.js";
 import { ActorCell, type CellHost, type ParentLink } from "./actor-cell.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorRef } from "./actor-ref.js";
+import { RemoteChild, type RemoteChildLink } from "./remote/remote-child.js";
 import type { SpawnOptions } from "./spawn-options.js";
 import { ChildSupervisor, type SupervisedChild } from "./supervision/child-supervisor.js";
 import type { SupervisorSpec } from "./supervision/supervisor-spec.js";
@@ -18,12 +19,15 @@ export interface ChildrenOwner {
   escalate(error: unknown, child: SupervisedChild): void;
 }
 
+/** A child: an actor on this node, or the proxy of one on another node. */
+export type Child = ActorCell | RemoteChild;
+
 /**
  * The children of one actor, in start order, and the supervisor that handles their failures. Each
  * actor gets one only when it spawns its first child, so childless actors stay small.
  */
-export class Children implements ParentLink {
-  private readonly cells = new Map<string, ActorCell>();
+export class Children implements ParentLink, RemoteChildLink {
+  private readonly cells = new Map<string, Child>();
   private supervisorInstance: ChildSupervisor | undefined;
   private nameSeq = 0;
 
@@ -51,15 +55,27 @@ export class Children implements ParentLink {
     if (this.cells.has(name) || this.host.hasActorAt(path)) {
       throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.host.nodeId} (at ${path})`);
     }
+    const placement = options.placement;
+    if (placement !== undefined && placement !== "local") {
+      if (definition.kind === undefined) throw new TypeError(`spawning with placement needs a definition with a \`kind\` (registered on the nodes that host it)`);
+      if (this.parentCell === undefined) throw new TypeError("top-level actors run on their own node; spawn remote children from an actor (ctx.spawn)");
+      const node = this.host.remote.place(definition.kind, placement);
+      if (node !== this.host.nodeId) {
+        const child = new RemoteChild(this.host.remote, this, this.parentCell.self, name, definition, { ...options, placement }, node, this.host.remote.directiveTimeoutMs);
+        this.cells.set(name, child);
+        child.start();
+        return child.self as ActorRef<M>;
+      }
+    }
     return this.start(name, definition, options).self;
   }
 
-  get(name: string): ActorCell | undefined {
+  get(name: string): Child | undefined {
     return this.cells.get(name);
   }
 
   /** In start order. */
-  all(): ActorCell[] {
+  all(): Child[] {
     return [...this.cells.values()];
   }
 
@@ -69,17 +85,18 @@ export class Children implements ParentLink {
 
   // ---- ParentLink: what children report ----
 
-  childFailed(child: ActorCell, error: unknown, message: object | undefined): void {
+  childFailed(child: Child, error: unknown, message: object | undefined): void {
     this.supervisor.childFailed(child, error, message);
   }
 
-  childTerminated(child: ActorCell, stoppedItself: boolean): void {
+  childTerminated(child: Child, stoppedItself: boolean): void {
     const name = child.name;
     if (this.cells.get(name) !== child) return;
     this.supervisorInstance?.cancel(child);
     if (stoppedItself && this.owner.acceptsChildren && this.supervisor.childStoppedItself(child)) {
       // Replacing the entry under the same key keeps the child's place in the start order.
-      this.start(name, child.definition, child.options);
+      if (child instanceof RemoteChild) child.respawn();
+      else this.start(name, child.definition, child.options);
       return;
     }
     this.cells.delete(name);

@@ -1,4 +1,5 @@
 import type { MailboxOptions } from "./mailbox.js";
+import type { Placement } from "./remote/placement.js";
 import type { ChildRestart, SupervisorSpec } from "./supervision/supervisor-spec.js";
 
 /** Deployment knobs: how an actor runs and is supervised, as opposed to what it does (its definition). */
@@ -16,4 +17,9 @@ export interface SpawnOptions<P = unknown> {
   readonly restart?: ChildRestart;
   /** How this actor supervises its own children: strategy, intensity, decider, backoff, shutdown. */
   readonly supervisor?: SupervisorSpec;
+  /**
+   * Which node runs it (children only; default "local"). Another node must have registered the
+   * definition's `kind`; `props` must then be a protobuf message, as they travel in the spawn request.
+   */
+  readonly placement?: Placement;
 }

@@ -28,6 +28,11 @@ export class Subjects {
     return `${this.root}.lookup`;
   }
 
+  /** Where every node of the system announces itself, and listens for the others (membership). */
+  get heartbeat(): string {
+    return `${this.root}.membership.heartbeat`;
+  }
+
   /** Every subject of the system: what a permission or a monitoring subscription names. */
   get all(): string {
     return `${this.root}.>`;

@@ -1,3 +1,4 @@
+import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorSystem } from "./actor-system.js";
 import type { MessageType } from "./codec/message-type.js";
 
@@ -35,6 +36,8 @@ export interface Topology {
   readonly description?: string;
   /** Protobuf classes every node of the topology must decode. */
   readonly types?: readonly MessageType[];
+  /** Actor kinds every worker node hosts, so that supervisors can place children there. */
+  readonly kinds?: readonly ActorDefinition<any, any, any>[];
   /** Runs on each worker node once it is connected, before it reports ready. */
   worker?(system: ActorSystem): void | Promise<void>;
   /** Runs on the coordinator once every worker is ready. */

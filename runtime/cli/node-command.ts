@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ActorSystem } from "../actor-system.js";
 import { connectNats } from "../transport/nats-transport.js";
+import { describeEvent } from "./describe-event.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats } from "./nats-endpoint.js";
@@ -34,12 +35,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), ...natsCredentialsFromEnv() });
-    const system = await ActorSystem.start({ name: values.system, nodeId: values["node-id"], transport, types: topology?.types });
+    const system = await ActorSystem.start({ name: values.system, nodeId: values["node-id"], transport, types: topology?.types, kinds: topology?.kinds });
     const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
-    system.onEvent((event) => {
-      if (event.type === "transport") say(`nats: ${event.event.type}${"server" in event.event ? ` ${event.event.server}` : ""}`);
-      else say(`actor ${event.path} failed (${event.directive}): ${String(event.error)}`);
-    });
+    system.onEvent((event) => say(describeEvent(event)));
     await topology?.worker?.(system);
     console.log(JSON.stringify({ event: "ready", system: system.name, node: system.nodeId, inbox: system.inboxSubject }));
     const outcome = await Promise.race([signal.promise.then((name) => ({ signal: name })), system.closed().then((error) => ({ error }))]);

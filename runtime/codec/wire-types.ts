@@ -29,6 +29,7 @@ export const systemTypes: readonly MessageType[] = [
   troupe.system.SpawnRequest,
   troupe.system.SpawnReply,
   troupe.system.ChildFailed,
+  troupe.system.ChildStopped,
   troupe.system.Supervise,
   troupe.system.SuperviseAck,
 ];

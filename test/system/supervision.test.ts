@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import {
   ActorSystem,
+  addressFromWire,
   ManualClock,
   MemoryNetwork,
   RestartIntensityError,
@@ -336,7 +337,7 @@ describe("death watch (system tier, in-memory transport)", () => {
       init: () => ({}),
       handlers: {
         Ping: (_s, ping, ctx) => {
-          const target = ctx.refFor(ping.replyTo!);
+          const target = ctx.refFor(addressFromWire(ping.replyTo)!);
           if (ping.seq === 0) ctx.unwatch(target);
           else ctx.watch(target);
         },

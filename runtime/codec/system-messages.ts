@@ -1,6 +1,6 @@
 import { troupe } from "../../proto/gen/troupe.js";
 
-export type SystemMessageKind = "watch" | "unwatch" | "terminated";
+export type SystemMessageKind = "watch" | "unwatch" | "terminated" | "spawn" | "supervise" | "child-failed" | "child-stopped";
 
 /**
  * Protobuf classes that arriving from another node are handled by the node itself, keyed by class so
@@ -10,4 +10,8 @@ export const systemMessageKinds: ReadonlyMap<unknown, SystemMessageKind> = new M
   [troupe.system.Watch, "watch"],
   [troupe.system.Unwatch, "unwatch"],
   [troupe.system.Terminated, "terminated"],
+  [troupe.system.SpawnRequest, "spawn"],
+  [troupe.system.Supervise, "supervise"],
+  [troupe.system.ChildFailed, "child-failed"],
+  [troupe.system.ChildStopped, "child-stopped"],
 ]);

@@ -1,0 +1,214 @@
+import { randomBytes } from "node:crypto";
+import { validateToken } from "../address.js";
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Transport, Unsubscribe } from "../transport/transport.js";
+import { decodeHeartbeat, encodeHeartbeat } from "./heartbeat.js";
+import { byNode, NodeTable, type MembershipEvent, type NodeInfo } from "./node-table.js";
+
+export type { MembershipEvent, NodeInfo } from "./node-table.js";
+
+/** How often a node announces itself by default. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
+/**
+ * How long a node may stay silent before others consider it lost, by default. A loss is noticed
+ * within this plus one check period (at most `intervalMs`): 2.5 s with the defaults.
+ */
+export const DEFAULT_FAILURE_TIMEOUT_MS = 2_000;
+
+export interface MembershipOptions {
+  readonly transport: Transport;
+  /** The heartbeat subject, shared by every node of the system: `Subjects.heartbeat`. */
+  readonly subject: string;
+  readonly nodeId: string;
+  readonly clock: Clock;
+  /** Default `DEFAULT_HEARTBEAT_INTERVAL_MS` (500). */
+  readonly intervalMs?: number;
+  /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
+  readonly failureTimeoutMs?: number;
+  /** What this node hosts, read at every heartbeat. */
+  readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
+  /** Told about each heartbeat that cannot be used (malformed, or another process using this node's id). */
+  readonly onInvalid?: (detail: string, bytes: Uint8Array) => void;
+}
+
+/**
+ * Which nodes of a system are alive, from plain NATS publish/subscribe: every node publishes a
+ * `NodeHeartbeat` on one subject every `intervalMs` and listens to everybody else's. A node that stays
+ * silent longer than `failureTimeoutMs` is `lost`; one that shuts down says so and is `left` at once.
+ * There is no agreement protocol: each node has its own view, and views converge within the timeout.
+ *
+ * A node that was lost and then speaks again with the same incarnation (a paused process resumed, or
+ * a partition healed) is reported `joined` again; a new run under the same node id is `restarted`.
+ */
+export class Membership {
+  /** Identifies this run of the node; a restarted process gets a new one. */
+  readonly incarnation = randomBytes(8).toString("hex");
+  readonly intervalMs: number;
+  readonly failureTimeoutMs: number;
+  private readonly table: NodeTable;
+  private readonly listeners = new Set<(event: MembershipEvent) => void>();
+  private state: "new" | "running" | "stopped" = "new";
+  private startedAtMs = 0;
+  private heartbeatTimer: TimerHandle | undefined;
+  private checkTimer: TimerHandle | undefined;
+  private unsubscribe: Unsubscribe | undefined;
+  private unwatch: Unsubscribe | undefined;
+
+  constructor(private readonly options: MembershipOptions) {
+    validateToken("node id", options.nodeId);
+    if (!options.subject) throw new TypeError("Membership needs a heartbeat subject (Subjects.heartbeat)");
+    this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
+    if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
+      throw new RangeError(`intervalMs must be a whole number of milliseconds from 1 to 2^32-1, got ${this.intervalMs}`);
+    }
+    if (!Number.isFinite(this.failureTimeoutMs) || this.failureTimeoutMs <= this.intervalMs) {
+      throw new RangeError(
+        `failureTimeoutMs (${this.failureTimeoutMs}) must be greater than intervalMs (${this.intervalMs}): ` +
+          `a node is lost only after missing heartbeats, so the timeout must span at least one`,
+      );
+    }
+    this.table = new NodeTable(this.failureTimeoutMs);
+  }
+
+  /** How often silence is checked for: often enough that a loss is noticed soon after the timeout. */
+  get checkPeriodMs(): number {
+    return Math.min(this.intervalMs, this.failureTimeoutMs / 4);
+  }
+
+  /** Subscribes, announces this node and resolves once the announcement has reached the server. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`membership of node ${this.options.nodeId} was already started`);
+    const { transport, subject, clock } = this.options;
+    this.state = "running";
+    this.startedAtMs = clock.now();
+    this.unsubscribe = transport.subscribe(subject, (message) => this.receive(message.data));
+    // A closed transport can neither announce nor listen: stop, and let the others time this node out.
+    this.unwatch = transport.onEvent((event) => {
+      if (event.type === "closed") this.halt();
+    });
+    try {
+      this.publish(false);
+    } catch (error) {
+      this.halt();
+      throw error;
+    }
+    this.scheduleHeartbeat();
+    this.scheduleCheck();
+    await transport.flush();
+  }
+
+  /** Announces that this node is leaving, so the others drop it at once, and stops. */
+  async stop(): Promise<void> {
+    if (this.state !== "running") return;
+    this.halt();
+    try {
+      this.publish(true);
+      await this.options.transport.flush();
+    } catch {
+      // The transport is already closed: the others will notice the silence instead.
+    }
+  }
+
+  /** The live nodes, this one included, sorted by node id. Empty unless started. */
+  nodes(): NodeInfo[] {
+    if (this.state !== "running") return [];
+    return [this.selfInfo(), ...this.table.list()].sort(byNode);
+  }
+
+  isAlive(node: string): boolean {
+    return this.state === "running" && (node === this.options.nodeId || this.table.has(node));
+  }
+
+  onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves with the node once it is alive; rejects if it is not seen within `timeoutMs`. */
+  waitForNode(node: string, timeoutMs: number): Promise<NodeInfo> {
+    const alive = this.nodes().find((n) => n.node === node);
+    if (alive) return Promise.resolve(alive);
+    return new Promise((resolve, reject) => {
+      const timer = this.options.clock.setTimeout(() => {
+        off();
+        reject(new Error(`node ${node} was not seen by node ${this.options.nodeId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onEvent((event) => {
+        if ((event.type === "joined" || event.type === "restarted") && event.node.node === node) {
+          this.options.clock.clearTimeout(timer);
+          off();
+          resolve(event.node);
+        }
+      });
+    });
+  }
+
+  private receive(bytes: Uint8Array): void {
+    if (this.state !== "running") return;
+    const decoded = decodeHeartbeat(bytes);
+    if (!decoded.ok) return this.options.onInvalid?.(decoded.detail, bytes);
+    const beat = decoded.heartbeat;
+    if (beat.node === this.options.nodeId) {
+      // Our own heartbeats come back to us; another incarnation under our id is a misconfiguration.
+      if (beat.incarnation !== this.incarnation && !beat.leaving) {
+        this.options.onInvalid?.(`another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, bytes);
+      }
+      return;
+    }
+    this.emit(this.table.observe(beat, this.options.clock.now()));
+  }
+
+  private publish(leaving: boolean): void {
+    const { kinds, actorCount } = this.options.localInfo();
+    const heartbeat = { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds, actorCount, intervalMs: this.intervalMs, leaving };
+    this.options.transport.publish(this.options.subject, encodeHeartbeat(heartbeat));
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.options.clock.setTimeout(() => {
+      try {
+        this.publish(false);
+      } catch {
+        // Publishing fails once the transport has closed; its "closed" event stops the membership.
+      }
+      if (this.state === "running") this.scheduleHeartbeat();
+    }, this.intervalMs);
+  }
+
+  private scheduleCheck(): void {
+    this.checkTimer = this.options.clock.setTimeout(() => {
+      this.emit(this.table.expire(this.options.clock.now()));
+      if (this.state === "running") this.scheduleCheck();
+    }, this.checkPeriodMs);
+  }
+
+  private halt(): void {
+    if (this.state !== "running") return;
+    this.state = "stopped";
+    const { clock } = this.options;
+    if (this.heartbeatTimer !== undefined) clock.clearTimeout(this.heartbeatTimer);
+    if (this.checkTimer !== undefined) clock.clearTimeout(this.checkTimer);
+    this.unsubscribe?.();
+    this.unwatch?.();
+    this.table.clear();
+  }
+
+  private selfInfo(): NodeInfo {
+    const { kinds, actorCount } = this.options.localInfo();
+    const now = this.options.clock.now();
+    return { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds: [...kinds], actorCount, lastSeenMs: now, self: true };
+  }
+
+  private emit(events: MembershipEvent[]): void {
+    for (const event of events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch {
+          // Listeners observe; a faulty one must not stop heartbeats from being processed.
+        }
+      }
+    }
+  }
+}
