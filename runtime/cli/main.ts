@@ -1,5 +1,6 @@
 import { runCommand } from "./run-command.js";
 import { nodeCommand } from "./node-command.js";
+import { nodesCommand } from "./nodes-command.js";
 
 const USAGE = `troupe — an actor runtime for TypeScript on NATS
 
@@ -8,8 +9,10 @@ Usage:
       Runs a topology: a coordinator here and N worker node processes.
   troupe node [--system NAME] [--node-id ID] [--nats URL] [--module ./topology.ts]
       Starts a worker node that joins a system and hosts the module's actors.
+  troupe nodes [--system NAME] [--nats URL] [--json] [--wait MS]
+      Lists a system's live nodes (from their heartbeats), the kinds they host and their actor counts.
 
-Without --nats (or NATS_URL) a private nats-server is started on a free loopback port.
+Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
 Examples: ping-pong`;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case "node":
       return nodeCommand(rest);
+    case "nodes":
+      return nodesCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import { connect } from "@nats-io/transport-node";
 import { ActorSystem, AskTimeoutError, connectNats, type ActorRef, type EmbeddedNats } from "../../runtime/index.js";
+// Imported statically: a dynamic import() here would load generated protobuf modules a second time
+// (mocha loads tests through require), and protobufjs's shared roots would then mix the two copies' classes.
+import { decodeFrame, encodeFrame } from "../../runtime/codec/frame-codec.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
@@ -91,7 +94,6 @@ describe("nodes in separate processes over a real nats-server (integration)", fu
   });
 
   it("processes: a plain NATS request to a node inbox gets its reply frame on the reply subject", async () => {
-    const { encodeFrame, decodeFrame } = await import("../../runtime/codec/frame-codec.js");
     const raw = await connect({ servers: server.url });
     const request = encodeFrame([{ target: "/user/player", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq: 77 }), sender: undefined, headers: undefined }]);
     const reply = await raw.request(`troupe.${SYSTEM}.node.b`, request, { timeout: 5_000 });

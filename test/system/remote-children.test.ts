@@ -12,22 +12,7 @@ import {
 } from "../../runtime/index.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { eventually, settle } from "../helpers/conditions.js";
-
-const POISON = -1;
-
-/** Counts Pings; throws on POISON. Its props (a Stats, to show they travel as protobuf) name it. */
-const counter = defineActor({
-  kind: "counter",
-  messages: { Ping, GetStats },
-  init: (props: Stats | undefined) => ({ label: props?.node ?? "", pings: 0 }),
-  handlers: {
-    Ping: (state, ping) => {
-      if (ping.seq === POISON) throw new Error(`${state.label} swallowed poison`);
-      return { ...state, pings: state.pings + 1 };
-    },
-    GetStats: (state, _m, ctx) => ctx.reply(Stats.create({ pings: state.pings, node: `${state.label}@${ctx.nodeId}` })),
-  },
-});
+import { POISON, counter } from "../fixtures/counter.js";
 
 /** Spawns `names` as counters with `placement` and watches them; records Terminated. */
 function supervisor(names: readonly string[], placement: Placement, seen: Terminated[] = []) {

@@ -1,0 +1,68 @@
+import { parseArgs } from "node:util";
+import { DEFAULT_LIST_WAIT_MS, listNodes } from "../membership/list-nodes.js";
+import type { NodeInfo } from "../membership/node-table.js";
+import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
+import { connectNats } from "../transport/nats-transport.js";
+import { natsCredentialsFromEnv } from "./nats-credentials.js";
+
+/**
+ * `troupe nodes`: listens to a system's heartbeats for `--wait` ms and prints the live nodes, the
+ * kinds they host and their actor counts. With `--json`, stdout is one JSON object `{ system, nodes }`.
+ */
+export async function nodesCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      system: { type: "string", default: "troupe" },
+      nats: { type: "string" },
+      json: { type: "boolean", default: false },
+      wait: { type: "string", default: String(DEFAULT_LIST_WAIT_MS) },
+    },
+    strict: true,
+  });
+  const waitMs = Number(values.wait);
+  if (!Number.isInteger(waitMs) || waitMs < 1) throw new Error(`--wait must be a whole number of milliseconds; got ${values.wait}`);
+  const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).heartbeat;
+  // Unlike `troupe node`, no private server is started: a fresh one would have no nodes to list.
+  const configured = values.nats ?? process.env.NATS_URL;
+  if (!configured) {
+    console.error("troupe nodes: no NATS server to ask: pass --nats URL (or set NATS_URL) to the servers your nodes use");
+    return 1;
+  }
+  const servers = configured.split(",").map((s) => s.trim()).filter(Boolean);
+  const transport = await connectNats({ servers, name: "troupe-nodes", ...natsCredentialsFromEnv() });
+  try {
+    const nodes = await listNodes(transport, subject, {
+      waitMs,
+      onInvalid: (detail) => console.error(`troupe nodes: ignored a heartbeat: ${detail}`),
+    });
+    if (values.json) {
+      console.log(JSON.stringify({ system: values.system, nodes: nodes.map(({ self: _self, ...node }) => node) }));
+    } else if (nodes.length === 0) {
+      console.log(`no live nodes of system ${values.system} heard on ${transport.description} within ${waitMs} ms`);
+    } else {
+      console.log(formatNodeTable(nodes, Date.now()));
+    }
+    return 0;
+  } finally {
+    await transport.close();
+  }
+}
+
+/** One row per node; ages use the nodes' own start times, so they are as good as the clocks agree. */
+export function formatNodeTable(nodes: readonly NodeInfo[], nowMs: number): string {
+  const rows = [
+    ["NODE", "KINDS", "ACTORS", "UP", "LAST SEEN"],
+    ...nodes.map((n) => [n.node, n.kinds.join(",") || "-", String(n.actorCount), duration(nowMs - n.startedAtMs), `${duration(nowMs - n.lastSeenMs)} ago`]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 10) return `${s.toFixed(1)}s`;
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
