@@ -30,7 +30,15 @@ export { Terminated, type TerminationReason } from "./watch/termination.js";
 export { NoNodeForKindError, type Placement } from "./remote/placement.js";
 export { NodeLostError, RemoteChildError } from "./remote/remote-child.js";
 export type { KindOptions } from "./remote/kinds.js";
-export type { MembershipEvent, NodeInfo } from "./membership/membership.js";
+export {
+  Membership,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_FAILURE_TIMEOUT_MS,
+  type MembershipOptions,
+  type MembershipEvent,
+  type NodeInfo,
+} from "./membership/membership.js";
+export { listNodes } from "./membership/list-nodes.js";
 export { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, type OverflowPolicy } from "./mailbox.js";
 export { DeadLetters, type DeadLetter, type DeadLetterReason, type DeadLetterListener } from "./dead-letters.js";
 export { addressFromWire, formatAddress, parseAddress, type Address } from "./address.js";

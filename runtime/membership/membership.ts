@@ -177,8 +177,13 @@ export class Membership {
   }
 
   private scheduleCheck(): void {
-    this.checkTimer = this.options.clock.setTimeout(() => {
-      this.emit(this.table.expire(this.options.clock.now()));
+    const { clock } = this.options;
+    const dueMs = clock.now() + this.checkPeriodMs;
+    this.checkTimer = clock.setTimeout(() => {
+      // A check that runs late means this process was stalled (a long GC, a blocked event loop): the
+      // others' heartbeats are still waiting to be read, so judging them now would report everyone
+      // lost. Skip one round; the next check sees the fresh heartbeats.
+      if (clock.now() - dueMs <= this.checkPeriodMs) this.emit(this.table.expire(clock.now()));
       if (this.state === "running") this.scheduleCheck();
     }, this.checkPeriodMs);
   }

@@ -23,7 +23,9 @@ export async function connectNats(options: NatsOptions): Promise<Transport> {
     connectionOptions.authenticator = credsAuthenticator(creds);
   }
   try {
-    const connection = await connect({ maxReconnectAttempts: -1, ...connectionOptions });
+    // Redial after 250 ms rather than nats.js's 2 s, which equals membership's failure timeout: a node
+    // whose server dies must be back through another server before the others count it lost.
+    const connection = await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, ...connectionOptions });
     return new NatsTransport(connection, servers);
   } catch (error) {
     throw new TransportError(

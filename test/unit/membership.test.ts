@@ -118,6 +118,21 @@ describe("membership (in-memory network, manual clock)", () => {
     expect(a.nodes().map((n) => n.node)).to.deep.equal(["a"]);
   });
 
+  it("membership: an observer that was stalled reads the heartbeats that waited before judging anyone lost", async () => {
+    // The observer's clock jumps as if its event loop had been blocked for 3 s; meanwhile b's
+    // heartbeats waited in the socket, so b must not be reported lost on the first late check.
+    let stalledMs = 0;
+    const observerClock = { now: () => clock.now() + stalledMs, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const a = await start("a", { clock: observerClock });
+    const seen = record(a);
+    await start("b");
+    await advance(1_000);
+    stalledMs = 3_000;
+    await advance(2_000);
+    expect(seen).to.deep.equal(["joined b"]);
+    expect(a.isAlive("b")).to.equal(true);
+  });
+
   it("membership: a node that stops says so and has left at once, without waiting for the timeout", async () => {
     const a = await start("a");
     const seen = record(a);
