@@ -206,6 +206,7 @@ export class ActorSystem implements MessageRouter {
   private async listen(): Promise<void> {
     this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onFrame));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.lookup, this.onLookup));
+    this.unsubscribes.push(this.transport.subscribe(this.subjects.actors, this.onActorList));
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
     if (this.membershipOptions !== false) {
       const membership = new Membership({
@@ -419,6 +420,13 @@ export class ActorSystem implements MessageRouter {
       untrack: (child) => this.remoteChildren.get(child.node)?.delete(child),
     };
   }
+
+  /** `troupe actors`: whoever asks gets this node's actors; the request body carries nothing. */
+  private readonly onActorList = (request: InboundMessage): void => {
+    if (!request.reply) return;
+    const actors = this.actors().map((a) => ({ path: a.path, kind: a.kind ?? "", restarts: a.restarts, mailboxSize: a.mailboxSize }));
+    this.transport.publish(request.reply, troupe.system.ActorList.encode({ node: this.nodeId, actors }).finish());
+  };
 
   private readonly onLookup = (request: InboundMessage): void => {
     if (!request.reply) return;

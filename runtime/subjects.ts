@@ -33,6 +33,11 @@ export class Subjects {
     return `${this.root}.membership.heartbeat`;
   }
 
+  /** Introspection: every node answers a request here with the actors it hosts. */
+  get actors(): string {
+    return `${this.root}.actors`;
+  }
+
   /** Every subject of the system: what a permission or a monitoring subscription names. */
   get all(): string {
     return `${this.root}.>`;

@@ -1,5 +1,6 @@
 import { runCommand } from "./run-command.js";
 import { nodeCommand } from "./node-command.js";
+import { actorsCommand } from "./actors-command.js";
 import { nodesCommand } from "./nodes-command.js";
 
 const USAGE = `troupe — an actor runtime for TypeScript on NATS
@@ -11,6 +12,8 @@ Usage:
       Starts a worker node that joins a system and hosts the module's actors.
   troupe nodes [--system NAME] [--nats URL] [--json] [--wait MS]
       Lists a system's live nodes (from their heartbeats), the kinds they host and their actor counts.
+  troupe actors [--system NAME] [--nats URL] [--json] [--wait MS]
+      Shows a system's actor tree across its nodes: path, kind, node, restarts.
 
 Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
 Examples: ping-pong`;
@@ -24,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return nodeCommand(rest);
     case "nodes":
       return nodesCommand(rest);
+    case "actors":
+      return actorsCommand(rest);
     case undefined:
     case "help":
     case "--help":

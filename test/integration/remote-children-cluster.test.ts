@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { expect } from "chai";
 import { ActorSystem, Terminated, connectNats, defineActor, type ActorRef, type SystemEvent } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
@@ -9,6 +11,8 @@ import { POISON, counter } from "../fixtures/counter.js";
 
 const SYSTEM = "it-tree";
 const MODULE = `${PROJECT_ROOT}/test/fixtures/counter-topology.ts`;
+const BIN = `${PROJECT_ROOT}/bin/troupe.mjs`;
+const execFileAsync = promisify(execFile);
 
 /** Spawns two counters round-robin over the nodes hosting them, and watches each one. */
 function supervisor(seen: Terminated[]) {
@@ -61,6 +65,16 @@ describe("supervision across node processes on a three-server NATS cluster (inte
     for (const seq of [1, POISON, 2]) b.tell(Ping.create({ seq }));
     await eventuallyAsync("b restarted with fresh state", async () => (await stats(b)).pings === 1 && events.some((e) => e.type === "supervision"));
     expect(events.find((e) => e.type === "supervision")).to.deep.include({ directive: "restart", path: "/remote/home/user/restarts/b" });
+
+    // `troupe actors` shows the tree across the three nodes, remote children under their parent.
+    const { stdout } = await execFileAsync(process.execPath, [BIN, "actors", "--nats", cluster.urls[2]!, "--system", SYSTEM, "--json"]);
+    const { actors } = JSON.parse(stdout) as { actors: { path: string; node: string; kind?: string; restarts: number; children: { path: string; node: string; kind?: string; restarts: number }[] }[] };
+    const tree = actors.find((a) => a.path === "/user/restarts")!;
+    expect(tree.node).to.equal("home");
+    expect(tree.children.map((c) => [c.node, c.path, c.kind, c.restarts])).to.deep.equal([
+      ["w1", "/remote/home/user/restarts/a", "counter", 0],
+      ["w2", "/remote/home/user/restarts/b", "counter", 1],
+    ]);
     await home.stop(sup);
   });
 

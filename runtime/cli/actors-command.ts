@@ -1,0 +1,46 @@
+import { parseArgs } from "node:util";
+import { actorTree, formatActorTree } from "../introspection/actor-tree.js";
+import { listActors } from "../introspection/list-actors.js";
+import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
+import { connectNats } from "../transport/nats-transport.js";
+import { natsCredentialsFromEnv } from "./nats-credentials.js";
+
+/**
+ * `troupe actors`: asks every node of a system for its actors and prints the supervision tree (path,
+ * kind, node, restarts), remote children under their parents. `--json`: one object `{ system, actors }`
+ * with the tree.
+ */
+export async function actorsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      system: { type: "string", default: "troupe" },
+      nats: { type: "string" },
+      json: { type: "boolean", default: false },
+      wait: { type: "string", default: "500" },
+    },
+    strict: true,
+  });
+  const waitMs = Number(values.wait);
+  if (!Number.isInteger(waitMs) || waitMs < 1) throw new Error(`--wait must be a whole number of milliseconds; got ${values.wait}`);
+  const configured = values.nats ?? process.env.NATS_URL;
+  if (!configured) {
+    console.error("troupe actors: no NATS server to ask: pass --nats URL (or set NATS_URL) to the servers your nodes use");
+    return 1;
+  }
+  const servers = configured.split(",").map((s) => s.trim()).filter(Boolean);
+  const transport = await connectNats({ servers, name: "troupe-actors", ...natsCredentialsFromEnv() });
+  try {
+    const reports = await listActors(transport, new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).actors, {
+      waitMs,
+      onInvalid: (detail) => console.error(`troupe actors: ignored an answer: ${detail}`),
+    });
+    const tree = actorTree(reports);
+    if (values.json) console.log(JSON.stringify({ system: values.system, actors: tree }));
+    else if (reports.length === 0) console.log(`no actors of system ${values.system} answered on ${transport.description} within ${waitMs} ms`);
+    else console.log(formatActorTree(tree));
+    return 0;
+  } finally {
+    await transport.close();
+  }
+}
