@@ -1,10 +1,14 @@
 import type { RemoteEnv } from "./remote-env.js";
 
-/** What a figure must reach, as a ratio to its baseline: at least (throughput) or at most (latency). */
-export interface Target {
-  readonly op: ">=" | "<=";
-  readonly ratio: number;
-}
+/**
+ * What a figure must reach: at least (throughput) or at most (latency, time, bytes), either as a
+ * ratio to its baseline or, where the issue states one, as an absolute value in the figure's unit.
+ */
+export type Target =
+  | { readonly op: ">=" | "<="; readonly ratio: number }
+  | { readonly op: ">=" | "<="; readonly value: number }
+  /** No target stated by any issue: the figure is recorded (and always "passes"). */
+  | { readonly op: "record" };
 
 /** One measured figure beside the baseline measured in the same run; the driver derives the ratio. */
 export interface Figure {
