@@ -62,3 +62,24 @@ export { startEmbeddedNats, type EmbeddedNats, type EmbeddedNatsOptions } from "
 export { Subjects, DEFAULT_SUBJECT_PREFIX } from "./subjects.js";
 export { defineTopology, type Topology, type TopologyResult, type TopologyRunContext } from "./topology.js";
 export { BehaviorTestKit } from "./testkit/behavior-test-kit.js";
+
+// Built-in actors: the reducer, workers and the work supervisor.
+export * from "../actors/index.js";
+
+// State stores: one interface with optimistic concurrency (generations), chosen by URL.
+export {
+  GenerationConflictError,
+  InvalidKeyError,
+  validateKey,
+  MAX_KEY_BYTES,
+  type StateStore,
+  type StoredObject,
+  type Expected,
+} from "./state/state-store.js";
+export { MemoryStore } from "./state/memory-store.js";
+export { FileStore, DEFAULT_RETAIN_SUPERSEDED_MS, type FileStoreOptions } from "./state/file-store.js";
+export { GcsStore, type GcsStoreOptions } from "./state/gcs-store.js";
+export { DEFAULT_GCS_RETRY, type GcsRetryOptions, type RetryInfo } from "./state/gcs-retry.js";
+export { openStateStore, InvalidStateUrlError, type OpenStateStoreOptions } from "./state/open-state-store.js";
+export { CountingStore, type WriteRecord } from "./state/counting-store.js";
+export { updateObject, DEFAULT_UPDATE_ATTEMPTS, type UpdateOptions, type UpdateResult } from "./state/update.js";

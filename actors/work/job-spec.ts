@@ -1,0 +1,67 @@
+import type { ActorDefinition } from "../../runtime/actor-definition.js";
+import type { ActorRef } from "../../runtime/actor-ref.js";
+import type { MessageType } from "../../runtime/codec/message-type.js";
+import type { Placement } from "../../runtime/remote/placement.js";
+
+/** One unit of work: an id unique within the job (the reducer's dedupe key) and its payload. */
+export interface JobTask<T> {
+  readonly id: string;
+  readonly payload: T;
+}
+
+/** A job for the work supervisor. Defaults are stated next to each field. */
+export interface JobSpec<T extends object> {
+  /** Names the job: running a job with the same id again resumes it from the reducer's durable state. */
+  readonly id: string;
+  /** The tasks, pulled as workers have room: a list, a generator, or an async stream. */
+  readonly tasks: Iterable<JobTask<T>> | AsyncIterable<JobTask<T>>;
+  /** How many tasks there are, when known (for progress). */
+  readonly total?: number;
+  readonly taskType: MessageType<T>;
+  /** A definition from `defineWorker`, whose kind the worker nodes register. */
+  readonly worker: ActorDefinition<any, any, any>;
+  /** Where results go: a reducer from `defineReducer`. */
+  readonly reducer: ActorRef<any>;
+  /** Worker children. Default 2. */
+  readonly workers?: number;
+  /** Where they run. Default "round-robin" over the nodes hosting the worker's kind. */
+  readonly placement?: Placement;
+  /** Tasks handed to one worker and not yet durable (backpressure). Default 8. */
+  readonly maxInFlightPerWorker?: number;
+  /** Tries per task before it is set aside with its errors. Default 3. */
+  readonly maxAttempts?: number;
+  /** A task not durable this long after it was handed out is handed out again. Default 30,000 ms. */
+  readonly taskTimeoutMs?: number;
+  /** How often the supervisor checks timeouts and replaced workers. Default 100 ms. */
+  readonly tickMs?: number;
+  /** Told about progress, at most every `progressEveryMs` (default 250) and at the end. */
+  readonly onProgress?: (progress: JobProgress) => void;
+  readonly progressEveryMs?: number;
+}
+
+export interface JobProgress {
+  readonly jobId: string;
+  readonly total: number | undefined;
+  /** Durable in the reducer (this run or an earlier one). */
+  readonly done: number;
+  /** Already durable when this run started: not handed out again. */
+  readonly skipped: number;
+  readonly inFlight: number;
+  /** Hand-outs after the first for some task (failure, lost worker, timeout). */
+  readonly retried: number;
+  /** Set aside after `maxAttempts`. */
+  readonly failed: number;
+}
+
+export interface SetAsideTask {
+  readonly taskId: string;
+  readonly attempts: number;
+  readonly errors: readonly string[];
+}
+
+export interface JobResult extends JobProgress {
+  /** Hand-outs in this run, first ones and retries. */
+  readonly dispatched: number;
+  readonly setAside: readonly SetAsideTask[];
+  readonly durationMs: number;
+}
