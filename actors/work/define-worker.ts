@@ -4,7 +4,7 @@ import { defineActor, type ActorDefinition } from "../../runtime/actor-definitio
 import { protobufNameOf, type MessageOf, type MessageType } from "../../runtime/codec/message-type.js";
 import { troupe } from "../../proto/gen/troupe.js";
 
-const { Task, TaskResult, TaskFailed } = troupe.work;
+const { Task, TaskResult, TaskFailed, TaskDone } = troupe.work;
 
 export interface WorkerSpec<TT extends MessageType<any>, RT extends MessageType<any>> {
   /** The kind nodes register, so that a work supervisor can place workers on them. */
@@ -18,8 +18,9 @@ export interface WorkerSpec<TT extends MessageType<any>, RT extends MessageType<
 }
 
 /**
- * A worker for the work supervisor: runs the user's function on each `troupe.work.Task` and sends the
- * result straight to the task's reducer, which acknowledges it to the supervisor once durable. A task
+ * A worker for the work supervisor: runs the user's function on each `troupe.work.Task`, sends the
+ * result straight to the task's reducer (which acknowledges it to the supervisor once durable) and
+ * tells the supervisor it is done, so it gets the next task without waiting for the checkpoint. A task
  * whose function throws is reported to the supervisor as `TaskFailed`: one bad task does not restart
  * the worker or lose the tasks queued behind it.
  */
@@ -47,6 +48,7 @@ export function defineWorker<TT extends MessageType<any>, RT extends MessageType
           return failed(error);
         }
         ctx.refFor(reducerAddress).tell(TaskResult.create({ jobId: task.jobId, taskId: task.taskId, resultType: resultTypeName, result: bytes, ackTo: task.ackTo }), ctx.self);
+        ackTo?.tell(TaskDone.create({ jobId: task.jobId, taskId: task.taskId, attempt: task.attempt }), ctx.self);
       },
     },
   });

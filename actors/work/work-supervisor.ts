@@ -7,7 +7,7 @@ import { Terminated } from "../../runtime/watch/termination.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import type { JobProgress, JobResult, JobSpec, JobTask, SetAsideTask } from "./job-spec.js";
 
-const { Task, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedTasks, Tick } = troupe.work;
+const { Task, TaskDone, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedTasks, Tick } = troupe.work;
 
 export interface WorkSupervisorProps {
   readonly spec: JobSpec<any>;
@@ -19,8 +19,10 @@ interface TrackedTask {
   readonly payload: Uint8Array;
   attempt: number;
   readonly errors: string[];
-  /** Address key of the worker holding it, while handed out. */
+  /** Address key of the worker holding it, while handed out and not yet computed. */
   worker: string | undefined;
+  /** The worker reported it computed; the result is on its way to durability. */
+  computed: boolean;
   handedOutAtMs: number;
 }
 
@@ -47,6 +49,10 @@ interface State {
   dispatched: number;
   readonly setAside: SetAsideTask[];
   lastProgressAtMs: number;
+  /** Workers spawned so far (names worker-1, worker-2, ...), replacements included. */
+  spawned: number;
+  /** Computed by a worker, waiting for the reducer to make the result durable. */
+  awaitingDurable: number;
 }
 
 const keyOf = (ref: ActorRef<any>): string => formatAddress(ref.address);
@@ -59,7 +65,7 @@ const keyOf = (ref: ActorRef<any>): string => formatAddress(ref.address);
  * asks the reducer which tasks of this job are already durable, so a rerun resumes.
  */
 export const workSupervisor = defineActor({
-  messages: { ResultDurable, TaskFailed, Terminated, Tick },
+  messages: { ResultDurable, TaskDone, TaskFailed, Terminated, Tick },
   init: (props: WorkSupervisorProps): State => {
     const { spec } = props;
     const source = spec.tasks as Partial<AsyncIterable<JobTask<any>>> & Partial<Iterable<JobTask<any>>>;
@@ -82,23 +88,34 @@ export const workSupervisor = defineActor({
       dispatched: 0,
       setAside: [],
       lastProgressAtMs: 0,
+      spawned: 0,
+      awaitingDurable: 0,
     };
   },
   started: async (state, ctx) => {
     const { spec } = state;
     const applied = await spec.reducer.ask(AppliedTasksRequest.create({ jobId: spec.id }), AppliedTasks, { timeoutMs: 30_000 });
-    const count = spec.workers ?? 2;
-    for (let i = 1; i <= count; i++) ctx.spawn(spec.worker, { name: `worker-${i}`, placement: spec.placement ?? "round-robin" });
+    const next = { ...state, alreadyDone: new Set(applied.taskIds), startedAtMs: ctx.clock.now(), lastProgressAtMs: ctx.clock.now() };
+    ensureWorkers(next, ctx);
     ctx.scheduleRepeatedly(spec.tickMs ?? 100, Tick.create());
-    return { ...state, alreadyDone: new Set(applied.taskIds), startedAtMs: ctx.clock.now(), lastProgressAtMs: ctx.clock.now() };
+    return next;
   },
   handlers: {
     ResultDurable: async (state, message, ctx) => {
       const task = state.tasks.get(message.taskId);
       if (task === undefined) return; // an earlier attempt's result, after this one was done
+      if (task.worker === undefined && task.computed) state.awaitingDurable--;
       release(state, task);
       state.tasks.delete(task.id);
       state.done++;
+      await pump(state, ctx);
+    },
+    TaskDone: async (state, message, ctx) => {
+      const task = state.tasks.get(message.taskId);
+      if (task === undefined || task.attempt !== message.attempt || task.worker === undefined) return;
+      release(state, task);
+      task.computed = true;
+      state.awaitingDurable++;
       await pump(state, ctx);
     },
     TaskFailed: async (state, message, ctx) => {
@@ -119,6 +136,7 @@ export const workSupervisor = defineActor({
       await pump(state, ctx);
     },
     Tick: async (state, _tick, ctx) => {
+      ensureWorkers(state, ctx);
       // Workers restarted elsewhere after a node loss have new refs: adopt them.
       for (const ref of ctx.children()) {
         const key = keyOf(ref);
@@ -130,7 +148,7 @@ export const workSupervisor = defineActor({
       const timeoutMs = state.spec.taskTimeoutMs ?? 30_000;
       const now = ctx.clock.now();
       for (const task of state.tasks.values()) {
-        if (task.worker !== undefined && now - task.handedOutAtMs > timeoutMs) retryOrSetAside(state, task, `not durable within ${timeoutMs} ms`);
+        if (task.attempt > 0 && (task.worker !== undefined || task.computed) && now - task.handedOutAtMs > timeoutMs) retryOrSetAside(state, task, `not durable within ${timeoutMs} ms`);
       }
       await pump(state, ctx);
     },
@@ -168,7 +186,7 @@ async function nextTask(state: State): Promise<TrackedTask | undefined> {
       continue;
     }
     if (state.tasks.has(id)) throw new Error(`job ${state.spec.id} has two tasks with id ${JSON.stringify(id)}`);
-    const task: TrackedTask = { id, payload: state.spec.taskType.encode(payload).finish(), attempt: 0, errors: [], worker: undefined, handedOutAtMs: 0 };
+    const task: TrackedTask = { id, payload: state.spec.taskType.encode(payload).finish(), attempt: 0, errors: [], worker: undefined, computed: false, handedOutAtMs: 0 };
     state.tasks.set(id, task);
     return task;
   }
@@ -177,6 +195,7 @@ async function nextTask(state: State): Promise<TrackedTask | undefined> {
 
 function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: ActorContext): void {
   task.attempt++;
+  task.computed = false;
   if (task.attempt > 1) state.retried++;
   task.worker = keyOf(worker.ref);
   task.handedOutAtMs = ctx.clock.now();
@@ -186,6 +205,19 @@ function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: Actor
     Task.create({ jobId: state.spec.id, taskId: task.id, attempt: task.attempt, payloadType: state.payloadType, payload: task.payload, reducer: state.spec.reducer.address, ackTo: ctx.self.address }),
     ctx.self,
   );
+}
+
+/** Keeps the pool at its size: workers stopped for good (not restarted by supervision) are replaced. */
+function ensureWorkers(state: State, ctx: ActorContext): void {
+  const wanted = state.spec.workers ?? 2;
+  for (let have = ctx.children().length; have < wanted; have++) {
+    try {
+      ctx.spawn(state.spec.worker, { name: `worker-${++state.spawned}`, placement: state.spec.placement ?? "round-robin" });
+    } catch {
+      // No node hosts the kind right now (all lost, or not yet heard from): try again on the next tick.
+      return;
+    }
+  }
 }
 
 function leastBusy(state: State, max: number): WorkerSlot | undefined {
@@ -200,6 +232,8 @@ function release(state: State, task: TrackedTask): void {
 }
 
 function retryOrSetAside(state: State, task: TrackedTask, error: string): void {
+  if (task.computed) state.awaitingDurable--;
+  task.computed = false;
   release(state, task);
   task.errors.push(`attempt ${task.attempt}: ${error}`);
   if (task.attempt >= (state.spec.maxAttempts ?? 3)) {
@@ -216,7 +250,7 @@ function progressOf(state: State): JobProgress {
     total: state.spec.total,
     done: state.done,
     skipped: state.skipped,
-    inFlight: [...state.workers.values()].reduce((n, w) => n + w.tasks.size, 0),
+    inFlight: [...state.workers.values()].reduce((n, w) => n + w.tasks.size, 0) + state.awaitingDurable,
     retried: state.retried,
     failed: state.setAside.length,
   };

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { FileStore, type FileStoreOptions } from "./file-store.js";
 import { GcsStore, type GcsStoreOptions } from "./gcs-store.js";
 import { MemoryStore } from "./memory-store.js";
-import type { StateStore } from "./state-store.js";
+import { InvalidKeyError, type StateStore } from "./state-store.js";
 
 export interface OpenStateStoreOptions {
   /** Options for `gs://` URLs: endpoint (an emulator), project, retry policy. */
@@ -50,7 +50,12 @@ export function openStateStore(url: string, options: OpenStateStoreOptions = {})
       if (parsed.port) {
         throw new InvalidStateUrlError(url, "a bucket has no port (set the endpoint with the gcs apiEndpoint option or STORAGE_EMULATOR_HOST)");
       }
-      return new GcsStore(bucket, decodeURIComponent(parsed.pathname), options.gcs);
+      try {
+        return new GcsStore(bucket, decodeURIComponent(parsed.pathname), options.gcs);
+      } catch (error) {
+        if (error instanceof InvalidKeyError || error instanceof URIError) throw new InvalidStateUrlError(url, `bad prefix: ${error.message}`);
+        throw error;
+      }
     }
     default:
       throw new InvalidStateUrlError(url, `the scheme ${parsed.protocol} is not a state store`);
