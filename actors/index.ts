@@ -2,5 +2,5 @@
 export { defineReducer, type ReducerSpec, type ReducerProps } from "./reducer/define-reducer.js";
 export { defineWorker, type WorkerSpec } from "./work/define-worker.js";
 export { runJob } from "./work/run-job.js";
-export type { JobSpec, JobTask, JobProgress, JobResult, SetAsideTask } from "./work/job-spec.js";
+export type { JobSpec, JobTask, JobProgress, JobResult, SetAsideTask, TaskSource } from "./work/job-spec.js";
 export { formatProgress } from "./work/format-progress.js";

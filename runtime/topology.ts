@@ -1,5 +1,6 @@
 import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorSystem } from "./actor-system.js";
+import type { JobProgress } from "../actors/work/job-spec.js";
 import type { MessageType } from "./codec/message-type.js";
 
 /** What `troupe run` hands a topology's coordinator. */
@@ -12,6 +13,8 @@ export interface TopologyRunContext {
   readonly state: string;
   /** Progress for people; goes to stderr so `--json` output stays clean. */
   readonly log: (line: string) => void;
+  /** Job progress for people: a bar on a terminal, a line every 2 s otherwise (pass to `runJob`'s `onProgress`). */
+  readonly progress: (progress: JobProgress) => void;
 }
 
 export interface TopologyResult {

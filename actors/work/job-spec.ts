@@ -9,12 +9,18 @@ export interface JobTask<T> {
   readonly payload: T;
 }
 
+export type TaskSource<T> = Iterable<JobTask<T>> | AsyncIterable<JobTask<T>>;
+
 /** A job for the work supervisor. Defaults are stated next to each field. */
 export interface JobSpec<T extends object> {
   /** Names the job: running a job with the same id again resumes it from the reducer's durable state. */
   readonly id: string;
-  /** The tasks, pulled as workers have room: a list, a generator, or an async stream. */
-  readonly tasks: Iterable<JobTask<T>> | AsyncIterable<JobTask<T>>;
+  /**
+   * The tasks, pulled as workers have room: a list, a generator, an async stream, or a function making
+   * one (the split function; called again if the work supervisor restarts, so prefer it to a one-shot
+   * generator).
+   */
+  readonly tasks: TaskSource<T> | (() => TaskSource<T>);
   /** How many tasks there are, when known (for progress). */
   readonly total?: number;
   readonly taskType: MessageType<T>;

@@ -68,7 +68,7 @@ export const workSupervisor = defineActor({
   messages: { ResultDurable, TaskDone, TaskFailed, Terminated, Tick },
   init: (props: WorkSupervisorProps): State => {
     const { spec } = props;
-    const source = spec.tasks as Partial<AsyncIterable<JobTask<any>>> & Partial<Iterable<JobTask<any>>>;
+    const source = (typeof spec.tasks === "function" ? spec.tasks() : spec.tasks) as Partial<AsyncIterable<JobTask<any>>> & Partial<Iterable<JobTask<any>>>;
     const iterator = source[Symbol.asyncIterator]?.() ?? source[Symbol.iterator]!();
     return {
       spec,

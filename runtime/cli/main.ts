@@ -16,7 +16,7 @@ Usage:
       Shows a system's actor tree across its nodes: path, kind, node, restarts.
 
 Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
-Examples: ping-pong`;
+Examples: ping-pong, custom-actor, word-count`;
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;

@@ -7,6 +7,7 @@ import { connectNats } from "../transport/nats-transport.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats, type NatsEndpoint } from "./nats-endpoint.js";
+import { progressPrinter } from "./progress-printer.js";
 import { untilSignal } from "./signals.js";
 import { startWorker, type WorkerProcess } from "./worker-processes.js";
 
@@ -63,7 +64,8 @@ export async function runCommand(args: string[]): Promise<number> {
     );
     say(`workers ready: ${ids.join(", ")} (pids ${workers.map((w) => w.child.pid).join(", ")})`);
 
-    const result = await topology.main({ system, workers: ids, state, log: say });
+    const printer = progressPrinter();
+    const result = await topology.main({ system, workers: ids, state, log: say, progress: (p) => printer.show(p) }).finally(() => printer.end());
     const ok = result.verified !== false;
     const durationMs = Date.now() - started;
     if (result.summary?.length) say(result.summary.join("\n"));

@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { natsServerFor } from "../helpers/nats.js";
@@ -34,6 +37,18 @@ describe("examples run end to end (integration)", function () {
     expect(shown, "README has an Output block").to.be.a("string");
     const { stdout } = await run(process.execPath, ["--import", "tsx", `${PROJECT_ROOT}/examples/custom-actor/main.ts`], { cwd: PROJECT_ROOT });
     expect(stdout).to.equal(shown);
+  });
+
+  it("word-count: `troupe run word-count --nodes 2 --json` reads the totals back from the store and checks every word", async function () {
+    await (await natsServerFor(this)).stop();
+    const dir = mkdtempSync(join(tmpdir(), "troupe-wc-"));
+    try {
+      const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "word-count", "--nodes", "2", "--state", pathToFileURL(dir).href, "--json"], { cwd: PROJECT_ROOT });
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+      expect(summary).to.include({ ok: true, example: "word-count", nodes: 2, tasks: 200, verified: true, mismatches: 0, words: 75_942, distinct: 114 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("cli: an unknown example is refused with the list of examples", async () => {
