@@ -1,3 +1,4 @@
+import { context as otelContext, type Span, type Tracer } from "@opentelemetry/api";
 import { formatAddress, type Address } from "./address.js";
 import type { ActorContext, Cancel } from "./actor-context.js";
 import type { ActorDefinition } from "./actor-definition.js";
@@ -12,6 +13,7 @@ import type { SupervisedChild } from "./supervision/child-supervisor.js";
 import type { ChildRestart, FailureDirective } from "./supervision/supervisor-spec.js";
 import type { TerminationReason } from "./watch/termination.js";
 import { WatchState } from "./watch/watch-state.js";
+import { failSpan, type Tracing } from "./tracing/tracing.js";
 
 /** Messages one actor processes before yielding the event loop to I/O and other actors. */
 const THROUGHPUT = 1_000;
@@ -48,6 +50,8 @@ export interface CellHost {
   /** The cell has stopped: notify its watchers, drop its own watches. */
   terminated(cell: ActorCell, reason: TerminationReason, detail: string): void;
   typeNameOf(message: object): string | undefined;
+  /** Present when tracing is on. */
+  readonly tracing: Tracing | undefined;
   /** Remote children: placement and the wire. */
   readonly remote: RemoteChildHost & { readonly directiveTimeoutMs: number };
 }
@@ -71,6 +75,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   sender: ActorRef<any> | undefined;
   headers: Headers;
   restartCount = 0;
+  /** While tracing, the span of the message being processed (for supervision events). */
+  processingSpan: Span | undefined;
 
   private state!: S;
   private status: Status = "starting";
@@ -156,6 +162,10 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.host.nodeId;
   }
 
+  get tracer(): Tracer | undefined {
+    return this.host.tracing?.tracer;
+  }
+
   get watchState(): WatchState {
     return (this.watchStateInstance ??= new WatchState());
   }
@@ -185,14 +195,14 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   enqueue(message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     if (this.isStopping) {
-      this.dead("stopped-target", `${this.path} has stopped`, message, sender);
+      this.dead("stopped-target", `${this.path} has stopped`, message, sender, headers);
       this.host.failAsk(sender, "stopped-target", `${this.path} has stopped`);
       return;
     }
     if (this.mailbox.isFull) {
       const detail = `mailbox of ${this.path} is full (${this.mailbox.capacity} messages, ${this.mailbox.overflow})`;
       if (this.mailbox.overflow === "drop-newest") {
-        this.dead("mailbox-overflow", detail, message, sender);
+        this.dead("mailbox-overflow", detail, message, sender, headers);
         this.host.failAsk(sender, "mailbox-overflow", detail);
         return;
       }
@@ -311,9 +321,13 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       const handler = this.definition.handlers.get(message.constructor);
       if (handler === undefined) {
         const detail = `${this.path} has no handler for ${this.host.typeNameOf(message) ?? message.constructor.name}`;
-        this.dead("unhandled", detail, message, this.sender);
+        this.dead("unhandled", detail, message, this.sender, this.headers);
         this.host.failAsk(this.sender, "unhandled", detail);
         continue;
+      }
+      if (this.host.tracing !== undefined) {
+        if (this.runTraced(this.host.tracing, handler, message)) continue;
+        return;
       }
       let result: S | void | Promise<S | void>;
       try {
@@ -344,6 +358,49 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   };
 
   /**
+   * One message under a CONSUMER span whose context is active while the handler runs (and, with a
+   * context manager, in what it awaits). Returns true to go on with the next message synchronously.
+   */
+  private runTraced(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
+    const { span, context } = tracing.startProcess(this.path, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
+    this.processingSpan = span;
+    const done = (error?: unknown): void => {
+      if (error !== undefined) {
+        failSpan(span, error);
+        this.fail(error, message);
+      }
+      this.processingSpan = undefined;
+      span.end();
+    };
+    let result: S | void | Promise<S | void>;
+    try {
+      result = otelContext.with(context, handler, undefined, this.state, message, this);
+    } catch (error) {
+      done(error);
+      return false;
+    }
+    if (result instanceof Promise) {
+      this.settling = result.then(
+        (next) => {
+          this.settling = undefined;
+          done();
+          if (this.status !== "running" && this.status !== "suspended") return;
+          if (next !== undefined) this.state = next;
+          this.run();
+        },
+        (error: unknown) => {
+          this.settling = undefined;
+          done(error);
+        },
+      );
+      return false;
+    }
+    if (result !== undefined) this.state = result;
+    done();
+    return true;
+  }
+
+  /**
    * A handler threw (`message` is what it was handling), or a child escalated (`message` undefined).
    * The actor suspends, keeping its queued messages, and its supervisor decides. The failing message
    * itself becomes a dead letter: it is never retried.
@@ -351,7 +408,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   private fail(error: unknown, message: object | undefined): void {
     if (message !== undefined) {
       const sender = this.sender;
-      this.dead("handler-failed", `${this.path} failed: ${errorText(error)}`, message, sender);
+      this.dead("handler-failed", `${this.path} failed: ${errorText(error)}`, message, sender, this.headers);
       this.host.failAsk(sender, "handler-failed", errorText(error));
     }
     // Already suspended, restarting or stopping: one decision per failure episode.
@@ -524,7 +581,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     this.timers.clear();
   }
 
-  private dead(reason: DeadLetterReason, detail: string, message: object, sender: ActorRef<any> | undefined): void {
+  private dead(reason: DeadLetterReason, detail: string, message: object, sender: ActorRef<any> | undefined, headers?: Headers): void {
     this.host.deadLetters.publish({
       reason,
       detail,
@@ -532,6 +589,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       sender: sender?.address,
       type: this.host.typeNameOf(message),
       message,
+      headers,
     });
   }
 

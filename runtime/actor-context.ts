@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import type { Address } from "./address.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorRef } from "./actor-ref.js";
@@ -22,6 +23,8 @@ export interface ActorContext<Self extends object = object> {
   readonly clock: Clock;
   /** Id of the node this actor runs on. */
   readonly nodeId: string;
+  /** The node's tracer when tracing is on (for spans of the actor's own), else undefined. */
+  readonly tracer: Tracer | undefined;
 
   /** Sends `message` to the sender of the message being handled. */
   reply(message: object): void;

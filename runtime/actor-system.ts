@@ -22,6 +22,8 @@ import { chooseNode, type Placement } from "./remote/placement.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
 import { troupe } from "../proto/gen/troupe.js";
+import { context as otelContext, SpanKind, trace } from "@opentelemetry/api";
+import { Tracing, failSpan, type TracingOption } from "./tracing/tracing.js";
 import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
 import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
@@ -59,6 +61,12 @@ export interface ActorSystemOptions {
    * actors deliver Terminated "node-lost". `false` turns it off (a single node, or unit tests).
    */
   readonly membership?: false | { readonly intervalMs?: number; readonly failureTimeoutMs?: number };
+  /**
+   * OpenTelemetry tracing of every message flow (docs/tracing.md): `true` uses the global tracer
+   * provider (set up by `startTracing` or the user's own SDK), or pass `{ tracerProvider }`. Default
+   * off, which costs one boolean check per send.
+   */
+  readonly tracing?: TracingOption;
 }
 
 export type SystemEvent =
@@ -103,6 +111,10 @@ export class ActorSystem implements MessageRouter {
   private readonly roundRobin = { next: 0 };
   private readonly membershipOptions: ActorSystemOptions["membership"];
   private membership: Membership | undefined;
+  /** Present only when tracing is on. */
+  readonly tracing: Tracing | undefined;
+  /** @internal Read by refs on every tell: the fast local path is skipped when tracing. */
+  readonly traced: boolean;
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
@@ -130,6 +142,8 @@ export class ActorSystem implements MessageRouter {
     this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
     this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
     this.asks = new PendingAsks(this.clock);
+    this.tracing = options.tracing ? new Tracing(options.tracing, this.nodeId, this.name) : undefined;
+    this.traced = this.tracing !== undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024));
     this.host = {
@@ -146,14 +160,25 @@ export class ActorSystem implements MessageRouter {
       refFor: (address) => this.refFor(address),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
-      supervisionDecided: (path, error, directive, delayMs) => this.emit({ type: "supervision", path, error, directive, delayMs }),
+      supervisionDecided: (path, error, directive, delayMs) => {
+        // On the span of the message that failed, when tracing: the decision, and the backoff it waits.
+        this.cells.get(path)?.processingSpan?.addEvent("troupe.supervision", { "troupe.directive": directive, "troupe.backoff_ms": delayMs, "exception.message": errorText(error) });
+        this.emit({ type: "supervision", path, error, directive, delayMs });
+      },
       watch: (watcher, target) => this.deathWatch.watch(watcher, target),
       unwatch: (watcher, target) => this.deathWatch.unwatch(watcher, target),
       terminated: (cell, reason, detail) => this.deathWatch.terminated(cell, reason, detail),
       typeNameOf: (message) => this.registry.nameOf(message),
       remote: this.remoteChildHost(),
+      tracing: this.tracing,
     };
     this.membershipOptions = options.membership;
+    if (this.tracing) {
+      const tracing = this.tracing;
+      this.deadLetters.subscribe((letter) =>
+        tracing.event(`dead-letter ${letter.type ?? "message"}`, letter.headers, { "troupe.reason": letter.reason, "troupe.detail": letter.detail, ...(letter.target ? { "troupe.actor.path": letter.target.path } : {}) }, true),
+      );
+    }
     for (const kind of options.kinds ?? []) {
       if ("definition" in kind) this.registerKind(kind.definition, kind.options);
       else this.registerKind(kind);
@@ -309,22 +334,52 @@ export class ActorSystem implements MessageRouter {
 
   deliver(target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers?: Headers): void {
     const a = target.address;
-    if (a.node === this.nodeId && a.system === this.name) this.deliverLocal(a.path, message, sender, headers);
+    const local = a.node === this.nodeId && a.system === this.name;
+    if (this.tracing !== undefined) {
+      const typeName = this.spanTypeName(message);
+      headers = this.tracing.send(a, local ? a.path : this.subjects.nodeInbox(a.node, a.system), typeName, headers);
+    }
+    if (local) this.deliverLocal(a.path, message, sender, headers);
     else this.endpoint.send(a, message, sender, headers);
   }
 
   ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R> {
     if (this.shutdownPromise) return Promise.reject(new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot ask`));
     this.registry.register(replyType);
-    const requestName = this.registry.nameOf(message) ?? message.constructor.name;
+    const requestName = this.spanTypeName(message);
     const { path, reply } = this.asks.open(target.address, requestName, replyType, this.registry.nameOfType(replyType), timeoutMs ?? this.askTimeoutMs);
     const replyTo = new ActorRef({ system: this.name, node: this.nodeId, path }, this);
-    try {
-      target.tell(message, replyTo);
-    } catch (error) {
-      this.asks.abandon(path, error as Error);
+    const send = (): void => {
+      try {
+        target.tell(message, replyTo);
+      } catch (error) {
+        this.asks.abandon(path, error as Error);
+      }
+    };
+    if (this.tracing === undefined) {
+      send();
+      return reply;
     }
+    // The ask is a span of its own; the request, its processing and the reply all happen under it.
+    const span = this.tracing.tracer.startSpan(`ask ${requestName}`, { kind: SpanKind.CLIENT, attributes: { "troupe.actor.path": target.address.path, "troupe.target.node": target.address.node, "troupe.node.id": this.nodeId } });
+    otelContext.with(trace.setSpan(otelContext.active(), span), send);
+    reply.then(
+      () => span.end(),
+      (error: unknown) => {
+        failSpan(span, error);
+        span.end();
+      },
+    );
     return reply;
+  }
+
+  /** A message's protobuf name for span names; generated classes are registered on first sight, as sending does. */
+  private spanTypeName(message: object): string {
+    try {
+      return this.registry.requireName(message);
+    } catch {
+      return message.constructor.name;
+    }
   }
 
   /** @internal Delivers to an actor of this node by path; used by refs and by the remote endpoint. */
@@ -340,7 +395,7 @@ export class ActorSystem implements MessageRouter {
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);
     const detail = `no actor at ${path} on node ${this.nodeId}`;
-    this.deadLetters.publish({ reason: "unknown-target", detail, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message });
+    this.deadLetters.publish({ reason: "unknown-target", detail, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message, headers });
     this.failAsk(sender, "unknown-target", detail);
   }
 

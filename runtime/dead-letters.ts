@@ -38,6 +38,8 @@ export interface DeadLetter {
   readonly type?: string | undefined;
   /** The decoded message, when it could be decoded. */
   readonly message?: object | undefined;
+  /** Context that travelled with it (trace context), when known. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   /** The raw bytes, when the message could not be decoded: kept so nothing is lost. */
   readonly bytes?: Uint8Array | undefined;
   /** The NATS subject it arrived on, for frames from the wire. */

@@ -83,3 +83,6 @@ export { DEFAULT_GCS_RETRY, type GcsRetryOptions, type RetryInfo } from "./state
 export { openStateStore, InvalidStateUrlError, type OpenStateStoreOptions } from "./state/open-state-store.js";
 export { CountingStore, type WriteRecord } from "./state/counting-store.js";
 export { updateObject, DEFAULT_UPDATE_ATTEMPTS, type UpdateOptions, type UpdateResult } from "./state/update.js";
+export { startTracing, type StartTracingOptions, type TracingHandle } from "./tracing/start-tracing.js";
+export { FileSpanExporter, toSpanRecord, type SpanRecord } from "./tracing/file-span-exporter.js";
+export type { TracingOption } from "./tracing/tracing.js";

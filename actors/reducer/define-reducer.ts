@@ -78,7 +78,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
       }
       let durable: DurableResult<ActorRef<any>>[];
       try {
-        durable = await shard.flush(ctx.clock.now());
+        durable = await shard.flush(() => ctx.clock.now());
       } catch {
         // The store is unreachable or failing beyond its retries: keep everything pending and try again.
         nextDelay = Math.min(nextDelay, state.flushEveryMs);

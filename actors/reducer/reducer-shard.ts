@@ -109,7 +109,7 @@ export class ReducerShard<S, R, A> {
   }
 
   /** Writes a checkpoint of everything merged so far; returns the results it made durable. */
-  async flush(nowMs: number): Promise<DurableResult<A>[]> {
+  async flush(now: () => number): Promise<DurableResult<A>[]> {
     const done: DurableResult<A>[] = [];
     for (let attempt = 1; this.pending.length > 0; attempt++) {
       const writing = this.pending;
@@ -123,7 +123,8 @@ export class ReducerShard<S, R, A> {
       const bytes = encodeCheckpoint({ stateType: this.codec.stateTypeName, state: this.codec.stateType.encode(state as S & object).finish(), applied });
       try {
         this.writes++;
-        this.lastWriteAtMs = nowMs;
+        // Stamped at the write itself, so the next one waits a full flushEveryMs after it.
+        this.lastWriteAtMs = now();
         this.generation = await this.store.write(this.key, bytes, this.generation === undefined ? "absent" : { generation: this.generation });
       } catch (error) {
         if (!(error instanceof GenerationConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
