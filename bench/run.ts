@@ -16,9 +16,11 @@ import { remoteTell } from "./remote-tell.js";
 import { skynet } from "./skynet.js";
 import { restartLatency } from "./restart-latency.js";
 import { nodeLossDetection } from "./node-loss-detection.js";
-import { formatValue, table } from "./stats.js";
+import { reducerThroughput } from "./reducer-throughput.js";
+import { jobOverhead } from "./job-overhead.js";
+import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, restartLatency, nodeLossDetection];
+const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)
@@ -128,7 +130,7 @@ try {
         const row = { ...figure, ratio, pass };
         rows.push(row);
         if (options.json) console.log(JSON.stringify(jsonOf(row)));
-        log(`  ${row.name}: ${formatValue(row.value)} ${row.unit} vs ${formatValue(row.baselineValue)} => ratio ${row.ratio.toFixed(2)} (target ${targetText(row)}) ${row.pass ? "PASS" : "BELOW"}`);
+        log(`  ${row.name}: ${formatValue(row.value)} ${row.unit} vs ${formatValue(row.baselineValue)} => ratio ${formatRatio(row.ratio)} (target ${targetText(row)}) ${row.pass ? "PASS" : "BELOW"}`);
       }
     } catch (error) {
       failures.push(`${benchmark.name}: ${(error as Error).stack ?? String(error)}`);
@@ -142,7 +144,7 @@ try {
 
 if (!options.json && rows.length > 0) {
   const header = ["benchmark", "value", "unit", "baseline", "baseline value", "ratio", "target", "result"];
-  const body = rows.map((r) => [r.name, formatValue(r.value), r.unit, r.baseline, formatValue(r.baselineValue), r.ratio.toFixed(2), targetText(r), r.pass ? "PASS" : "BELOW"]);
+  const body = rows.map((r) => [r.name, formatValue(r.value), r.unit, r.baseline, formatValue(r.baselineValue), formatRatio(r.ratio), targetText(r), r.pass ? "PASS" : "BELOW"]);
   console.log(table(header, body, new Set([1, 4, 5])));
 }
 log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s; ${rows.filter((r) => r.pass).length} of ${rows.length} figures meet their target`);
@@ -164,7 +166,7 @@ function jsonOf(row: Row): Record<string, unknown> {
     unit: row.unit,
     baseline: row.baseline,
     baselineValue: round(row.baselineValue),
-    ratio: round(row.ratio, 3),
+    ratio: row.ratio >= 0.1 ? round(row.ratio, 3) : Number(row.ratio.toPrecision(3)),
     target: targetText(row),
     pass: row.pass,
     reps: options.reps,

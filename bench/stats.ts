@@ -27,6 +27,11 @@ export function formatValue(value: number): string {
   return value.toFixed(2);
 }
 
+/** A ratio for people: two decimals, or two significant digits below 0.1 (0.0045, not 0.00). */
+export function formatRatio(ratio: number): string {
+  return Math.abs(ratio) >= 0.1 || ratio === 0 ? ratio.toFixed(2) : ratio.toPrecision(2);
+}
+
 /** Renders rows as a plain-text table with a header and aligned columns. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -367,7 +367,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     const done = (error?: unknown): void => {
       if (error !== undefined) {
         failSpan(span, error);
-        this.fail(error, message);
+        // Inside the span's context: what the failure sets off (a report to a remote parent) is in its trace.
+        otelContext.with(context, () => this.fail(error, message));
       }
       this.processingSpan = undefined;
       span.end();

@@ -162,7 +162,11 @@ export class ActorSystem implements MessageRouter {
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
       supervisionDecided: (path, error, directive, delayMs) => {
         // On the span of the message that failed, when tracing: the decision, and the backoff it waits.
-        this.cells.get(path)?.processingSpan?.addEvent("troupe.supervision", { "troupe.directive": directive, "troupe.backoff_ms": delayMs, "exception.message": errorText(error) });
+        const attributes = { "troupe.directive": directive, "troupe.backoff_ms": delayMs, "exception.message": errorText(error), "troupe.actor.path": path };
+        const span = this.cells.get(path)?.processingSpan;
+        if (span) span.addEvent("troupe.supervision", attributes);
+        // A remote child's failure arrives as a message: the decision is a span in that message's trace.
+        else this.tracing?.event(`supervision ${directive}`, undefined, attributes, false);
         this.emit({ type: "supervision", path, error, directive, delayMs });
       },
       watch: (watcher, target) => this.deathWatch.watch(watcher, target),
@@ -391,7 +395,11 @@ export class ActorSystem implements MessageRouter {
       return;
     }
     const systemKind = systemMessageKinds.get(message.constructor);
-    if (systemKind !== undefined) return this.deliverSystemMessage(systemKind, path, message, sender);
+    if (systemKind !== undefined) {
+      // Answers to system messages (spawn, supervise, watch) belong to the trace of the request.
+      if (this.tracing === undefined || headers === undefined) return this.deliverSystemMessage(systemKind, path, message, sender);
+      return otelContext.with(this.tracing.contextFrom(headers), () => this.deliverSystemMessage(systemKind, path, message, sender));
+    }
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);
     const detail = `no actor at ${path} on node ${this.nodeId}`;
@@ -546,7 +554,8 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-function defaultNodeId(): string {
+/** `<hostname>-<pid>-<6 hex digits>`: unique enough for a node id nobody chose. */
+export function defaultNodeId(): string {
   const host = hostname().replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 32) || "node";
   return `${host}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }

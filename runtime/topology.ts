@@ -15,6 +15,8 @@ export interface TopologyRunContext {
   readonly log: (line: string) => void;
   /** Job progress for people: a bar on a terminal, a line every 2 s otherwise (pass to `runJob`'s `onProgress`). */
   readonly progress: (progress: JobProgress) => void;
+  /** Where this run records its trace (`--trace FILE`), when it does. */
+  readonly traceFile?: string;
 }
 
 export interface TopologyResult {

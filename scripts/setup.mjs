@@ -2,7 +2,8 @@
 // Idempotent setup, run first by `npm test`, `npm run demo` and `npm run bench`. Plain Node with no
 // dependencies, because it runs before node_modules exists. Steps:
 //   1. node_modules: `npm ci` when missing or older than package-lock.json
-//   2. nats-server and fake-gcs-server: find them, else build them with `go install` into .tools/bin
+//   2. nats-server and fake-gcs-server: find them, else build them with `go install` into .tools/bin;
+//      chromium (for the trace page test): find it, else install Debian's package
 //   3. generated protobuf code (scripts/build-proto.mjs)
 // The resolved server binaries are recorded in .tools/tools.json for the runtime and tests.
 //
@@ -202,6 +203,11 @@ function resolveTool(tool) {
   const found = onPath(tool.name);
   if (found) return { path: found };
 
+  if (!tool.goPackage) {
+    const fromApt = aptInstall(tool, 'it comes from Debian');
+    if (fromApt) return { path: fromApt };
+    return { problem: `not found${fromApt === false ? `, and apt-get install ${tool.aptPackage} failed` : ' (apt-get needs root)'}`, fix: `apt-get install ${tool.aptPackage}, or set ${tool.envVar}` };
+  }
   const minGo = tool.minGo.join('.');
   const fix = `install Go >= ${minGo} (setup then builds it), or put ${tool.name} on PATH, or set ${tool.envVar}`;
   const goBin = onPath('go');
@@ -253,6 +259,14 @@ const TOOL_SPECS = [
     minGo: [1, 25, 8], // the `go` line of its go.mod
     aptPackage: null,
     skipped: 'tests of GCS-backed reducers will be skipped',
+  },
+  {
+    key: 'chromium',
+    name: 'chromium',
+    envVar: 'CHROMIUM_BIN',
+    goPackage: null,
+    aptPackage: 'chromium', // for the test of the trace page in a real browser (playwright-core drives it)
+    skipped: 'the test of the HTML trace page in headless Chromium will be skipped',
   },
 ];
 

@@ -1,4 +1,6 @@
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { addressFromWire } from "../../runtime/address.js";
+import { failSpan } from "../../runtime/tracing/tracing.js";
 import type { ActorContext, Cancel } from "../../runtime/actor-context.js";
 import { defineActor, type ActorDefinition } from "../../runtime/actor-definition.js";
 import type { ActorRef } from "../../runtime/actor-ref.js";
@@ -78,7 +80,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
       }
       let durable: DurableResult<ActorRef<any>>[];
       try {
-        durable = await shard.flush(() => ctx.clock.now());
+        durable = await checkpointSpan(ctx, shard, () => shard.flush(() => ctx.clock.now()));
       } catch {
         // The store is unreachable or failing beyond its retries: keep everything pending and try again.
         nextDelay = Math.min(nextDelay, state.flushEveryMs);
@@ -137,7 +139,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
           return;
         }
         try {
-          shard.apply(message.jobId, message.taskId, result, ackTo && state.props.ackWhen !== "applied" ? [ackTo] : []);
+          shard.apply(message.jobId, message.taskId, result, ackTo && state.props.ackWhen !== "applied" ? [ackTo] : [], ctx.tracer && trace.getActiveSpan()?.spanContext());
         } catch (error) {
           return fail(`merge failed: ${(error as Error).message}`);
         }
@@ -165,6 +167,31 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
     stopping: async (state, ctx) => {
       await flushDue(state, ctx, true);
     },
+  });
+}
+
+/** Most links one checkpoint span carries; the count of merged results is an attribute either way. */
+const MAX_LINKS = 128;
+
+/**
+ * When tracing, a checkpoint is a span in the trace of the first result it makes durable, linked to
+ * every result it merged (fan-in), with the store's calls inside it.
+ */
+function checkpointSpan<T>(ctx: ActorContext, shard: ReducerShard<any, any, any>, write: () => Promise<T>): Promise<T> {
+  const tracer = ctx.tracer;
+  const merged = tracer ? shard.pendingSpans() : [];
+  if (tracer === undefined || merged.length === 0) return write();
+  const parent = trace.setSpanContext(ROOT_CONTEXT, merged[0]!);
+  const links = merged.slice(0, MAX_LINKS).map((context) => ({ context }));
+  return tracer.startActiveSpan(`checkpoint ${shard.key}`, { links, attributes: { "troupe.reducer.key": shard.key, "troupe.reducer.merged": merged.length } }, parent, async (span) => {
+    try {
+      return await write();
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
   });
 }
 

@@ -1,3 +1,4 @@
+import type { SpanContext } from "@opentelemetry/api";
 import type { MessageType } from "../../runtime/codec/message-type.js";
 import { GenerationConflictError, type StateStore } from "../../runtime/state/state-store.js";
 import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.js";
@@ -17,6 +18,8 @@ export interface PendingResult<R, A> {
   readonly result: R;
   /** Whom to tell once it is durable (several, when the same task arrived more than once meanwhile). */
   readonly ackTo: A[];
+  /** The span that delivered it, when tracing: the checkpoint links to it (fan-in). */
+  readonly span?: SpanContext;
 }
 
 /** Results that became durable with a checkpoint; `duplicate` when another writer had merged them first. */
@@ -104,8 +107,15 @@ export class ReducerShard<S, R, A> {
   }
 
   /** Merges a new result in memory; throws what `merge` throws, leaving the state as it was. */
-  apply(jobId: string, taskId: string, result: R, ackTo: A[]): void {
-    this.applyPending({ jobId, taskId, result, ackTo });
+  apply(jobId: string, taskId: string, result: R, ackTo: A[], span?: SpanContext): void {
+    this.applyPending({ jobId, taskId, result, ackTo, span });
+  }
+
+  /** Span contexts of the results waiting for the next checkpoint. */
+  pendingSpans(): SpanContext[] {
+    const spans: SpanContext[] = [];
+    for (const p of this.pending) if (p.span) spans.push(p.span);
+    return spans;
   }
 
   /** Writes a checkpoint of everything merged so far; returns the results it made durable. */

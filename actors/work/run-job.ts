@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import type { ActorSystem } from "../../runtime/actor-system.js";
 import type { JobResult, JobSpec } from "./job-spec.js";
 import { workSupervisor } from "./work-supervisor.js";
@@ -10,10 +11,18 @@ export function runJob<T extends object>(system: ActorSystem, spec: JobSpec<T>):
   const workers = spec.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`a job needs a whole number of workers >= 1; got ${spec.workers}`);
   if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(spec.id)) throw new TypeError(`job id ${JSON.stringify(spec.id)} must be 1-200 letters, digits, '_', '.', ':' or '-'`);
+  // When tracing, the job is one root span; every task is handed out under it.
+  const span = system.tracing?.tracer.startSpan(`job ${spec.id}`, { kind: SpanKind.INTERNAL, attributes: { "troupe.job.id": spec.id } });
   return new Promise<JobResult>((resolve) => {
+    const finished = (result: JobResult): void => {
+      span?.setAttributes({ "troupe.job.done": result.done, "troupe.job.failed": result.failed, "troupe.job.retried": result.retried, "troupe.job.skipped": result.skipped });
+      if (result.failed > 0) span?.setStatus({ code: SpanStatusCode.ERROR, message: `${result.failed} tasks set aside` });
+      span?.end();
+      resolve(result);
+    };
     system.spawn(workSupervisor, {
       name: `job-${spec.id.replace(/[^A-Za-z0-9_-]/g, "_")}`,
-      props: { spec, finished: resolve },
+      props: { spec, finished, traceContext: span && trace.setSpan(context.active(), span) },
       // A lost node fails all of its workers at once: the intensity must allow for that.
       supervisor: { maxRestarts: Math.max(10, 3 * workers), withinMs: 10_000, minBackoffMs: 50, maxBackoffMs: 2_000 },
     });

@@ -1,3 +1,4 @@
+import { context as otelContext, type Context } from "@opentelemetry/api";
 import { formatAddress } from "../../runtime/address.js";
 import type { ActorContext } from "../../runtime/actor-context.js";
 import { defineActor } from "../../runtime/actor-definition.js";
@@ -12,6 +13,8 @@ const { Task, TaskDone, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedT
 export interface WorkSupervisorProps {
   readonly spec: JobSpec<any>;
   readonly finished: (result: JobResult) => void;
+  /** The job's root span, when tracing: tasks are handed out under it. */
+  readonly traceContext?: Context;
 }
 
 interface TrackedTask {
@@ -34,6 +37,7 @@ interface WorkerSlot {
 interface State {
   readonly spec: JobSpec<any>;
   readonly finished: (result: JobResult) => void;
+  readonly traceContext: Context | undefined;
   readonly payloadType: string;
   readonly startedAtMs: number;
   readonly iterator: Iterator<JobTask<any>> | AsyncIterator<JobTask<any>>;
@@ -73,6 +77,7 @@ export const workSupervisor = defineActor({
     return {
       spec,
       finished: props.finished,
+      traceContext: props.traceContext,
       payloadType: protobufNameOf(spec.taskType),
       startedAtMs: 0,
       iterator,
@@ -201,10 +206,9 @@ function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: Actor
   task.handedOutAtMs = ctx.clock.now();
   worker.tasks.add(task.id);
   state.dispatched++;
-  worker.ref.tell(
-    Task.create({ jobId: state.spec.id, taskId: task.id, attempt: task.attempt, payloadType: state.payloadType, payload: task.payload, reducer: state.spec.reducer.address, ackTo: ctx.self.address }),
-    ctx.self,
-  );
+  const message = Task.create({ jobId: state.spec.id, taskId: task.id, attempt: task.attempt, payloadType: state.payloadType, payload: task.payload, reducer: state.spec.reducer.address, ackTo: ctx.self.address });
+  if (state.traceContext === undefined) worker.ref.tell(message, ctx.self);
+  else otelContext.with(state.traceContext, () => worker.ref.tell(message, ctx.self));
 }
 
 /** Keeps the pool at its size: workers stopped for good (not restarted by supervision) are replaced. */

@@ -2,6 +2,7 @@ import { runCommand } from "./run-command.js";
 import { nodeCommand } from "./node-command.js";
 import { actorsCommand } from "./actors-command.js";
 import { nodesCommand } from "./nodes-command.js";
+import { traceCommand } from "./trace-command.js";
 
 const USAGE = `troupe — an actor runtime for TypeScript on NATS
 
@@ -14,6 +15,8 @@ Usage:
       Lists a system's live nodes (from their heartbeats), the kinds they host and their actor counts.
   troupe actors [--system NAME] [--nats URL] [--json] [--wait MS]
       Shows a system's actor tree across its nodes: path, kind, node, restarts.
+  troupe trace FILE [--trace-id ID] [--all] [--html OUT]
+      Prints a recorded trace (troupe run --trace FILE) as a tree, or writes it as an HTML timeline.
 
 Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
 Examples: ping-pong, custom-actor, word-count`;
@@ -29,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return nodesCommand(rest);
     case "actors":
       return actorsCommand(rest);
+    case "trace":
+      return traceCommand(rest);
     case undefined:
     case "help":
     case "--help":

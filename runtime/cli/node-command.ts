@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { ActorSystem } from "../actor-system.js";
+import { ActorSystem, defaultNodeId } from "../actor-system.js";
+import { startTracing } from "../tracing/start-tracing.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { describeEvent } from "./describe-event.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
@@ -20,6 +21,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
       "node-id": { type: "string" },
       nats: { type: "string" },
       module: { type: "string" },
+      trace: { type: "string" },
       // Set by `troupe run`: its workers stop when the run's process goes away, even if it was killed.
       "exit-with-stdin": { type: "boolean", default: false },
     },
@@ -32,10 +34,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.stdin.once("close", onStdinClosed);
     process.stdin.resume();
   }
+  const nodeId = values["node-id"] ?? defaultNodeId();
+  // Tracing starts before the node, so the node id and system are on every span's resource.
+  const tracing = values.trace ? startTracing({ file: values.trace, nodeId, system: values.system, serviceName: `troupe-node` }) : undefined;
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), ...natsCredentialsFromEnv() });
-    const system = await ActorSystem.start({ name: values.system, nodeId: values["node-id"], transport, types: topology?.types, kinds: topology?.kinds });
+    const system = await ActorSystem.start({ name: values.system, nodeId, tracing: tracing !== undefined, transport, types: topology?.types, kinds: topology?.kinds });
     const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
     system.onEvent((event) => say(describeEvent(event)));
     await topology?.worker?.(system);
@@ -53,6 +58,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     // Stop reading stdin, or the open handle would keep this process alive after shutdown.
     process.stdin.off("close", onStdinClosed);
     process.stdin.destroy();
+    await tracing?.shutdown();
     await nats.stop();
   }
 }

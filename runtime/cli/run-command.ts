@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { context as otelContext, trace } from "@opentelemetry/api";
+import { startTracing, type TracingHandle } from "../tracing/start-tracing.js";
+import type { TopologyResult } from "../topology.js";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -34,7 +38,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!target) throw new Error("troupe run needs an example name or a topology file, e.g. `troupe run ping-pong`");
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new Error(`--nodes must be an integer from 1 to 64; got ${values.nodes}`);
-  if (values.trace !== undefined) throw new Error("--trace: recording traces is not available in this version yet");
+  const traceFile = values.trace === undefined ? undefined : resolve(values.trace);
   const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
   if (!/^(file|gs|memory):/.test(state)) throw new Error(`--state must be a file://, gs:// or memory: URL; got ${state}`);
 
@@ -46,10 +50,16 @@ export async function runCommand(args: string[]): Promise<number> {
   const signal = untilSignal();
   let nats: NatsEndpoint | undefined;
   let system: ActorSystem | undefined;
+  let tracing: TracingHandle | undefined;
   const workers: WorkerProcess[] = [];
 
   const run = async (): Promise<number> => {
     say(`troupe run ${topology.name}: system ${systemName}, ${nodes} worker node${nodes === 1 ? "" : "s"}`);
+    if (traceFile) {
+      // A fresh file per run; the coordinator and every worker append their spans to it.
+      writeFileSync(traceFile, "");
+      tracing = startTracing({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run" });
+    }
     nats = await resolveNats(values.nats, say);
     const credentials = natsCredentialsFromEnv();
     system = await ActorSystem.start({
@@ -57,21 +67,30 @@ export async function runCommand(args: string[]): Promise<number> {
       nodeId: "coordinator",
       transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", ...credentials }),
       types: topology.types,
+      tracing: tracing !== undefined,
     });
     const ids = Array.from({ length: nodes }, (_, i) => `worker-${i + 1}`);
     workers.push(
-      ...(await Promise.all(ids.map((nodeId) => startWorker({ system: systemName, nodeId, servers: nats!.servers, modulePath, log: (line) => console.error(line) })))),
+      ...(await Promise.all(ids.map((nodeId) => startWorker({ system: systemName, nodeId, servers: nats!.servers, modulePath, traceFile, log: (line) => console.error(line) })))),
     );
     say(`workers ready: ${ids.join(", ")} (pids ${workers.map((w) => w.child.pid).join(", ")})`);
 
     const printer = progressPrinter();
-    const result = await topology.main({ system, workers: ids, state, log: say, progress: (p) => printer.show(p) }).finally(() => printer.end());
+    // With --trace, the whole run is one root span: everything the topology does is in its trace.
+    const runSpan = tracing ? trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } }) : undefined;
+    const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, log: say, progress: (p) => printer.show(p), traceFile });
+    const result = await (runSpan ? otelContext.with(trace.setSpan(otelContext.active(), runSpan), main) : main()).finally(() => {
+      printer.end();
+      runSpan?.end();
+    });
+    const traceId = runSpan?.spanContext().traceId ?? null;
     const ok = result.verified !== false;
     const durationMs = Date.now() - started;
     if (result.summary?.length) say(result.summary.join("\n"));
+    if (traceFile) say(`trace ${traceId} in ${traceFile} (view: troupe trace ${values.trace} --trace-id ${traceId}, or --html trace.html)`);
     say(`${ok ? "ok" : "FAILED"}: ${result.tasks} tasks in ${durationMs} ms${result.verified ? ", verified" : ""}`);
     if (values.json) {
-      console.log(JSON.stringify({ ok, example: topology.name, nodes, tasks: result.tasks, durationMs, state: result.state, traceId: null, verified: result.verified ?? false, ...result.details }));
+      console.log(JSON.stringify({ ok, example: topology.name, nodes, tasks: result.tasks, durationMs, state: result.state, traceId, verified: result.verified ?? false, ...result.details }));
     }
     return ok ? 0 : 1;
   };
@@ -88,6 +107,7 @@ export async function runCommand(args: string[]): Promise<number> {
     signal.dispose();
     await Promise.all(workers.map((w) => w.stop()));
     await system?.shutdown();
+    await tracing?.shutdown();
     await nats?.stop();
   }
 }

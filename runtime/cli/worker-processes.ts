@@ -17,6 +17,8 @@ export interface WorkerLaunch {
   readonly nodeId: string;
   readonly servers: readonly string[];
   readonly modulePath?: string;
+  /** Record spans to this file (appended; shared with the run's other processes). */
+  readonly traceFile?: string;
   /** Receives the worker's stderr, line by line. */
   readonly log: (line: string) => void;
   readonly readyTimeoutMs?: number;
@@ -26,6 +28,7 @@ export interface WorkerLaunch {
 export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> {
   const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--nats", launch.servers.join(","), "--exit-with-stdin"];
   if (launch.modulePath) args.push("--module", launch.modulePath);
+  if (launch.traceFile) args.push("--trace", launch.traceFile);
   const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: process.env });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   createInterface({ input: child.stderr }).on("line", launch.log);

@@ -5,13 +5,13 @@ import { fileURLToPath } from "node:url";
 /** The checkout's root, where `scripts/setup.mjs` puts its tools in `.tools/`. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-type Tool = "nats-server" | "fake-gcs-server";
+type Tool = "nats-server" | "fake-gcs-server" | "chromium";
 
-const ENV_OVERRIDE: Record<Tool, string> = { "nats-server": "NATS_SERVER_BIN", "fake-gcs-server": "FAKE_GCS_SERVER_BIN" };
-const MANIFEST_KEY: Record<Tool, string> = { "nats-server": "natsServer", "fake-gcs-server": "fakeGcsServer" };
+const ENV_OVERRIDE: Record<Tool, string> = { "nats-server": "NATS_SERVER_BIN", "fake-gcs-server": "FAKE_GCS_SERVER_BIN", chromium: "CHROMIUM_BIN" };
+const MANIFEST_KEY: Record<Tool, string> = { "nats-server": "natsServer", "fake-gcs-server": "fakeGcsServer", chromium: "chromium" };
 
 /**
- * Finds a server binary: the environment override, then what `npm run setup` recorded in
+ * Finds a tool's binary (a server, or the browser for the trace page test): the environment override, then what `npm run setup` recorded in
  * `.tools/tools.json`, then `.tools/bin`, then PATH. Undefined when none is found.
  */
 export function findTool(tool: Tool): string | undefined {

@@ -15,6 +15,7 @@
  *   idempotent, as the reducer's are by task id.)
  * - One object takes about one write per second; coalescing writes is the caller's job.
  */
+import { inChildSpan } from "../tracing/child-span.js";
 import { randomUUID } from "node:crypto";
 import { Storage, type Bucket, type StorageOptions } from "@google-cloud/storage";
 import { httpStatus, transientReason, withRetry, type GcsRetryOptions } from "./gcs-retry.js";
@@ -73,12 +74,18 @@ export class GcsStore implements StateStore {
 
   async read(key: string): Promise<StoredObject | undefined> {
     const name = this.objectName(key);
-    return withRetry(`read ${this.bucketName}/${name}`, () => this.download(name), this.retry);
+    return inChildSpan(`gcs read ${name}`, { "gcs.bucket": this.bucketName, "gcs.object": name }, () => withRetry(`read ${this.bucketName}/${name}`, () => this.download(name), this.retry));
   }
 
   async write(key: string, bytes: Uint8Array, expected: Expected): Promise<string> {
     const name = this.objectName(key);
     validateExpected(expected);
+    return inChildSpan(`gcs write ${name}`, { "gcs.bucket": this.bucketName, "gcs.object": name, "gcs.if_generation_match": expected === "absent" ? "0" : expected.generation, "gcs.bytes": bytes.length }, () =>
+      this.writeWithRetry(key, name, bytes, expected),
+    );
+  }
+
+  private writeWithRetry(key: string, name: string, bytes: Uint8Array, expected: Expected): Promise<string> {
     const writeId = randomUUID();
     let mayHaveLanded = false;
     return withRetry(

@@ -98,11 +98,16 @@ export class Tracing {
   }
 
   /** A short span for something that happened to a message rather than with it (a dead letter). */
-  event(name: string, headers: Headers, attributes: Record<string, string>, error: boolean): void {
+  event(name: string, headers: Headers, attributes: Record<string, string | number>, error: boolean): void {
     const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
     const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { ...attributes, [Attr.nodeId]: this.nodeId, [Attr.systemName]: this.systemName } }, parent);
-    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: attributes["troupe.reason"] ?? name });
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["troupe.reason"] ?? name) });
     span.end();
+  }
+
+  /** The context carried by `headers`, to run something on behalf of that message. */
+  contextFrom(headers: Readonly<Record<string, string>>): Context {
+    return propagation.extract(context.active(), headers, headerGetter);
   }
 
   /** The span context carried by `headers`, as a link (fan-in: what a checkpoint merged). */
