@@ -86,3 +86,4 @@ export { updateObject, DEFAULT_UPDATE_ATTEMPTS, type UpdateOptions, type UpdateR
 export { startTracing, type StartTracingOptions, type TracingHandle } from "./tracing/start-tracing.js";
 export { FileSpanExporter, toSpanRecord, type SpanRecord } from "./tracing/file-span-exporter.js";
 export type { TracingOption } from "./tracing/tracing.js";
+export { findTool, requireTool, PROJECT_ROOT } from "./nats/tool-paths.js";

@@ -11,6 +11,8 @@ export interface TopologyRunContext {
   readonly workers: readonly string[];
   /** Where results should live (a URL such as file:///dir). */
   readonly state: string;
+  /** True when `--state` was not given and `state` is the local default directory. */
+  readonly stateIsDefault: boolean;
   /** Progress for people; goes to stderr so `--json` output stays clean. */
   readonly log: (line: string) => void;
   /** Job progress for people: a bar on a terminal, a line every 2 s otherwise (pass to `runJob`'s `onProgress`). */

@@ -103,6 +103,9 @@ export const workSupervisor = defineActor({
     const next = { ...state, alreadyDone: new Set(applied.taskIds), startedAtMs: ctx.clock.now(), lastProgressAtMs: ctx.clock.now() };
     ensureWorkers(next, ctx);
     ctx.scheduleRepeatedly(spec.tickMs ?? 100, Tick.create());
+    // Hand out the first tasks now rather than on the first tick.
+    adoptWorkers(next, ctx);
+    await pump(next, ctx);
     return next;
   },
   handlers: {
@@ -142,14 +145,7 @@ export const workSupervisor = defineActor({
     },
     Tick: async (state, _tick, ctx) => {
       ensureWorkers(state, ctx);
-      // Workers restarted elsewhere after a node loss have new refs: adopt them.
-      for (const ref of ctx.children()) {
-        const key = keyOf(ref);
-        if (!state.workers.has(key)) {
-          state.workers.set(key, { ref, tasks: new Set() });
-          ctx.watch(ref);
-        }
-      }
+      adoptWorkers(state, ctx);
       const timeoutMs = state.spec.taskTimeoutMs ?? 30_000;
       const now = ctx.clock.now();
       for (const task of state.tasks.values()) {
@@ -209,6 +205,17 @@ function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: Actor
   const message = Task.create({ jobId: state.spec.id, taskId: task.id, attempt: task.attempt, payloadType: state.payloadType, payload: task.payload, reducer: state.spec.reducer.address, ackTo: ctx.self.address });
   if (state.traceContext === undefined) worker.ref.tell(message, ctx.self);
   else otelContext.with(state.traceContext, () => worker.ref.tell(message, ctx.self));
+}
+
+/** Takes children not yet in the pool into it (new ones, and workers restarted elsewhere with new refs). */
+function adoptWorkers(state: State, ctx: ActorContext): void {
+  for (const ref of ctx.children()) {
+    const key = keyOf(ref);
+    if (!state.workers.has(key)) {
+      state.workers.set(key, { ref, tasks: new Set() });
+      ctx.watch(ref);
+    }
+  }
 }
 
 /** Keeps the pool at its size: workers stopped for good (not restarted by supervision) are replaced. */

@@ -19,7 +19,7 @@ Usage:
       Prints a recorded trace (troupe run --trace FILE) as a tree, or writes it as an HTML timeline.
 
 Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
-Examples: ping-pong, custom-actor, word-count`;
+Examples: image-pipeline, word-count, ping-pong, custom-actor`;
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;

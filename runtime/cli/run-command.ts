@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { context as otelContext, trace } from "@opentelemetry/api";
 import { startTracing, type TracingHandle } from "../tracing/start-tracing.js";
 import type { TopologyResult } from "../topology.js";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ActorSystem } from "../actor-system.js";
@@ -57,6 +57,7 @@ export async function runCommand(args: string[]): Promise<number> {
     say(`troupe run ${topology.name}: system ${systemName}, ${nodes} worker node${nodes === 1 ? "" : "s"}`);
     if (traceFile) {
       // A fresh file per run; the coordinator and every worker append their spans to it.
+      mkdirSync(dirname(traceFile), { recursive: true });
       writeFileSync(traceFile, "");
       tracing = startTracing({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run" });
     }
@@ -78,7 +79,7 @@ export async function runCommand(args: string[]): Promise<number> {
     const printer = progressPrinter();
     // With --trace, the whole run is one root span: everything the topology does is in its trace.
     const runSpan = tracing ? trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } }) : undefined;
-    const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, log: say, progress: (p) => printer.show(p), traceFile });
+    const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
     const result = await (runSpan ? otelContext.with(trace.setSpan(otelContext.active(), runSpan), main) : main()).finally(() => {
       printer.end();
       runSpan?.end();

@@ -13,6 +13,16 @@ export type NatsOptions = ConnectionOptions & { readonly credsFile?: string };
 export async function connectNats(options: NatsOptions): Promise<Transport> {
   const { credsFile, ...connectionOptions } = options;
   const servers = serverList(connectionOptions.servers);
+  // nats.js 3.x ignores user:password@ in a server URL: take it out and pass it as credentials.
+  const fromUrls = credentialsInUrls(connectionOptions.servers);
+  if (fromUrls !== undefined) {
+    connectionOptions.servers = servers;
+    if (fromUrls.pass === undefined) connectionOptions.token ??= fromUrls.user;
+    else {
+      connectionOptions.user ??= fromUrls.user;
+      connectionOptions.pass ??= fromUrls.pass;
+    }
+  }
   if (credsFile) {
     let creds: Uint8Array;
     try {
@@ -44,6 +54,24 @@ export function redactedServers(servers: ConnectionOptions["servers"]): string[]
 function serverList(servers: ConnectionOptions["servers"]): string[] {
   const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
   return list.map((s) => s.replace(/\/\/[^@/]*@/, "//"));
+}
+
+/**
+ * The user:password@ (or token@) part of the server URLs, decoded; undefined when none has one. URLs
+ * that disagree are refused: one connection has one identity.
+ */
+function credentialsInUrls(servers: ConnectionOptions["servers"]): { user: string; pass: string | undefined } | undefined {
+  const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
+  const found = new Set<string>();
+  for (const server of list) {
+    const userinfo = /^[a-z]+:\/\/([^@/]*)@/i.exec(server)?.[1];
+    if (userinfo !== undefined) found.add(userinfo);
+  }
+  if (found.size === 0) return undefined;
+  if (found.size > 1) throw new TransportError("the NATS server URLs carry different credentials; give one set (or use NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS)");
+  const [userinfo] = [...found] as [string];
+  const at = userinfo.indexOf(":");
+  return at < 0 ? { user: decodeURIComponent(userinfo), pass: undefined } : { user: decodeURIComponent(userinfo.slice(0, at)), pass: decodeURIComponent(userinfo.slice(at + 1)) };
 }
 
 function describe(error: unknown): string {

@@ -115,6 +115,8 @@ export class DeathWatch {
     const watched = watcher.watchStateIfAny?.watching.get(key);
     if (watched === undefined) return;
     watcher.watchState.watching.delete(key);
+    // A watcher that is stopping (its children stop with it) would only dead-letter the news.
+    if (watcher.isStopping) return;
     watcher.enqueue(Terminated.create({ actor, reason, detail }), watched, undefined);
   }
 
