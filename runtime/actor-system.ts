@@ -13,7 +13,7 @@ import { DeadLetters, type DeadLetterReason } from "./dead-letters.js";
 import { SystemStoppedError } from "./errors.js";
 import { PendingAsks, TEMP_PREFIX } from "./pending-asks.js";
 import { RemoteEndpoint } from "./remote-endpoint.js";
-import type { SpawnOptions } from "./spawn-options.js";
+import { NO_SPAWN_OPTIONS, type SpawnOptions } from "./spawn-options.js";
 import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
 import { DeathWatch } from "./watch/death-watch.js";
 import { Membership, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
@@ -262,7 +262,7 @@ export class ActorSystem implements MessageRouter {
   // ---- actors ----
 
   /** Starts a top-level actor at `/user/<name>`. Its message types are registered for remote delivery. */
-  spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P> = {}): ActorRef<M> {
+  spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P> = NO_SPAWN_OPTIONS): ActorRef<M> {
     if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot spawn`);
     this.registry.register(...definition.messageTypes);
     return this.guardian.spawn(definition, options);
@@ -353,20 +353,13 @@ export class ActorSystem implements MessageRouter {
     const requestName = this.spanTypeName(message);
     const { path, reply } = this.asks.open(target.address, requestName, replyType, this.registry.nameOfType(replyType), timeoutMs ?? this.askTimeoutMs);
     const replyTo = new ActorRef({ system: this.name, node: this.nodeId, path }, this);
-    const send = (): void => {
-      try {
-        target.tell(message, replyTo);
-      } catch (error) {
-        this.asks.abandon(path, error as Error);
-      }
-    };
     if (this.tracing === undefined) {
-      send();
+      sendRequest(this.asks, path, target, message, replyTo);
       return reply;
     }
     // The ask is a span of its own; the request, its processing and the reply all happen under it.
     const span = this.tracing.tracer.startSpan(`ask ${requestName}`, { kind: SpanKind.CLIENT, attributes: { "troupe.actor.path": target.address.path, "troupe.target.node": target.address.node, "troupe.node.id": this.nodeId } });
-    otelContext.with(trace.setSpan(otelContext.active(), span), send);
+    otelContext.with(trace.setSpan(otelContext.active(), span), sendRequest, undefined, this.asks, path, target, message, replyTo);
     reply.then(
       () => span.end(),
       (error: unknown) => {
@@ -546,6 +539,15 @@ export class ActorSystem implements MessageRouter {
   /** Resolves when the node has shut down: with the error that caused it, or undefined if asked to. */
   closed(): Promise<Error | undefined> {
     return this.closedPromise;
+  }
+}
+
+/** Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once. */
+function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>): void {
+  try {
+    target.tell(message, replyTo);
+  } catch (error) {
+    asks.abandon(path, error as Error);
   }
 }
 

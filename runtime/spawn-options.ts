@@ -23,3 +23,6 @@ export interface SpawnOptions<P = unknown> {
    */
   readonly placement?: Placement;
 }
+
+/** The options of an actor spawned without any: shared, so that a spawn allocates no options object. */
+export const NO_SPAWN_OPTIONS: SpawnOptions<any> = Object.freeze({});
