@@ -185,12 +185,49 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   /** Runs `init` and `started`, then begins processing whatever has queued meanwhile. */
-  async start(): Promise<void> {
+  start(): void {
+    // Synchronous when `init` and `started` are: most actors start without a promise or a microtask.
+    let initial: S | Promise<S>;
     try {
-      await this.initialise();
+      initial = this.definition.init(this.options.props);
     } catch (error) {
       return this.startFailed(error);
     }
+    if (initial instanceof Promise) return void this.startAsync(initial);
+    this.state = initial;
+    this.initialised = true;
+    const started = this.definition.hooks.started;
+    if (started !== undefined) {
+      let next: S | void | Promise<S | void>;
+      try {
+        next = started(this.state, this);
+      } catch (error) {
+        return this.startFailed(error);
+      }
+      if (next instanceof Promise) return void this.startAsync(undefined, next);
+      if (next !== undefined) this.state = next;
+    }
+    this.becomeRunning();
+  }
+
+  /** The rest of a start whose `init` (or `started`) returned a promise. */
+  private async startAsync(initial: Promise<S> | undefined, started?: Promise<S | void>): Promise<void> {
+    try {
+      if (initial !== undefined) {
+        this.state = await initial;
+        this.initialised = true;
+        const hook = this.definition.hooks.started;
+        if (hook !== undefined) started = hook(this.state, this) as Promise<S | void>;
+      }
+      const next = await started;
+      if (next !== undefined) this.state = next;
+    } catch (error) {
+      return this.startFailed(error);
+    }
+    this.becomeRunning();
+  }
+
+  private becomeRunning(): void {
     this.status = "running";
     if (this.stopRequested) return this.beginStop();
     if (this.mailboxSize > 0) this.scheduleRun();

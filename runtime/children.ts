@@ -5,7 +5,7 @@ import type { ActorRef } from "./actor-ref.js";
 import { RemoteChild, type RemoteChildLink } from "./remote/remote-child.js";
 import type { SpawnOptions } from "./spawn-options.js";
 import { ChildSupervisor, type SupervisedChild } from "./supervision/child-supervisor.js";
-import type { SupervisorSpec } from "./supervision/supervisor-spec.js";
+import { DEFAULT_SUPERVISOR_SPEC, type SupervisorSpec } from "./supervision/supervisor-spec.js";
 
 /** The actor (or the node's guardian) that owns a set of children. */
 export interface ChildrenOwner {
@@ -50,10 +50,11 @@ export class Children implements ParentLink, RemoteChildLink {
   }
 
   spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P>): ActorRef<M> {
-    const name = options.name === undefined ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
-    const path = childPath(this.owner.path, name);
-    if (this.cells.has(name) || this.host.hasActorAt(path)) {
-      throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.host.nodeId} (at ${path})`);
+    const generated = options.name === undefined;
+    const name = generated ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
+    // A generated name ('$' is reserved for them) cannot collide; a chosen one is checked.
+    if (!generated && (this.cells.has(name) || this.host.hasActorAt(childPath(this.owner.path, name)))) {
+      throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.host.nodeId} (at ${childPath(this.owner.path, name)})`);
     }
     const placement = options.placement;
     if (placement !== undefined && placement !== "local") {
@@ -108,7 +109,8 @@ export class Children implements ParentLink, RemoteChildLink {
    */
   async stopAll(): Promise<void> {
     this.supervisorInstance?.cancelPending();
-    const shutdownMs = this.supervisor.spec.shutdownMs;
+    if (this.cells.size === 0) return;
+    const shutdownMs = this.supervisorInstance?.spec.shutdownMs ?? this.owner.supervisorSpec?.shutdownMs ?? DEFAULT_SUPERVISOR_SPEC.shutdownMs;
     for (const cell of this.all().reverse()) {
       const clock = this.host.clock;
       let timer: ReturnType<typeof clock.setTimeout> | undefined;

@@ -63,6 +63,7 @@ describe("supervision (system tier, in-memory transport, manual clock)", () => {
   let log: string[];
 
   async function start(guardian?: SupervisorSpec): Promise<void> {
+    log.length = 0;
     clock = new ManualClock();
     system = await ActorSystem.start({ name: "sup", nodeId: "n1", transport: new MemoryNetwork().connect(), clock, guardian });
     events = [];
