@@ -23,11 +23,11 @@ export function runJob<T extends object>(system: ActorSystem, spec: JobSpec<T>):
     const traceContext = span && trace.setSpan(context.active(), span);
     const spawn = (): unknown =>
       system.spawn(workSupervisor, {
-      name: `job-${spec.id.replace(/[^A-Za-z0-9_-]/g, "_")}`,
-      props: { spec, finished, traceContext },
-      // A lost node fails all of its workers at once: the intensity must allow for that.
-      supervisor: { maxRestarts: Math.max(10, 3 * workers), withinMs: 10_000, minBackoffMs: 50, maxBackoffMs: 2_000 },
-    });
+        name: `job-${spec.id.replace(/[^A-Za-z0-9_-]/g, "_")}`,
+        props: { spec, finished, traceContext },
+        // A lost node fails all of its workers at once: the intensity must allow for that.
+        supervisor: { maxRestarts: Math.max(10, 3 * workers), withinMs: 10_000, minBackoffMs: 50, maxBackoffMs: 2_000 },
+      });
     // The supervisor starts inside the job's span: what it does first (asking the reducer) is in it too.
     if (traceContext === undefined) spawn();
     else context.with(traceContext, spawn);
