@@ -2,8 +2,7 @@ import { parseArgs } from "node:util";
 import { actorTree, formatActorTree } from "../introspection/actor-tree.js";
 import { listActors } from "../introspection/list-actors.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
-import { connectNats } from "../transport/nats-transport.js";
-import { natsCredentialsFromEnv } from "./nats-credentials.js";
+import { connectObserver, waitOption } from "./observer-connection.js";
 
 /**
  * `troupe actors`: asks every node of a system for its actors and prints the supervision tree (path,
@@ -21,15 +20,9 @@ export async function actorsCommand(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const waitMs = Number(values.wait);
-  if (!Number.isInteger(waitMs) || waitMs < 1) throw new Error(`--wait must be a whole number of milliseconds; got ${values.wait}`);
-  const configured = values.nats ?? process.env.NATS_URL;
-  if (!configured) {
-    console.error("troupe actors: no NATS server to ask: pass --nats URL (or set NATS_URL) to the servers your nodes use");
-    return 1;
-  }
-  const servers = configured.split(",").map((s) => s.trim()).filter(Boolean);
-  const transport = await connectNats({ servers, name: "troupe-actors", ...natsCredentialsFromEnv() });
+  const waitMs = waitOption(values.wait);
+  const transport = await connectObserver("actors", values.nats);
+  if (transport === undefined) return 1;
   try {
     const reports = await listActors(transport, new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).actors, {
       waitMs,

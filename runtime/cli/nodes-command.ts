@@ -2,8 +2,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_LIST_WAIT_MS, listNodes } from "../membership/list-nodes.js";
 import type { NodeInfo } from "../membership/node-table.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
-import { connectNats } from "../transport/nats-transport.js";
-import { natsCredentialsFromEnv } from "./nats-credentials.js";
+import { connectObserver, waitOption } from "./observer-connection.js";
 
 /**
  * `troupe nodes`: listens to a system's heartbeats for `--wait` ms and prints the live nodes, the
@@ -20,17 +19,10 @@ export async function nodesCommand(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const waitMs = Number(values.wait);
-  if (!Number.isInteger(waitMs) || waitMs < 1) throw new Error(`--wait must be a whole number of milliseconds; got ${values.wait}`);
+  const waitMs = waitOption(values.wait);
   const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).heartbeat;
-  // Unlike `troupe node`, no private server is started: a fresh one would have no nodes to list.
-  const configured = values.nats ?? process.env.NATS_URL;
-  if (!configured) {
-    console.error("troupe nodes: no NATS server to ask: pass --nats URL (or set NATS_URL) to the servers your nodes use");
-    return 1;
-  }
-  const servers = configured.split(",").map((s) => s.trim()).filter(Boolean);
-  const transport = await connectNats({ servers, name: "troupe-nodes", ...natsCredentialsFromEnv() });
+  const transport = await connectObserver("nodes", values.nats);
+  if (transport === undefined) return 1;
   try {
     const nodes = await listNodes(transport, subject, {
       waitMs,
