@@ -207,13 +207,27 @@ function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: Actor
   else otelContext.with(state.traceContext, () => worker.ref.tell(message, ctx.self));
 }
 
-/** Takes children not yet in the pool into it (new ones, and workers restarted elsewhere with new refs). */
+/**
+ * Makes the pool match the children: adopts new ones (and workers restarted elsewhere with new refs),
+ * and drops slots whose worker is no longer a child, handing their tasks out again. The children are
+ * the truth: a Terminated can be missed (its watch lost with a connection), the supervision tree not.
+ */
 function adoptWorkers(state: State, ctx: ActorContext): void {
+  const current = new Set<string>();
   for (const ref of ctx.children()) {
     const key = keyOf(ref);
+    current.add(key);
     if (!state.workers.has(key)) {
       state.workers.set(key, { ref, tasks: new Set() });
       ctx.watch(ref);
+    }
+  }
+  for (const [key, slot] of state.workers) {
+    if (current.has(key)) continue;
+    state.workers.delete(key);
+    for (const id of [...slot.tasks]) {
+      const task = state.tasks.get(id);
+      if (task) retryOrSetAside(state, task, `worker ${key} is no longer in the pool`);
     }
   }
 }

@@ -92,6 +92,7 @@ export default defineTopology({
           msPerImage: Math.round(durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length)),
           imagesPerNode: countBy(Object.values(stored.images).map((image) => image.node ?? "")),
           retried: result.retried,
+          jobMs: result.durationMs,
           failures: failures.slice(0, 20),
         },
       };
