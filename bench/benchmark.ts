@@ -30,6 +30,8 @@ export interface BenchContext {
   log(line: string): void;
   /** The nats-server, the peer process and this process's connections, started on first use. */
   remote(): Promise<RemoteEnv>;
+  /** Extra node flags for the node processes a benchmark starts itself (`--cpu-prof-dir`). */
+  readonly childExecArgv?: readonly string[];
 }
 
 /** Local rounds take a fraction of a second: they run this many times more, for a steadier median. */
@@ -45,6 +47,11 @@ export interface AlternateOptions<T> {
   readonly rounds?: number;
   /** How a progress line shows one measurement. */
   readonly show?: (value: T) => string;
+  /**
+   * Take the sides in reverse order every other round (A B, B A, A B, ...), so that neither side
+   * always runs right after the other: for figures whose target is a few percent.
+   */
+  readonly reverseEveryOther?: boolean;
 }
 
 /**
@@ -58,15 +65,29 @@ export async function alternate<T>(
   troupe: (warmup: boolean) => Promise<T>,
   options: AlternateOptions<T> = {},
 ): Promise<{ baseline: T[]; troupe: T[] }> {
+  return rotate(ctx, label, { baseline, troupe }, options);
+}
+
+/**
+ * `alternate` for any number of sides: a warm-up of each, then rounds taking the sides in turn
+ * (A B C, A B C, ...; or A B C, C B A, ... with `reverseEveryOther`). Returns each side's
+ * measurements in round order, under the side's key.
+ */
+export async function rotate<K extends string, T>(
+  ctx: BenchContext,
+  label: string,
+  sides: Readonly<Record<K, (warmup: boolean) => Promise<T>>>,
+  options: AlternateOptions<T> = {},
+): Promise<Record<K, T[]>> {
   const rounds = options.rounds ?? ctx.reps;
   const show = options.show ?? ((value: T) => Math.round(Number(value)).toLocaleString("en-US"));
-  await baseline(true);
-  await troupe(true);
-  const out = { baseline: [] as T[], troupe: [] as T[] };
+  const keys = Object.keys(sides) as K[];
+  for (const key of keys) await sides[key](true);
+  const out = Object.fromEntries(keys.map((key) => [key, [] as T[]])) as Record<K, T[]>;
   for (let rep = 1; rep <= rounds; rep++) {
-    out.baseline.push(await baseline(false));
-    out.troupe.push(await troupe(false));
-    ctx.log(`  ${label}: round ${rep}/${rounds}: baseline ${show(out.baseline[rep - 1]!)}, troupe ${show(out.troupe[rep - 1]!)}`);
+    const order = options.reverseEveryOther && rep % 2 === 0 ? [...keys].reverse() : keys;
+    for (const key of order) out[key].push(await sides[key](false));
+    ctx.log(`  ${label}: round ${rep}/${rounds}: ${keys.map((key) => `${key} ${show(out[key][rep - 1]!)}`).join(", ")}`);
   }
   return out;
 }

@@ -6,9 +6,9 @@
 import { connect } from "@nats-io/transport-node";
 import { ActorSystem, connectNats } from "../runtime/index.js";
 import { echo, serveRawEcho } from "./echo.js";
-import { Ack, Blob } from "./messages.js";
+import { Ack, Blob, blob } from "./messages.js";
 import { ECHO_NAME, PEER_NODE_ID, SYSTEM_NAME, type FromPeer, type ToPeer } from "./peer-protocol.js";
-import { Credit, sendBlobs } from "./remote-tell.js";
+import { Credit, sendBlobs } from "./tell-flow.js";
 
 const natsUrl = process.argv[2];
 if (!natsUrl || !process.send) {
@@ -33,10 +33,10 @@ async function send(command: Extract<ToPeer, { type: "send" }>): Promise<void> {
     let ms: number;
     if (command.mode === "troupe") {
       const target = system.refFor<Blob>(command.target);
-      ms = await sendBlobs(command.n, (message) => target.tell(message), () => system.transport.flush(), credit);
+      ms = await sendBlobs(command.n, (seq) => target.tell(blob(seq)), () => system.transport.flush(), credit);
     } else {
       const subject = command.subject;
-      ms = await sendBlobs(command.n, (message) => raw.publish(subject, Blob.encode(message).finish()), () => raw.flush(), credit);
+      ms = await sendBlobs(command.n, (seq) => raw.publish(subject, Blob.encode(blob(seq)).finish()), () => raw.flush(), credit);
     }
     post({ type: "done", id: command.id, result: { sent: command.n, ms } });
   } catch (error) {

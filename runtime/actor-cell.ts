@@ -349,6 +349,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   private run(): void {
     let budget = THROUGHPUT;
     const mailbox = this.mailboxInstance;
+    const tracing = this.host.tracing;
     while (this.status === "running" && !this.stopRequested) {
       if (mailbox === undefined || mailbox.size === 0) {
         this.scheduled = false;
@@ -368,8 +369,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         this.host.failAsk(this.sender, "unhandled", detail);
         continue;
       }
-      if (this.host.tracing !== undefined) {
-        if (this.runTraced(this.host.tracing, handler, message)) continue;
+      if (tracing !== undefined) {
+        if (this.runTraced(tracing, handler, message)) continue;
         return;
       }
       let result: S | void | Promise<S | void>;
