@@ -87,3 +87,4 @@ export { startTracing, type StartTracingOptions, type TracingHandle } from "./tr
 export { FileSpanExporter, toSpanRecord, type SpanRecord } from "./tracing/file-span-exporter.js";
 export type { TracingOption } from "./tracing/tracing.js";
 export { findTool, requireTool, PROJECT_ROOT } from "./nats/tool-paths.js";
+export { startFakeGcsServer, type FakeGcsServer, type FakeGcsServerOptions } from "./state/fake-gcs-server.js";

@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { createServer, request, type IncomingHttpHeaders } from "node:http";
-import { createServer as createNetServer } from "node:net";
-import { findTool, requireTool } from "../../runtime/nats/tool-paths.js";
+import { findTool } from "../../runtime/nats/tool-paths.js";
+import { startFakeGcsServer } from "../../runtime/state/fake-gcs-server.js";
 
 export interface FakeGcs {
   /** The API root, e.g. `http://127.0.0.1:41234` (the JSON API is under `/storage/v1`). */
@@ -18,64 +16,13 @@ export interface FakeGcs {
   restart(): Promise<void>;
 }
 
-const SETPRIV = process.platform === "linux" ? ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) : undefined;
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
 /**
  * Starts a real `fake-gcs-server` (in-memory backend) on a free loopback port, waits until its JSON API
- * answers and creates a bucket. With util-linux's `setpriv` the kernel kills the server if this process
- * dies. A missing binary throws (`requireTool`), so under CI=true a missing server is a failure.
+ * answers and creates a bucket (runtime/state/fake-gcs-server.ts). A missing binary throws
+ * (`requireTool`), so under CI=true a missing server is a failure.
  */
-export async function startFakeGcs(options: { bucket?: string; startTimeoutMs?: number } = {}): Promise<FakeGcs> {
-  const binary = requireTool("fake-gcs-server");
-  const bucket = options.bucket ?? "troupe-test";
-  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  let port = 0;
-  let child: ChildProcess | undefined;
-
-  const start = async (): Promise<void> => {
-    if (child) throw new Error("fake-gcs-server is already running");
-    // A port that was free a moment ago may be taken before the server binds it: try a few.
-    for (let attempt = 1; ; attempt++) {
-      const candidate = port || (await freePort());
-      try {
-        child = await launch(binary, candidate, startTimeoutMs);
-        port = candidate;
-        break;
-      } catch (error) {
-        if (port !== 0 || attempt >= 3) throw error;
-      }
-    }
-    await createBucket(`http://127.0.0.1:${port}`, bucket);
-  };
-  const stop = async (): Promise<void> => {
-    const current = child;
-    child = undefined;
-    if (!current || current.exitCode !== null || current.signalCode !== null) return;
-    const exited = new Promise((resolve) => current.once("exit", resolve));
-    current.kill("SIGTERM");
-    const killer = setTimeout(() => current.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(killer);
-  };
-
-  await start();
-  return {
-    get endpoint() {
-      return `http://127.0.0.1:${port}`;
-    },
-    get port() {
-      return port;
-    },
-    bucket,
-    stop,
-    start,
-    restart: async () => {
-      await stop();
-      await start();
-    },
-  };
+export function startFakeGcs(options: { bucket?: string; startTimeoutMs?: number } = {}): Promise<FakeGcs> {
+  return startFakeGcsServer({ bucket: options.bucket ?? "troupe-test", startTimeoutMs: options.startTimeoutMs });
 }
 
 /**
@@ -88,73 +35,6 @@ export async function fakeGcsFor(context: Mocha.Context): Promise<FakeGcs> {
     context.skip();
   }
   return startFakeGcs();
-}
-
-async function launch(binary: string, port: number, startTimeoutMs: number): Promise<ChildProcess> {
-  const args = ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "memory", "-log-level", "warn"];
-  const child = SETPRIV
-    ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", binary, ...args], { stdio: ["ignore", "ignore", "pipe"] })
-    : spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
-  installExitHook();
-  running.add(child);
-  let log = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk: string) => {
-    log = (log + chunk).slice(-8_192);
-  });
-  let exitCode: number | null | undefined;
-  child.once("exit", (code) => {
-    exitCode = code;
-    running.delete(child);
-  });
-  let spawnError: Error | undefined;
-  child.once("error", (error) => (spawnError = error));
-
-  const deadline = Date.now() + startTimeoutMs;
-  for (;;) {
-    if (spawnError) throw new Error(`cannot run ${binary}: ${spawnError.message}`);
-    if (exitCode !== undefined) throw new Error(`fake-gcs-server exited with code ${exitCode} before answering on port ${port}\n${log.trim()}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/storage/v1/b`);
-      await response.arrayBuffer();
-      if (response.ok) return child;
-    } catch {
-      // Not listening yet; the deadline decides.
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`fake-gcs-server did not answer on port ${port} within ${startTimeoutMs} ms\n${log.trim()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function createBucket(endpoint: string, bucket: string): Promise<void> {
-  const response = await fetch(`${endpoint}/storage/v1/b?project=test`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: bucket }),
-  });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`cannot create bucket ${bucket} on fake-gcs-server: HTTP ${response.status} ${body}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once("error", reject).listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const child of running) child.kill("SIGKILL");
-  });
 }
 
 /** What a `FlakyProxy` does with one request. */
