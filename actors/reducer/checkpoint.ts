@@ -9,9 +9,11 @@ export interface CheckpointData {
   readonly applied: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-export function encodeCheckpoint(data: CheckpointData): Uint8Array {
+/** `added`: task ids applied since `data.applied` was durable, written with it (no copy of the sets). */
+export function encodeCheckpoint(data: CheckpointData, added: readonly { readonly jobId: string; readonly taskId: string }[] = []): Uint8Array {
   const applied: Record<string, { ids: string[] }> = {};
   for (const [job, ids] of data.applied) applied[job] = { ids: [...ids] };
+  for (const { jobId, taskId } of added) (applied[jobId] ??= { ids: [] }).ids.push(taskId);
   return Checkpoint.encode({ stateType: data.stateType, state: data.state, applied }).finish();
 }
 

@@ -123,14 +123,9 @@ export class ReducerShard<S, R, A> {
     const done: DurableResult<A>[] = [];
     for (let attempt = 1; this.pending.length > 0; attempt++) {
       const writing = this.pending;
-      const applied = new Map([...this.durableApplied].map(([job, ids]) => [job, new Set(ids)]));
-      for (const p of writing) {
-        let ids = applied.get(p.jobId);
-        if (ids === undefined) applied.set(p.jobId, (ids = new Set()));
-        ids.add(p.taskId);
-      }
       const state = this.current;
-      const bytes = encodeCheckpoint({ stateType: this.codec.stateTypeName, state: this.codec.stateType.encode(state as S & object).finish(), applied });
+      // The durable ids plus the pending ones, encoded without copying the sets (they can hold millions).
+      const bytes = encodeCheckpoint({ stateType: this.codec.stateTypeName, state: this.codec.stateType.encode(state as S & object).finish(), applied: this.durableApplied }, writing);
       try {
         this.writes++;
         // Stamped at the write itself, so the next one waits a full flushEveryMs after it.
@@ -145,7 +140,11 @@ export class ReducerShard<S, R, A> {
         continue;
       }
       this.durableState = state;
-      this.durableApplied = applied;
+      for (const p of writing) {
+        let ids = this.durableApplied.get(p.jobId);
+        if (ids === undefined) this.durableApplied.set(p.jobId, (ids = new Set()));
+        ids.add(p.taskId);
+      }
       this.pending = [];
       this.pendingByKey.clear();
       for (const p of writing) done.push({ jobId: p.jobId, taskId: p.taskId, ackTo: p.ackTo, duplicate: false });
