@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { actorTree, formatActorTree } from "../introspection/actor-tree.js";
 import { listActors } from "../introspection/list-actors.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
+import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
 
 /**
@@ -21,11 +22,12 @@ export async function actorsCommand(args: string[]): Promise<number> {
     strict: true,
   });
   const waitMs = waitOption(values.wait);
-  const transport = await connectObserver("actors", values.nats);
+  const transport = await connectObserver("actors", values.nats, values.system);
   if (transport === undefined) return 1;
   try {
     const reports = await listActors(transport, new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).actors, {
       waitMs,
+      inboxPrefix: systemInboxPrefix(values.system),
       onInvalid: (detail) => console.error(`troupe actors: ignored an answer: ${detail}`),
     });
     const tree = actorTree(reports);

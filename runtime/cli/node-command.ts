@@ -3,6 +3,7 @@ import { ActorSystem, defaultNodeId } from "../actor-system.js";
 import { startTracing } from "../tracing/start-tracing.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { describeEvent } from "./describe-event.js";
+import { systemInboxPrefix } from "./inbox-prefix.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats } from "./nats-endpoint.js";
@@ -39,7 +40,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const tracing = values.trace ? startTracing({ file: values.trace, nodeId, system: values.system, serviceName: `troupe-node` }) : undefined;
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
-    const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), ...natsCredentialsFromEnv() });
+    const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), inboxPrefix: systemInboxPrefix(values.system), ...natsCredentialsFromEnv() });
     const system = await ActorSystem.start({ name: values.system, nodeId, tracing: tracing !== undefined, transport, types: topology?.types, kinds: topology?.kinds });
     const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
     system.onEvent((event) => say(describeEvent(event)));

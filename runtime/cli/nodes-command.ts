@@ -21,7 +21,7 @@ export async function nodesCommand(args: string[]): Promise<number> {
   });
   const waitMs = waitOption(values.wait);
   const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).heartbeat;
-  const transport = await connectObserver("nodes", values.nats);
+  const transport = await connectObserver("nodes", values.nats, values.system);
   if (transport === undefined) return 1;
   try {
     const nodes = await listNodes(transport, subject, {

@@ -1,5 +1,6 @@
 import type { Transport } from "../transport/transport.js";
 import { connectNats } from "../transport/nats-transport.js";
+import { systemInboxPrefix } from "./inbox-prefix.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 
 /**
@@ -8,14 +9,14 @@ import { natsCredentialsFromEnv } from "./nats-credentials.js";
  * No private server is started: a fresh one would have nothing to show. Undefined (after saying why)
  * when no server is configured.
  */
-export async function connectObserver(verb: string, nats: string | undefined): Promise<Transport | undefined> {
+export async function connectObserver(verb: string, nats: string | undefined, system: string): Promise<Transport | undefined> {
   const configured = nats ?? process.env.NATS_URL;
   if (!configured) {
     console.error(`troupe ${verb}: no NATS server to ask: pass --nats URL (or set NATS_URL) to the servers your nodes use`);
     return undefined;
   }
   const servers = configured.split(",").map((s) => s.trim()).filter(Boolean);
-  return connectNats({ servers, name: `troupe-${verb}`, ...natsCredentialsFromEnv() });
+  return connectNats({ servers, name: `troupe-${verb}`, inboxPrefix: systemInboxPrefix(system), ...natsCredentialsFromEnv() });
 }
 
 export function waitOption(value: string | undefined): number {

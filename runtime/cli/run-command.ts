@@ -11,6 +11,7 @@ import { connectNats } from "../transport/nats-transport.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats, type NatsEndpoint } from "./nats-endpoint.js";
+import { systemInboxPrefix } from "./inbox-prefix.js";
 import { progressPrinter } from "./progress-printer.js";
 import { untilSignal } from "./signals.js";
 import { startWorker, type WorkerProcess } from "./worker-processes.js";
@@ -66,7 +67,7 @@ export async function runCommand(args: string[]): Promise<number> {
     system = await ActorSystem.start({
       name: systemName,
       nodeId: "coordinator",
-      transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", ...credentials }),
+      transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", inboxPrefix: systemInboxPrefix(systemName), ...credentials }),
       types: topology.types,
       tracing: tracing !== undefined,
     });

@@ -16,9 +16,9 @@ export interface ActorReport {
  * Asks every node of a system for its actors (one request on the system's actors subject, every node
  * answers) and gathers the answers that arrive within `waitMs`. Without joining the system.
  */
-export async function listActors(transport: Transport, subject: string, options: { waitMs?: number; clock?: Clock; onInvalid?: (detail: string) => void } = {}): Promise<ActorReport[]> {
+export async function listActors(transport: Transport, subject: string, options: { waitMs?: number; clock?: Clock; inboxPrefix?: string; onInvalid?: (detail: string) => void } = {}): Promise<ActorReport[]> {
   const clock = options.clock ?? systemClock;
-  const inbox = `_INBOX.troupe-actors-${randomBytes(8).toString("hex")}`;
+  const inbox = `${options.inboxPrefix ?? "_INBOX"}.troupe-actors-${randomBytes(8).toString("hex")}`;
   const reports: ActorReport[] = [];
   const unsubscribe = transport.subscribe(inbox, (message) => {
     try {

@@ -68,7 +68,7 @@ authorization {
     ${nodeUser("s1-node", pw.s1, "s1")}
     ${nodeUser("s2-node", pw.s2, "s2")}
     { nkey: "${nkey.publicKey}", permissions: ${nodePermissions("s1")} }
-    { user: "s1-monitor", password: "${pw.monitor}", permissions: { publish: { allow: ["troupe.s1.actors"] }, subscribe: { allow: ["troupe.s1.membership.heartbeat", "_INBOX.*"] } } }
+    { user: "s1-monitor", password: "${pw.monitor}", permissions: { publish: { allow: ["troupe.s1.actors"] }, subscribe: { allow: ["troupe.s1.membership.heartbeat", "troupe.s1._INBOX.*"] } } }
     { user: "s1-client", password: "${pw.client}", permissions: { publish: { allow: ["troupe.s1.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
   ]
 }
