@@ -82,6 +82,9 @@ function describe(error: unknown): string {
   return (code && !message.includes(code) ? `${message} (${code})` : message).replace(/\/\/[^@/\s]*@/g, "//");
 }
 
+/** Messages waiting in the client for one subscription before a `slow-consumer` event is raised. */
+const SLOW_CONSUMER_PENDING = 10_000;
+
 class NatsTransport implements Transport {
   readonly description: string;
   private readonly listeners = new Set<(event: TransportEvent) => void>();
@@ -105,6 +108,8 @@ class NatsTransport implements Transport {
 
   subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe {
     const subscription = this.connection.subscribe(subject, {
+      // nats.js reports a slowConsumer status only for subscriptions that name a threshold.
+      slow: SLOW_CONSUMER_PENDING,
       callback: (error, msg) => {
         if (error) {
           this.emit({ type: "error", error });
