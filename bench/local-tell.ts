@@ -5,7 +5,7 @@ import { median, nowMs } from "./stats.js";
 import { BareMailbox } from "./bare-mailbox.js";
 
 /** Distinct message objects, reused cyclically by both sides (so neither pays for allocating them). */
-const POOL_SIZE = 1024;
+export const POOL_SIZE = 1024;
 
 interface CounterState {
   count: number;
@@ -23,6 +23,19 @@ const counter = defineActor({
     },
   },
 });
+
+/** Spawns a counter, tells it n messages from `pool` in a synchronous loop; resolves with messages per second. */
+export async function troupeTellRound(system: ActorSystem, n: number, pool: readonly Blob[]): Promise<number> {
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const ref = system.spawn(counter, { props: { n, done }, mailbox: { capacity: Infinity } });
+  const started = nowMs();
+  for (let i = 0; i < n; i++) ref.tell(pool[i & (POOL_SIZE - 1)]!);
+  await within(finished, 60_000, () => `troupe actor counting ${n} tells`);
+  const rate = n / ((nowMs() - started) / 1000);
+  await system.stop(ref);
+  return rate;
+}
 
 /** One sender tells one actor n messages in a synchronous loop; the clock stops when the actor has counted them all. */
 export const localTell: Benchmark = {
@@ -44,17 +57,7 @@ export const localTell: Benchmark = {
         await within(finished, 60_000, () => `bare mailbox loop (${count} of ${n})`);
         return n / ((nowMs() - started) / 1000);
       };
-      const troupe = async (): Promise<number> => {
-        let done!: () => void;
-        const finished = new Promise<void>((resolve) => (done = resolve));
-        const ref = system.spawn(counter, { props: { n, done }, mailbox: { capacity: Infinity } });
-        const started = nowMs();
-        for (let i = 0; i < n; i++) ref.tell(pool[i & (POOL_SIZE - 1)]!);
-        await within(finished, 60_000, () => `troupe actor counting ${n} tells`);
-        const rate = n / ((nowMs() - started) / 1000);
-        await system.stop(ref);
-        return rate;
-      };
+      const troupe = (): Promise<number> => troupeTellRound(system, n, pool);
       const runs = await alternate(ctx, "local-tell", bare, troupe, { rounds: LOCAL_ROUNDS_FACTOR * ctx.reps });
       return [
         {

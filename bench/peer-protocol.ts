@@ -1,4 +1,5 @@
 import type { Address } from "../runtime/index.js";
+import type { Flow } from "./tell-flow.js";
 
 /** The system both benchmark nodes join, and the node id of the peer process. */
 export const SYSTEM_NAME = "bench";
@@ -8,9 +9,15 @@ export const ECHO_NAME = "echo";
 export const RAW_ECHO_SUBJECT = "bench.raw.echo";
 
 /** What the peer sends: Blobs 1..n to an actor (Troupe) or to a subject (plain nats.js). */
-export type SendCommand =
+export type SendCommand = (
   | { readonly mode: "troupe"; readonly target: Address; readonly n: number }
-  | { readonly mode: "raw"; readonly subject: string; readonly n: number };
+  | { readonly mode: "raw"; readonly subject: string; readonly n: number }
+) & {
+  /** Payload bytes per Blob; default PAYLOAD_BYTES (100). */
+  readonly payloadBytes?: number;
+  /** Flow control for this send; default the 100-byte one (tell-flow.ts). */
+  readonly flow?: Flow;
+};
 
 /** Messages from the driver to the peer process, over the Node IPC channel. */
 export type ToPeer =

@@ -6,7 +6,7 @@
 import { connect } from "@nats-io/transport-node";
 import { ActorSystem, connectNats } from "../runtime/index.js";
 import { echo, serveRawEcho } from "./echo.js";
-import { Ack, Blob, blob } from "./messages.js";
+import { Ack, Blob, blob, payloadOf } from "./messages.js";
 import { ECHO_NAME, PEER_NODE_ID, SYSTEM_NAME, type FromPeer, type ToPeer } from "./peer-protocol.js";
 import { Credit, sendBlobs } from "./tell-flow.js";
 
@@ -28,15 +28,18 @@ await raw.flush();
 const credit = new Credit();
 
 async function send(command: Extract<ToPeer, { type: "send" }>): Promise<void> {
-  credit.reset();
+  credit.reset(command.flow?.window);
+  const chunk = command.flow?.chunk;
+  const data = command.payloadBytes === undefined ? undefined : payloadOf(command.payloadBytes);
+  const make = data === undefined ? blob : (seq: number) => Blob.create({ seq, data });
   try {
     let ms: number;
     if (command.mode === "troupe") {
       const target = system.refFor<Blob>(command.target);
-      ms = await sendBlobs(command.n, (seq) => target.tell(blob(seq)), () => system.transport.flush(), credit);
+      ms = await sendBlobs(command.n, (seq) => target.tell(make(seq)), () => system.transport.flush(), credit, chunk);
     } else {
       const subject = command.subject;
-      ms = await sendBlobs(command.n, (seq) => raw.publish(subject, Blob.encode(blob(seq)).finish()), () => raw.flush(), credit);
+      ms = await sendBlobs(command.n, (seq) => raw.publish(subject, Blob.encode(make(seq)).finish()), () => raw.flush(), credit, chunk);
     }
     post({ type: "done", id: command.id, result: { sent: command.n, ms } });
   } catch (error) {

@@ -22,7 +22,7 @@ export function askers(env: RemoteEnv): Askers {
 }
 
 /** Runs `n` asks with `inFlight` outstanding at any time; resolves with completed asks per second. */
-async function askConcurrently(ask: (seq: number) => Promise<Ack>, n: number, inFlight: number): Promise<number> {
+export async function askConcurrently(ask: (seq: number) => Promise<Ack>, n: number, inFlight: number): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {

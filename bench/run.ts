@@ -19,11 +19,14 @@ import { nodeLossDetection } from "./node-loss-detection.js";
 import { imagePipelineScaling } from "./image-pipeline-scaling.js";
 import { reducerThroughput } from "./reducer-throughput.js";
 import { jobOverhead } from "./job-overhead.js";
+import { peerMoleculerAsk } from "./peer-moleculer-ask.js";
+import { peerNactTell } from "./peer-nact-tell.js";
+import { plot } from "./plot.js";
 import { tracingOff } from "./tracing-off.js";
 import { tracingOn } from "./tracing-on.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling];
+const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)
@@ -116,7 +119,7 @@ const ctx: BenchContext = {
   childExecArgv: profileArgv,
 };
 
-log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing")) ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
+log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing") || b.name.startsWith("peer-moleculer") || b.name === "plot") ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
 log(`bench: ${options.quick ? "quick run, " : ""}${options.reps} rounds per side after a warm-up${options.natsNoAsyncTraces ? ", nats.js baseline with noAsyncTraces" : ""}; running ${selected.map((b) => b.name).join(", ")}`);
 
 const rows: Row[] = [];
