@@ -11,9 +11,12 @@ export type TracingMode = "off" | { readonly ratio: number; readonly processor: 
 export type ToBuildNode =
   /** Spawn a sink that counts `n` Blobs; answered with its address, then `received` when it has all of them. */
   | { readonly type: "receive"; readonly id: number; readonly n: number }
-  /** Tell Blobs 1..n to `target`, flow-controlled by `ack`; answered with a SendResult. */
-  | { readonly type: "send"; readonly id: number; readonly target: Address; readonly n: number }
-  /** The receiver has counted `count` messages of the current send. */
+  /**
+   * Tell n Blobs in turn to `targets` (one target: Blobs 1..n; k targets: each gets 1..n/k in order),
+   * flow-controlled by `ack`; answered with a SendResult.
+   */
+  | { readonly type: "send"; readonly id: number; readonly targets: readonly Address[]; readonly n: number }
+  /** The receivers have counted `count` messages of the current send, together. */
   | { readonly type: "ack"; readonly count: number }
   /** One round of local-tell (`n` tells) or local-ask (`n` asks) on an in-memory node; answered with the rate. */
   | { readonly type: "local"; readonly id: number; readonly kind: "tell" | "ask"; readonly n: number }
@@ -28,10 +31,16 @@ export interface SendResult {
   readonly cpuUs: number;
 }
 
-/** The end of a `receive`: messages per second (first to last), and the process's CPU time from the sink's spawn, in µs. */
+/**
+ * The end of a `receive`: messages per second (first to last), the process's CPU time from the sink's
+ * spawn, in µs, and when the first and last messages arrived (ms since the epoch, comparable across
+ * processes on one machine).
+ */
 export interface ReceiveResult {
   readonly rate: number;
   readonly cpuUs: number;
+  readonly firstAtMs: number;
+  readonly lastAtMs: number;
 }
 
 export type FromBuildNode =
@@ -40,5 +49,6 @@ export type FromBuildNode =
   /** The sink of `receive` `id` has counted all its messages (messages per second, first to last), or failed. */
   | ({ readonly type: "received"; readonly id: number } & ReceiveResult)
   | { readonly type: "unreceived"; readonly id: number; readonly error: string }
-  | { readonly type: "progress"; readonly count: number }
+  /** The sink of `receive` `id` has counted `count` messages. */
+  | { readonly type: "progress"; readonly id: number; readonly count: number }
   | { readonly type: "failed"; readonly id: number; readonly error: string };

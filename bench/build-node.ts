@@ -91,7 +91,7 @@ const sink = runtime.defineActor({
 const credit = new Credit();
 
 async function receive(id: number, n: number): Promise<Address> {
-  const receiver = new Receiver(n, (count) => post({ type: "progress", count }));
+  const receiver = new Receiver(n, (count) => post({ type: "progress", id, count }));
   const ref = system.spawn(sink, { name: `sink-${id}`, props: receiver, mailbox: { capacity: Infinity } });
   const cpu = process.cpuUsage();
   void (async () => {
@@ -99,7 +99,7 @@ async function receive(id: number, n: number): Promise<Address> {
       const rate = await receiver.finished;
       const used = process.cpuUsage(cpu);
       await system.stop(ref);
-      post({ type: "received", id, rate, cpuUs: used.user + used.system });
+      post({ type: "received", id, rate, cpuUs: used.user + used.system, ...receiver.span });
     } catch (error) {
       post({ type: "unreceived", id, error: messageOf(error) });
     }
@@ -107,11 +107,14 @@ async function receive(id: number, n: number): Promise<Address> {
   return ref.address;
 }
 
-async function send(target: Address, n: number): Promise<SendResult> {
+/** n Blobs to the targets in turn: the i-th target gets Blobs 1..n/k, in order. */
+async function send(targets: readonly Address[], n: number): Promise<SendResult> {
   credit.reset();
-  const ref = system.refFor<Blob>(target);
+  const refs = targets.map((target) => system.refFor<Blob>(target));
+  const k = refs.length;
+  const publish = k === 1 ? (seq: number) => refs[0]!.tell(blob(seq)) : (seq: number) => refs[(seq - 1) % k]!.tell(blob(Math.ceil(seq / k)));
   const cpu = process.cpuUsage();
-  const ms = await sendBlobs(n, (seq) => ref.tell(blob(seq)), () => system.transport.flush(), credit);
+  const ms = await sendBlobs(n, publish, () => system.transport.flush(), credit);
   const used = process.cpuUsage(cpu);
   return { sent: n, ms, cpuUs: used.user + used.system };
 }
@@ -213,7 +216,7 @@ process.on("message", (message: ToBuildNode) => {
       void answer(message.id, () => receive(message.id, message.n));
       break;
     case "send":
-      void answer(message.id, () => send(message.target, message.n));
+      void answer(message.id, () => send(message.targets, message.n));
       break;
     case "ack":
       credit.ack(message.count);

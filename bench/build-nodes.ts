@@ -38,8 +38,10 @@ export class BuildNode {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
   private readonly exited: Promise<void>;
-  /** Called with the receiver's progress during a `receive`. */
-  onProgress: (count: number) => void = () => undefined;
+  /** Called with a sink's progress during a `receive` (its count, and the `receive` it belongs to). */
+  onProgress: (count: number, sink: Address) => void = () => undefined;
+  /** The sinks of the `receive`s under way, by id, for `onProgress`. */
+  private readonly sinks = new Map<number, Address>();
 
   private constructor(
     private readonly child: ChildProcess,
@@ -48,13 +50,17 @@ export class BuildNode {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     child.on("message", (message: FromBuildNode) => {
       if (message.type === "ready") return;
-      if (message.type === "progress") return this.onProgress(message.count);
+      if (message.type === "progress") {
+        const sink = this.sinks.get(message.id);
+        return sink && this.onProgress(message.count, sink);
+      }
       // The end of a `receive` is filed under its negated id (see `receive`).
       const key = message.type === "received" || message.type === "unreceived" ? -message.id : message.id;
       const waiting = this.pending.get(key);
       this.pending.delete(key);
       if (message.type === "failed" || message.type === "unreceived") waiting?.reject(new Error(`${label}: ${message.error}`));
-      else waiting?.resolve(message.type === "received" ? { rate: message.rate, cpuUs: message.cpuUs } : message.value);
+      else waiting?.resolve(message.type === "received" ? { rate: message.rate, cpuUs: message.cpuUs, firstAtMs: message.firstAtMs, lastAtMs: message.lastAtMs } : message.value);
+      if (message.type === "received" || message.type === "unreceived") this.sinks.delete(message.id);
     });
     child.once("exit", (code, signal) => {
       children.delete(child);
@@ -98,12 +104,15 @@ export class BuildNode {
     // The sink's address comes as a reply to id, its end as `received` for id: filed under -id.
     const finished = new Promise<ReceiveResult>((resolve, reject) => this.pending.set(-id, { resolve, reject }));
     const address = await this.request<Address>({ type: "receive", id, n }, id);
+    this.sinks.set(id, address);
     return { address, finished };
   }
 
-  send(target: Address, n: number): Promise<SendResult> {
+  /** n Blobs to `target`, or to several targets in turn (n/k each). */
+  send(target: Address | readonly Address[], n: number): Promise<SendResult> {
     const id = ++this.nextId;
-    return this.request({ type: "send", id, target, n }, id);
+    const targets = Array.isArray(target) ? target : [target as Address];
+    return this.request({ type: "send", id, targets, n }, id);
   }
 
   ack(count: number): void {

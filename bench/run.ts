@@ -24,9 +24,10 @@ import { peerNactTell } from "./peer-nact-tell.js";
 import { plot } from "./plot.js";
 import { tracingOff } from "./tracing-off.js";
 import { tracingOn } from "./tracing-on.js";
+import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
+const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)
@@ -34,7 +35,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [
   --only <substring>       run the benchmarks whose name contains it (${BENCHMARKS.map((b) => b.name).join(", ")})
   --reps <n>               measured rounds of each side (default 7, or 3 with --quick; local-tell, local-ask
                            and tracing-off run 3x as many, skynet and idle-actor-memory at most 3 in a full run)
-  --cpu-prof-dir <dir>     run the peer process (and the tracing benchmarks' node processes) with --cpu-prof,
+  --cpu-prof-dir <dir>     run the peer process (and the node processes of tracing-* and throughput-scaling) with --cpu-prof,
                            writing their profiles to <dir>
   --nats-no-async-traces   baseline nats.js connection with noAsyncTraces: true (a faster request())`;
 
@@ -119,7 +120,7 @@ const ctx: BenchContext = {
   childExecArgv: profileArgv,
 };
 
-log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing") || b.name.startsWith("peer-moleculer") || b.name === "plot") ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
+log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing") || b.name.startsWith("throughput") || b.name.startsWith("peer-moleculer") || b.name === "plot") ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
 log(`bench: ${options.quick ? "quick run, " : ""}${options.reps} rounds per side after a warm-up${options.natsNoAsyncTraces ? ", nats.js baseline with noAsyncTraces" : ""}; running ${selected.map((b) => b.name).join(", ")}`);
 
 const rows: Row[] = [];

@@ -74,6 +74,7 @@ export async function sendBlobs(n: number, publish: (seq: number) => void, flush
 export class Receiver {
   private count = 0;
   private firstMs = 0;
+  private lastMs = 0;
   private settle!: { resolve: (rate: number) => void; reject: (error: Error) => void };
   /** Messages per second, from the first message to the last. */
   readonly finished = new Promise<number>((resolve, reject) => (this.settle = { resolve, reject }));
@@ -89,13 +90,21 @@ export class Receiver {
     return this.count;
   }
 
+  /** When the first and the last message arrived, in ms since the epoch (`performance.timeOrigin` based). */
+  get span(): { firstAtMs: number; lastAtMs: number } {
+    return { firstAtMs: performance.timeOrigin + this.firstMs, lastAtMs: performance.timeOrigin + this.lastMs };
+  }
+
   receive(seq: number): void {
     const count = ++this.count;
     if (count === 1) this.firstMs = nowMs();
     if (seq !== count) this.settle.reject(new Error(`message ${count} carried seq ${seq}: lost or reordered`));
     if (count % this.ackEvery === 0) this.ack(count);
     // Messages after the first, over the time from the first to the last.
-    if (count === this.n) this.settle.resolve((this.n - 1) / ((nowMs() - this.firstMs) / 1000));
+    if (count === this.n) {
+      this.lastMs = nowMs();
+      this.settle.resolve((this.n - 1) / ((this.lastMs - this.firstMs) / 1000));
+    }
   }
 
   fail(error: Error): void {
