@@ -12,8 +12,8 @@ const TRACING_ROUNDS_FACTOR = 3;
  * checkout with tracing off against the last commit before any tracing code (a git worktree, created
  * when missing), each as two node processes running the same harness (bench/build-node.ts) over the
  * suite's nats-server, rounds alternating. Remote tell as in bench/remote-tell.ts, local tell and ask as
- * in bench/local-tell.ts and bench/local-ask.ts (a tell now reads `router.traced` before taking the
- * fast local path; an ask, `tracing`).
+ * in bench/local-tell.ts and bench/local-ask.ts (a tell takes the fast local path only through refs
+ * made while untraced; an ask and the run loop read `tracing` once).
  */
 export const tracingOff: Benchmark = {
   name: "tracing-off",

@@ -109,7 +109,9 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     readonly definition: ActorDefinition<S, M, any>,
     readonly options: SpawnOptions<any>,
   ) {
-    this.self = new ActorRef<M>(address, host.router, this);
+    // When tracing, refs have no shortcut to the cell: every tell goes through the router, which makes
+    // its span. Untraced, a local tell checks nothing about tracing at all.
+    this.self = new ActorRef<M>(address, host.router, host.tracing === undefined ? this : undefined);
   }
 
   get path(): string {

@@ -3,8 +3,6 @@ import type { MessageType } from "./codec/message-type.js";
 
 /** Sends messages on behalf of refs; the actor system implements it. */
 export interface MessageRouter {
-  /** True when tracing is on: every tell then goes through `deliver`, which makes its span. */
-  readonly traced: boolean;
   deliver(target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers?: Readonly<Record<string, string>>): void;
   ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R>;
 }
@@ -40,7 +38,7 @@ export class ActorRef<M extends object = object> {
   /** Fire-and-forget. Messages from one sender to one actor arrive in the order they were sent. */
   tell(message: M, sender?: ActorRef<any>): void {
     const local = this.local;
-    if (local !== undefined && !local.isTerminated && !this.router.traced) local.enqueue(message, sender, undefined);
+    if (local !== undefined && !local.isTerminated) local.enqueue(message, sender, undefined);
     else this.router.deliver(this, message, sender);
   }
 

@@ -113,8 +113,6 @@ export class ActorSystem implements MessageRouter {
   private membership: Membership | undefined;
   /** Present only when tracing is on. */
   readonly tracing: Tracing | undefined;
-  /** @internal Read by refs on every tell: the fast local path is skipped when tracing. */
-  readonly traced: boolean;
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
@@ -143,7 +141,6 @@ export class ActorSystem implements MessageRouter {
     this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
     this.asks = new PendingAsks(this.clock);
     this.tracing = options.tracing ? new Tracing(options.tracing, this.nodeId, this.name) : undefined;
-    this.traced = this.tracing !== undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024));
     this.host = {

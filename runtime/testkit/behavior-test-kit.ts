@@ -32,7 +32,6 @@ export class BehaviorTestKit<S, M extends object, P = void> implements ActorCont
   sender: ActorRef<any> | undefined;
   headers: Readonly<Record<string, string>> | undefined;
   stopped = false;
-  readonly traced = false;
   readonly tracer = undefined;
   private currentState!: S;
   private readonly abort = new AbortController();
