@@ -147,7 +147,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.stopRequested || this.status === "stopping" || this.status === "stopped";
   }
 
-  get acceptsChildren(): boolean {
+  acceptsChildren(): boolean {
     return !this.isStopping;
   }
 
@@ -382,25 +382,32 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         this.fail(error, message);
         return;
       }
-      if (result instanceof Promise) {
-        this.settling = result.then(
-          (next) => {
-            this.settling = undefined;
-            if (this.status !== "running" && this.status !== "suspended") return;
-            if (next !== undefined) this.state = next;
-            this.run();
-          },
-          (error: unknown) => {
-            this.settling = undefined;
-            this.fail(error, message);
-          },
-        );
-        return;
-      }
+      if (result instanceof Promise) return this.awaitHandler(result, message, undefined);
       if (result !== undefined) this.state = result;
     }
     this.scheduled = false;
     if (this.stopRequested && this.status === "running") this.beginStop();
+  }
+
+  /**
+   * The loop waits for an async handler: its state is taken when it resolves, then the loop goes on;
+   * a rejection fails the actor. `done` (tracing) learns of the outcome first and reports the failure.
+   */
+  private awaitHandler(result: Promise<S | void>, message: object, done: ((error?: unknown) => void) | undefined): void {
+    this.settling = result.then(
+      (next) => {
+        this.settling = undefined;
+        done?.();
+        if (this.status !== "running" && this.status !== "suspended") return;
+        if (next !== undefined) this.state = next;
+        this.run();
+      },
+      (error: unknown) => {
+        this.settling = undefined;
+        if (done) done(error);
+        else this.fail(error, message);
+      },
+    );
   }
 
   /**
@@ -427,19 +434,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       return false;
     }
     if (result instanceof Promise) {
-      this.settling = result.then(
-        (next) => {
-          this.settling = undefined;
-          done();
-          if (this.status !== "running" && this.status !== "suspended") return;
-          if (next !== undefined) this.state = next;
-          this.run();
-        },
-        (error: unknown) => {
-          this.settling = undefined;
-          done(error);
-        },
-      );
+      this.awaitHandler(result, message, done);
       return false;
     }
     if (result !== undefined) this.state = result;

@@ -13,7 +13,7 @@ export interface ChildrenOwner {
   readonly path: string;
   readonly address: Address;
   /** False once the owner is stopping: a permanent child that stops then is not brought back. */
-  readonly acceptsChildren: boolean;
+  acceptsChildren(): boolean;
   readonly supervisorSpec: SupervisorSpec | undefined;
   /** The supervisor gave up on `child` (decider said escalate, or the intensity was exceeded). */
   escalate(error: unknown, child: SupervisedChild): void;
@@ -94,7 +94,7 @@ export class Children implements ParentLink, RemoteChildLink {
     const name = child.name;
     if (this.cells.get(name) !== child) return;
     this.supervisorInstance?.cancel(child);
-    if (stoppedItself && this.owner.acceptsChildren && this.supervisor.childStoppedItself(child)) {
+    if (stoppedItself && this.owner.acceptsChildren() && this.supervisor.childStoppedItself(child)) {
       // Replacing the entry under the same key keeps the child's place in the start order.
       if (child instanceof RemoteChild) child.respawn();
       else this.start(name, child.definition, child.options);

@@ -5,10 +5,12 @@ import { updateObject } from "../../runtime/state/update.js";
 /** Opens a fresh, empty store for one test; the contract closes it. */
 export type StoreFactory = () => Promise<StateStore> | StateStore;
 
-const text = (value: string): Uint8Array => new TextEncoder().encode(value);
-const decode = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+/** Bytes of a string, and back: store contents in the tests are short texts. */
+export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+export const decode = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
   } catch (error) {

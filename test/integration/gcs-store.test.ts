@@ -3,19 +3,9 @@ import { GcsStore, WRITE_ID_METADATA } from "../../runtime/state/gcs-store.js";
 import { GenerationConflictError } from "../../runtime/state/state-store.js";
 import { updateObject } from "../../runtime/state/update.js";
 import { fakeGcsFor, startFakeGcs, startFlakyProxy, type FakeGcs, type FlakyProxy } from "../helpers/fake-gcs.js";
-import { stateStoreContract } from "../helpers/state-store-contract.js";
+import { decode, rejection, stateStoreContract, text } from "../helpers/state-store-contract.js";
 
-const text = (value: string): Uint8Array => new TextEncoder().encode(value);
-const decode = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
 
 /** The object as the JSON API reports it, read without @google-cloud/storage. */
 async function objectResource(gcs: FakeGcs, name: string): Promise<{ name: string; generation: string; metadata?: Record<string, string> }> {

@@ -13,10 +13,8 @@ import { MemoryStore } from "../../runtime/state/memory-store.js";
 import { InvalidStateUrlError, openStateStore } from "../../runtime/state/open-state-store.js";
 import { GenerationConflictError, InvalidKeyError, type Expected, type StateStore } from "../../runtime/state/state-store.js";
 import { updateObject } from "../../runtime/state/update.js";
-import { stateStoreContract } from "../helpers/state-store-contract.js";
+import { decode, rejection, stateStoreContract, text } from "../helpers/state-store-contract.js";
 
-const text = (value: string): Uint8Array => new TextEncoder().encode(value);
-const decode = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -28,14 +26,6 @@ after(function () {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the promise to reject, but it resolved");
-}
 
 stateStoreContract("memory store", () => new MemoryStore());
 stateStoreContract("file store", () => new FileStore(tempDir()));
