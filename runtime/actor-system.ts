@@ -10,6 +10,8 @@ import type { MessageType } from "./codec/message-type.js";
 import { TypeRegistry } from "./codec/type-registry.js";
 import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
 import { DeadLetters, type DeadLetterReason } from "./dead-letters.js";
+import { Dispatcher } from "./dispatcher.js";
+import { CellDirectory } from "./cell-directory.js";
 import { SystemStoppedError } from "./errors.js";
 import { PendingAsks, TEMP_PREFIX } from "./pending-asks.js";
 import { RemoteEndpoint } from "./remote-endpoint.js";
@@ -102,7 +104,7 @@ export class ActorSystem implements MessageRouter {
   readonly subjects: Subjects;
   readonly transport: Transport;
 
-  private readonly cells = new Map<string, ActorCell>();
+  private readonly cells = new CellDirectory();
   private readonly guardian: Children;
   private readonly deathWatch: DeathWatch;
   private readonly kinds = new Kinds();
@@ -149,10 +151,9 @@ export class ActorSystem implements MessageRouter {
       clock: this.clock,
       deadLetters: this.deadLetters,
       router: this,
-      register: (cell) => this.cells.set(cell.path, cell),
-      unregister: (cell) => {
-        if (this.cells.get(cell.path) === cell) this.cells.delete(cell.path);
-      },
+      dispatcher: new Dispatcher(),
+      register: (cell) => this.cells.add(cell),
+      unregister: (cell) => this.cells.remove(cell),
       hasActorAt: (path) => this.cells.has(path),
       refFor: (address) => this.refFor(address),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
@@ -318,7 +319,7 @@ export class ActorSystem implements MessageRouter {
 
   /** Actors running on this node, parents before children. */
   actors(): ActorInfo[] {
-    return [...this.cells.values()]
+    return this.cells.all()
       .map((c) => ({ path: c.path, kind: c.kind, node: this.nodeId, restarts: c.restartCount, mailboxSize: c.mailboxSize }))
       .sort((a, b) => (a.path < b.path ? -1 : 1));
   }
