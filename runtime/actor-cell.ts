@@ -77,9 +77,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   readonly self: ActorRef<M>;
   sender: ActorRef<any> | undefined;
   headers: Headers;
-  restartCount = 0;
   /** While tracing, the span of the message being processed (for supervision events). */
-  processingSpan: Span | undefined;
+  declare processingSpan: Span | undefined;
 
   private state!: S;
   private status: Status = "starting";
@@ -92,7 +91,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   /** Why it is stopping, when that is a failure (for watchers). */
   declare private failure: unknown;
   /** The promise of an async handler in flight, so a restart can let it settle first. */
-  private settling: Promise<unknown> | undefined;
+  declare private settling: Promise<unknown> | undefined;
+  declare private restarts: number | undefined;
   /** Created with the first message: an idle actor has none. */
   private mailboxInstance: Mailbox | undefined;
   private childrenInstance: Children | undefined;
@@ -118,6 +118,10 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   get path(): string {
     return this.address.path;
+  }
+
+  get restartCount(): number {
+    return this.restarts ?? 0;
   }
 
   get name(): string {
@@ -503,7 +507,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     this.scheduled = false;
     // A sibling restarted along with a failed child may be in the middle of an async handler.
     if (this.settling !== undefined) await this.settling.then(noop, noop);
-    this.restartCount++;
+    this.restarts = this.restartCount + 1;
     if (this.initialised) {
       try {
         await this.definition.hooks.restarting?.(this.state, this, error);

@@ -17,25 +17,26 @@ export interface MailboxOptions {
 
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
-/** A queued message that came with a sender or headers; bare messages are queued as themselves. */
-class Delivery {
+/** A queued message that came with headers (a traced send); others are queued as themselves. */
+class WithHeaders {
   constructor(
     readonly message: object,
-    readonly sender: ActorRef<any> | undefined,
-    readonly headers: Readonly<Record<string, string>> | undefined,
+    readonly headers: Readonly<Record<string, string>>,
   ) {}
 }
 
 /**
- * A FIFO ring buffer of messages with their sender and headers. A message with neither (the common
- * local tell) takes one slot and no allocation; others are wrapped. Nothing is allocated until the
- * first message, so idle actors stay small. The ring's length is a power of two, so wrapping is a
- * mask; capacity is enforced by the caller through `isFull`.
+ * A FIFO ring buffer of messages with their sender and headers. Each message takes two slots, itself
+ * and its sender, so a tell with a sender (every reply, every ask) allocates nothing; only headers
+ * (tracing) wrap the message. Nothing is allocated until the first message, so idle actors stay small,
+ * and the first ring holds two messages, since most actors never have more waiting. The ring's length
+ * is a power of two, so wrapping is a mask; capacity is enforced by the caller through `isFull`.
  */
 export class Mailbox {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
   private ring: (object | undefined)[] = EMPTY;
+  /** Slot of the oldest message (even). */
   private head = 0;
   private count = 0;
   /** Sender of the message last returned by `shift`. */
@@ -63,9 +64,10 @@ export class Mailbox {
   }
 
   push(message: object, sender: ActorRef<any> | undefined, headers: Readonly<Record<string, string>> | undefined): void {
-    if (this.count === this.ring.length) this.grow();
-    const entry = sender === undefined && headers === undefined && message.constructor !== Delivery ? message : new Delivery(message, sender, headers);
-    this.ring[(this.head + this.count) & (this.ring.length - 1)] = entry;
+    if (this.count * 2 === this.ring.length) this.grow();
+    const slot = (this.head + this.count * 2) & (this.ring.length - 1);
+    this.ring[slot] = headers === undefined ? message : new WithHeaders(message, headers);
+    this.ring[slot + 1] = sender;
     this.count++;
   }
 
@@ -75,16 +77,18 @@ export class Mailbox {
    */
   shift(): object | undefined {
     if (this.count === 0) return undefined;
-    const entry = this.ring[this.head]!;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) & (this.ring.length - 1);
+    const ring = this.ring;
+    const head = this.head;
+    const entry = ring[head]!;
+    this.lastSender = ring[head + 1] as ActorRef<any> | undefined;
+    ring[head] = undefined;
+    ring[head + 1] = undefined;
+    this.head = (head + 2) & (ring.length - 1);
     this.count--;
-    if (entry.constructor === Delivery) {
-      this.lastSender = (entry as Delivery).sender;
-      this.lastHeaders = (entry as Delivery).headers;
-      return (entry as Delivery).message;
+    if (entry.constructor === WithHeaders) {
+      this.lastHeaders = (entry as WithHeaders).headers;
+      return (entry as WithHeaders).message;
     }
-    this.lastSender = undefined;
     this.lastHeaders = undefined;
     return entry;
   }
@@ -93,11 +97,12 @@ export class Mailbox {
     const old = this.ring;
     const size = old.length;
     const next = new Array<object | undefined>(size === 0 ? INITIAL_SLOTS : size * 2);
-    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) & (size - 1)];
+    for (let i = 0; i < this.count * 2; i++) next[i] = old[(this.head + i) & (size - 1)];
     this.ring = next;
     this.head = 0;
   }
 }
 
 const EMPTY: (object | undefined)[] = [];
-const INITIAL_SLOTS = 8;
+/** Two messages with their senders. */
+const INITIAL_SLOTS = 4;
