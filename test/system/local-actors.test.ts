@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ActorSystem, AskFailedError, AskTimeoutError, ManualClock, MemoryNetwork, defineActor, type ActorContext } from "../../runtime/index.js";
+import { ActorSystem, AskFailedError, AskTimeoutError, ManualClock, MemoryNetwork, defineActor, type ActorContext, type ActorDefinition } from "../../runtime/index.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
 import { eventually, settle } from "../helpers/conditions.js";
@@ -209,5 +209,52 @@ describe("local actors (system tier, in-memory transport)", () => {
     expect((await ref.ask(GetStats.create(), Stats)).pings).to.equal(3);
     await system.stop(ref);
     expect(clock.pending).to.equal(timersBefore);
+  });
+
+  it("scheduling: two actors that keep each other busy forever do not starve the event loop, nor a third actor", async () => {
+    // Each Ping is answered with a Ping back: a chain that never ends by itself.
+    const rally = defineActor({
+      messages: { Ping, GetStats },
+      init: () => 0,
+      handlers: {
+        Ping: (count, ping, ctx) => {
+          if (ping.seq >= 0) ctx.reply(Ping.create({ seq: ping.seq + 1 }));
+          return count + 1;
+        },
+        GetStats: (count, _m, ctx) => ctx.reply(Stats.create({ pings: count })),
+      },
+    });
+    const left = system.spawn(rally, { name: "left" });
+    const right = system.spawn(rally, { name: "right" });
+    right.tell(Ping.create({ seq: 0 }), left);
+    // A macrotask (what socket reads and timers are) still gets its turn, and so does another actor's ask.
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = system.spawn(player, { name: "third" });
+    expect((await third.ask(Ping.create({ seq: 7 }), Pong)).seq).to.equal(7);
+    const exchanged = (await left.ask(GetStats.create(), Stats)).pings + (await right.ask(GetStats.create(), Stats)).pings;
+    expect(exchanged).to.be.greaterThan(1_000);
+    // Stopping one side ends the rally: its replies go nowhere.
+    await system.stop(left);
+    await system.stop(right);
+  });
+
+  it("paths: an actor deep in the tree is found by its address, listed with its ancestors, and gone once stopped", async () => {
+    const chain: ActorDefinition<number, Ping, number> = defineActor({
+      messages: { Ping },
+      init: (depth: number) => depth,
+      started: (depth, ctx) => void (depth > 0 && ctx.spawn(chain, { name: `level${depth - 1}`, props: depth - 1 })),
+      handlers: { Ping: (depth, ping, ctx) => ctx.reply(Pong.create({ seq: ping.seq, node: String(depth) })) },
+    });
+    const top = system.spawn(chain, { name: "top", props: 3 });
+    await eventually("the chain to start", () => system.actors().length === 4);
+    expect(system.actors().map((a) => a.path)).to.deep.equal(["/user/top", "/user/top/level2", "/user/top/level2/level1", "/user/top/level2/level1/level0"]);
+    const at = (path: string) => system.refFor({ ...top.address, path });
+    const deepest = at("/user/top/level2/level1/level0");
+    expect((await deepest.ask(Ping.create({ seq: 5 }), Pong)).node).to.equal("0");
+    await system.stop(at("/user/top/level2/level1"));
+    expect(system.actors().map((a) => a.path)).to.deep.equal(["/user/top", "/user/top/level2"]);
+    const gone = await deepest.ask(Ping.create({ seq: 6 }), Pong).then(() => undefined, (e: unknown) => e);
+    expect(gone).to.be.instanceOf(AskFailedError);
+    expect(system.deadLetters.recent().at(-1)?.reason).to.equal("unknown-target");
   });
 });
