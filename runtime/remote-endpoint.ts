@@ -53,6 +53,7 @@ export class RemoteEndpoint {
       (subject, envelopes, error) =>
         host.deadLetters.publish({ reason: "send-failed", detail: `${envelopes} message(s) to ${subject} not sent: ${errorText(error)}`, subject }),
       Math.min(this.maxMessageBytes, MAX_BATCH_BYTES),
+      this.maxMessageBytes,
     );
   }
 
@@ -61,8 +62,10 @@ export class RemoteEndpoint {
    * publishes at the end of the turn, batched with other messages to the same node.
    */
   send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
-    const frame = this.encode(target.path, message, sender, headers);
-    this.batcher.add(this.host.subjects.nodeInbox(target.node, target.system), frame);
+    const typeName = this.host.registry.requireName(message);
+    const type = message.constructor as MessageType;
+    const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers };
+    this.batcher.add(this.host.subjects.nodeInbox(target.node, target.system), envelope);
   }
 
   /** Publishes whatever is batched; called before the transport drains. */
@@ -72,15 +75,10 @@ export class RemoteEndpoint {
 
   /** Publishes a one-envelope frame to a plain NATS reply subject (a client outside Troupe asked). */
   sendToSubject(subject: string, message: object, sender: ActorRef<any> | undefined): void {
-    this.host.transport.publish(subject, this.encode("", message, sender, undefined));
-  }
-
-  private encode(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): Uint8Array {
     const typeName = this.host.registry.requireName(message);
-    const type = message.constructor as MessageType;
-    const frame = encodeFrame([{ target: path, typeName, type, message, sender: sender?.address, headers }]);
+    const frame = encodeFrame([{ target: "", typeName, type: message.constructor as MessageType, message, sender: sender?.address, headers: undefined }]);
     if (frame.length > this.maxMessageBytes) throw new MessageTooLargeError(typeName, frame.length, this.maxMessageBytes);
-    return frame;
+    this.host.transport.publish(subject, frame);
   }
 
   readonly onFrame = (inbound: InboundMessage): void => {

@@ -2,12 +2,16 @@ import { validateToken } from "./address.js";
 
 export const DEFAULT_SUBJECT_PREFIX = "troupe";
 
+const MAX_CACHED_INBOXES = 1_024;
+
 /**
  * The NATS subjects of one system. Everything lives under `<prefix>.<system>.`, so one permission
  * (`<prefix>.<system>.>`) scopes a system; docs/wire.md documents the scheme for other clients.
  */
 export class Subjects {
   readonly root: string;
+  /** Inbox subjects of this system's nodes, built once each: sending looks one up per message. */
+  private readonly inboxes = new Map<string, string>();
 
   constructor(
     readonly prefix: string,
@@ -20,7 +24,14 @@ export class Subjects {
 
   /** A node's inbox: frames for every actor hosted by that node (one subscription per node). */
   nodeInbox(node: string, system = this.system): string {
-    return system === this.system ? `${this.root}.node.${node}` : `${this.prefix}.${system}.node.${node}`;
+    if (system !== this.system) return `${this.prefix}.${system}.node.${node}`;
+    let subject = this.inboxes.get(node);
+    if (subject === undefined) {
+      // Node ids come and go over a long run (restarts get new ids): bound the cache.
+      if (this.inboxes.size >= MAX_CACHED_INBOXES) this.inboxes.clear();
+      this.inboxes.set(node, (subject = `${this.root}.node.${node}`));
+    }
+    return subject;
   }
 
   /** Name lookups, answered by whichever node hosts the named actor. */

@@ -34,7 +34,8 @@ export function encodeFrame(envelopes: readonly OutgoingEnvelope[]): Uint8Array 
   return w.finish();
 }
 
-function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
+/** Appends one envelope (field 1 of a Frame) to `w`. */
+export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
   w.uint32(FRAME_ENVELOPES).fork();
   w.uint32(ENVELOPE_TARGET).string(e.target);
   w.uint32(ENVELOPE_TYPE).string(e.typeName);
