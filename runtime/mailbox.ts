@@ -26,17 +26,19 @@ class WithHeaders {
 }
 
 /**
- * A FIFO ring buffer of messages with their sender and headers. Each message takes two slots, itself
- * and its sender, so a tell with a sender (every reply, every ask) allocates nothing; only headers
- * (tracing) wrap the message. Nothing is allocated until the first message, so idle actors stay small,
- * and the first ring holds two messages, since most actors never have more waiting. The ring's length
- * is a power of two, so wrapping is a mask; capacity is enforced by the caller through `isFull`.
+ * A FIFO ring buffer of messages with their sender and headers. Senders sit in a second ring, created
+ * with the first message that has one, so a tell without a sender (the common local tell) costs one
+ * slot and one with a sender (every reply, every ask) allocates no wrapper; only headers (tracing)
+ * wrap the message. Nothing is allocated until the first message, so idle actors stay small, and the
+ * first ring holds two messages, since most actors never have more waiting. Ring lengths are powers
+ * of two, so wrapping is a mask; capacity is enforced by the caller through `isFull`.
  */
 export class Mailbox {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
   private ring: (object | undefined)[] = EMPTY;
-  /** Slot of the oldest message (even). */
+  /** Parallel to `ring` once any message came with a sender; a shifted slot is cleared in both. */
+  private senders: (ActorRef<any> | undefined)[] | undefined;
   private head = 0;
   private count = 0;
   /** Sender of the message last returned by `shift`. */
@@ -64,10 +66,11 @@ export class Mailbox {
   }
 
   push(message: object, sender: ActorRef<any> | undefined, headers: Readonly<Record<string, string>> | undefined): void {
-    if (this.count * 2 === this.ring.length) this.grow();
-    const slot = (this.head + this.count * 2) & (this.ring.length - 1);
+    if (this.count === this.ring.length) this.grow();
+    const slot = (this.head + this.count) & (this.ring.length - 1);
     this.ring[slot] = headers === undefined ? message : new WithHeaders(message, headers);
-    this.ring[slot + 1] = sender;
+    // Free slots are always empty in `senders`, so a message without a sender writes nothing there.
+    if (sender !== undefined) (this.senders ??= new Array<ActorRef<any> | undefined>(this.ring.length))[slot] = sender;
     this.count++;
   }
 
@@ -77,13 +80,16 @@ export class Mailbox {
    */
   shift(): object | undefined {
     if (this.count === 0) return undefined;
-    const ring = this.ring;
     const head = this.head;
-    const entry = ring[head]!;
-    this.lastSender = ring[head + 1] as ActorRef<any> | undefined;
-    ring[head] = undefined;
-    ring[head + 1] = undefined;
-    this.head = (head + 2) & (ring.length - 1);
+    const entry = this.ring[head]!;
+    this.ring[head] = undefined;
+    const senders = this.senders;
+    if (senders === undefined) this.lastSender = undefined;
+    else {
+      this.lastSender = senders[head];
+      senders[head] = undefined;
+    }
+    this.head = (head + 1) & (this.ring.length - 1);
     this.count--;
     if (entry.constructor === WithHeaders) {
       this.lastHeaders = (entry as WithHeaders).headers;
@@ -94,15 +100,22 @@ export class Mailbox {
   }
 
   private grow(): void {
-    const old = this.ring;
-    const size = old.length;
-    const next = new Array<object | undefined>(size === 0 ? INITIAL_SLOTS : size * 2);
-    for (let i = 0; i < this.count * 2; i++) next[i] = old[(this.head + i) & (size - 1)];
-    this.ring = next;
+    const size = this.ring.length;
+    const next = size === 0 ? INITIAL_SLOTS : size * 2;
+    this.ring = unwrap(this.ring, this.head, this.count, next);
+    if (this.senders !== undefined) this.senders = unwrap(this.senders, this.head, this.count, next);
     this.head = 0;
   }
 }
 
+/** The `count` entries of `ring` from `head` on, in order, at the start of a new ring of `length`. */
+function unwrap<T>(ring: T[], head: number, count: number, length: number): T[] {
+  const next = new Array<T>(length);
+  const mask = ring.length - 1;
+  for (let i = 0; i < count; i++) next[i] = ring[(head + i) & mask]!;
+  return next;
+}
+
 const EMPTY: (object | undefined)[] = [];
-/** Two messages with their senders. */
-const INITIAL_SLOTS = 4;
+/** Most actors never have more than one or two messages waiting. */
+const INITIAL_SLOTS = 2;

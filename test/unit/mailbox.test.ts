@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { ActorRef } from "../../runtime/actor-ref.js";
 import { Mailbox } from "../../runtime/mailbox.js";
 
 describe("mailbox", () => {
@@ -37,5 +38,22 @@ describe("mailbox", () => {
   it("mailbox: rejects a capacity below one and an unknown overflow policy", () => {
     expect(() => new Mailbox({ capacity: 0 })).to.throw(/capacity must be at least 1/);
     expect(() => new Mailbox({ overflow: "drop-all" as never })).to.throw(/drop-newest/);
+  });
+
+  it("mailbox: keeps each message's sender through growth and wrap-around, when only some messages have one", () => {
+    const mailbox = new Mailbox({ capacity: Infinity });
+    const senders = [{ id: "a" }, { id: "b" }] as unknown as ActorRef<any>[];
+    const senderOf = (n: number): ActorRef<any> | undefined => (n % 3 === 0 ? undefined : senders[n % 2]);
+    const out: [number, ActorRef<any> | undefined][] = [];
+    let next = 0;
+    // The first messages have no sender, so the sender ring starts in the middle of a wrapped ring.
+    for (let i = 0; i < 3; i++) mailbox.push({ n: next++ }, undefined, undefined);
+    out.push([(mailbox.shift() as { n: number }).n, mailbox.lastSender]);
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 5 + round; i++, next++) mailbox.push({ n: next }, senderOf(next), undefined);
+      for (let i = 0; i < 4; i++) out.push([(mailbox.shift() as { n: number }).n, mailbox.lastSender]);
+    }
+    while (mailbox.size > 0) out.push([(mailbox.shift() as { n: number }).n, mailbox.lastSender]);
+    expect(out).to.deep.equal(Array.from({ length: next }, (_, n) => [n, n < 3 ? undefined : senderOf(n)]));
   });
 });
