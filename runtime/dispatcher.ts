@@ -35,7 +35,7 @@ export class Dispatcher {
       this.draining = true;
       // A reaction on a settled promise, not queueMicrotask: the same microtask queue without the async
       // resource Node's queueMicrotask creates per call (an ask between two idle actors pays this once).
-      RESOLVED.then(this.drainBound);
+      void RESOLVED.then(this.drainBound);
     }
   }
 
