@@ -1,9 +1,10 @@
 import { addressFromWire, type Address } from "./address.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
-import { decodeFrame, encodeFrame } from "./codec/frame-codec.js";
+import protobuf from "protobufjs/minimal.js";
+import { encodeFrame } from "./codec/frame-codec.js";
+import { readFrame, type WireEnvelope } from "./codec/frame-reader.js";
 import type { MessageType } from "./codec/message-type.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
-import type { DecodedEnvelope } from "./codec/wire-types.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
@@ -82,14 +83,14 @@ export class RemoteEndpoint {
   }
 
   readonly onFrame = (inbound: InboundMessage): void => {
-    const { data, subject } = inbound;
+    const { data } = inbound;
     if (data.length > this.maxMessageBytes) {
       this.dead("oversized", `frame of ${data.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes}`, inbound);
       return;
     }
-    let envelopes: readonly DecodedEnvelope[];
+    let envelopes: readonly WireEnvelope[];
     try {
-      envelopes = decodeFrame(data);
+      envelopes = readFrame(data);
     } catch (error) {
       this.dead("malformed-frame", `not a troupe.wire.Frame: ${errorText(error)}`, inbound);
       return;
@@ -98,20 +99,19 @@ export class RemoteEndpoint {
       this.dead("malformed-frame", "frame carries no envelopes", inbound);
       return;
     }
+    // Payloads are decoded straight from the frame, through one reader.
+    const reader = protobuf.Reader.create(data);
     for (const envelope of envelopes) {
       try {
-        this.deliverEnvelope(envelope, inbound);
+        this.deliverEnvelope(envelope, reader, inbound);
       } catch (error) {
-        this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject, type: envelope.type ?? undefined });
+        this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject: inbound.subject, type: envelope.type });
       }
     }
   };
 
-  private deliverEnvelope(envelope: DecodedEnvelope, inbound: InboundMessage): void {
-    const typeName = envelope.type ?? "";
-    const path = envelope.target ?? "";
-    const payload = envelope.payload ?? new Uint8Array(0);
-    const target = { system: this.host.name, node: this.host.nodeId, path };
+  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage): void {
+    const { type: typeName, target: path } = envelope;
     const senderAddress = addressFromWire(envelope.sender);
     const sender = senderAddress
       ? this.host.refFor(senderAddress)
@@ -122,36 +122,35 @@ export class RemoteEndpoint {
     if (type === undefined) {
       const detail = `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`;
       this.host.failAsk(sender, "unknown-type", detail);
-      this.host.deadLetters.publish({
-        reason: "unknown-type",
-        detail,
-        target,
-        sender: sender?.address,
-        type: typeName,
-        bytes: payload,
-        subject: inbound.subject,
-      });
+      this.deadEnvelope("unknown-type", detail, envelope, sender, inbound);
       return;
     }
     let message: object;
     try {
-      message = type.decode(payload);
+      // A decode that threw leaves the reader's end at the failed payload's: reset both.
+      reader.pos = envelope.payloadStart;
+      reader.len = inbound.data.length;
+      message = type.decode(reader, envelope.payloadEnd - envelope.payloadStart);
+      if (reader.pos !== envelope.payloadEnd) throw new RangeError("a field runs past the end of the payload");
     } catch (error) {
       const detail = `payload does not decode as ${typeName}: ${errorText(error)}`;
       this.host.failAsk(sender, "malformed-payload", detail);
-      this.host.deadLetters.publish({
-        reason: "malformed-payload",
-        detail,
-        target,
-        sender: sender?.address,
-        type: typeName,
-        bytes: payload,
-        subject: inbound.subject,
-      });
+      this.deadEnvelope("malformed-payload", detail, envelope, sender, inbound);
       return;
     }
-    const headers = envelope.headers && Object.keys(envelope.headers).length > 0 ? envelope.headers : undefined;
-    this.host.deliverLocal(path, message, sender, headers);
+    this.host.deliverLocal(path, message, sender, envelope.headers);
+  }
+
+  private deadEnvelope(reason: "unknown-type" | "malformed-payload", detail: string, envelope: WireEnvelope, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
+    this.host.deadLetters.publish({
+      reason,
+      detail,
+      target: { system: this.host.name, node: this.host.nodeId, path: envelope.target },
+      sender: sender?.address,
+      type: envelope.type,
+      bytes: inbound.data.slice(envelope.payloadStart, envelope.payloadEnd),
+      subject: inbound.subject,
+    });
   }
 
   private dead(reason: "oversized" | "malformed-frame", detail: string, inbound: InboundMessage): void {

@@ -1,7 +1,8 @@
 import protobuf from "protobufjs/minimal.js";
 import type { Address } from "../address.js";
 import type { MessageType } from "./message-type.js";
-import { ActorAddressProto, Frame, type DecodedEnvelope } from "./wire-types.js";
+import { readFrame } from "./frame-reader.js";
+import { ActorAddressProto, type DecodedEnvelope } from "./wire-types.js";
 
 /** One message on its way to another node, before encoding. */
 export interface OutgoingEnvelope {
@@ -55,7 +56,7 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
   w.ldelim();
 }
 
-/** Decodes a frame. Throws (with protobufjs's reason) on bytes that are not a valid Frame. */
+/** Decodes a frame, each payload as a view of `bytes`. Throws on bytes that are not a valid Frame. */
 export function decodeFrame(bytes: Uint8Array): readonly DecodedEnvelope[] {
-  return Frame.decode(bytes).envelopes;
+  return readFrame(bytes).map((e) => ({ target: e.target, type: e.type, payload: bytes.subarray(e.payloadStart, e.payloadEnd), sender: e.sender, headers: e.headers }));
 }

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { encodeFrame, decodeFrame } from "../../runtime/codec/frame-codec.js";
 import { TypeRegistry } from "../../runtime/codec/type-registry.js";
+import { InternedStrings } from "../../runtime/codec/interned-strings.js";
 import { Frame } from "../../runtime/codec/wire-types.js";
 import { UnregisteredTypeError } from "../../runtime/index.js";
 import { Ping, Pong } from "../../examples/ping-pong/messages.js";
@@ -41,5 +42,43 @@ describe("codec", () => {
     class Plain {}
     expect(() => registry.requireName(new Plain())).to.throw(UnregisteredTypeError, /pbjs -t static-module/);
     expect(() => registry.register({} as never)).to.throw(/pbjs -t static-module/);
+  });
+
+  it("reader: reads what the generated Frame.encode writes, sender, headers and unknown fields included", () => {
+    const sender = { system: "s", node: "n2", path: "/temp/7" };
+    const envelopes = [
+      { target: "/user/player", type: "troupe.examples.pingpong.Ping", payload: Ping.encode(Ping.create({ seq: 42 })).finish(), sender, headers: { traceparent: "00-abc-def-01", "x-é": "ü" } },
+      { target: "/user/ünïcode", type: "troupe.examples.pingpong.Pong", payload: new Uint8Array(0) },
+    ];
+    const bytes = Frame.encode({ envelopes }).finish();
+    // An unknown field (number 9, varint) after the envelopes must be skipped, as protobufjs does.
+    const withUnknown = new Uint8Array([...bytes, 0x48, 0x96, 0x01]);
+    const read = decodeFrame(withUnknown);
+    expect(read.map((e) => ({ ...e, payload: Array.from(e.payload!) }))).to.deep.equal([
+      { ...envelopes[0], payload: Array.from(envelopes[0]!.payload) },
+      { ...envelopes[1], payload: [], sender: undefined, headers: undefined },
+    ]);
+  });
+
+  it("reader: decodes names and paths from its cache as they were, through slot collisions, and rejects invalid UTF-8", () => {
+    const strings = new InternedStrings();
+    const encoder = new TextEncoder();
+    // Five times more distinct strings than the cache has slots, each read twice in a shuffled order.
+    const texts = Array.from({ length: 5_000 }, (_, i) => (i % 7 === 0 ? `/user/wörker-${i}` : `/temp/${i}`));
+    const order = [...texts, ...texts].map((t, i) => ({ t, k: (i * 7919) % 10_007 })).sort((a, b) => a.k - b.k);
+    for (const { t } of order) {
+      const bytes = encoder.encode(`x${t}y`);
+      expect(strings.read(bytes, 1, bytes.length - 1)).to.equal(t);
+    }
+    expect(() => strings.read(new Uint8Array([0x2f, 0xc3, 0x28]), 0, 3)).to.throw(TypeError);
+    expect(() => InternedStrings.decode(new Uint8Array(40).fill(0xff), 0, 40)).to.throw(TypeError);
+  });
+
+  it("reader: rejects a frame whose lengths run past its end, inside an envelope too", () => {
+    const frame = encodeFrame([{ target: "/user/a", typeName: "troupe.examples.pingpong.Pong", type: Pong, message: Pong.create({ seq: 1, node: "x" }), sender: undefined, headers: undefined }]);
+    expect(() => decodeFrame(frame.subarray(0, frame.length - 1))).to.throw(RangeError);
+    const inner = Uint8Array.from(frame);
+    inner[3] = 0x7f; // the target's length, now past the envelope's end
+    expect(() => decodeFrame(inner)).to.throw(RangeError);
   });
 });

@@ -1,0 +1,54 @@
+/** Strings longer than this are decoded every time: paths and names are shorter. */
+const MAX_INTERNED_BYTES = 128;
+/** Slots of the cache, a power of two; a colliding string replaces the one there. */
+const SLOTS = 1024;
+
+/** Up to this length, ASCII is decoded in JavaScript. */
+const SHORT_BYTES = 32;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes UTF-8 strings that recur (type names, actor paths, node ids) once: the bytes are compared
+ * with the last string seen in their slot, and on a match the same string object is returned. That
+ * saves the decoding, and since V8 keeps a string's hash in the string, every Map lookup keyed by it
+ * after the first costs no hashing. A direct-mapped cache: bounded, no eviction bookkeeping.
+ */
+export class InternedStrings {
+  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS);
+  private readonly values: string[] = new Array<string>(SLOTS);
+
+  /** The string encoded in `bytes[start, end)`; throws on invalid UTF-8. */
+  read(bytes: Uint8Array, start: number, end: number): string {
+    const length = end - start;
+    if (length === 0) return "";
+    if (length > MAX_INTERNED_BYTES) return InternedStrings.decode(bytes, start, end);
+    let hash = length;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
+    const slot = hash & (SLOTS - 1);
+    const key = this.keys[slot];
+    if (key !== undefined && key.length === length && sameBytes(key, bytes, start)) return this.values[slot]!;
+    const value = InternedStrings.decode(bytes, start, end);
+    this.keys[slot] = Uint8Array.prototype.slice.call(bytes, start, end);
+    this.values[slot] = value;
+    return value;
+  }
+
+  /** Decodes without caching; throws on invalid UTF-8. */
+  static decode(bytes: Uint8Array, start: number, end: number): string {
+    if (end - start > SHORT_BYTES) return utf8.decode(bytes.subarray(start, end));
+    // Short ASCII (paths like /temp/17, ids) without a call into the decoder, as protobufjs does.
+    let text = "";
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i]!;
+      if (byte & 0x80) return text + utf8.decode(bytes.subarray(i, end));
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+}
+
+function sameBytes(key: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < key.length; i++) if (key[i] !== bytes[start + i]) return false;
+  return true;
+}
