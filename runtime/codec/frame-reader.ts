@@ -52,7 +52,7 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number): 
       continue;
     }
     const valueEnd = delimitedEnd(reader, end);
-    if (field === 1) target = interned.read(bytes, reader.pos, valueEnd);
+    if (field === 1) target = readPath(bytes, reader.pos, valueEnd);
     else if (field === 2) type = interned.read(bytes, reader.pos, valueEnd);
     else if (field === 3) {
       payloadStart = reader.pos;
@@ -82,14 +82,27 @@ function readAddress(reader: protobuf.Reader, bytes: Uint8Array, end: number): A
       continue;
     }
     const valueEnd = delimitedEnd(reader, end);
-    const value = interned.read(bytes, reader.pos, valueEnd);
-    if (field === 1) system = value;
-    else if (field === 2) node = value;
-    else path = value;
+    if (field === 1) system = interned.read(bytes, reader.pos, valueEnd);
+    else if (field === 2) node = interned.read(bytes, reader.pos, valueEnd);
+    else path = readPath(bytes, reader.pos, valueEnd);
     reader.pos = valueEnd;
   }
   widen(reader, end, outerEnd);
   return { system, node, path };
+}
+
+/** "/temp/": an ask's reply address, a new one per ask (runtime/pending-asks.ts). */
+const TEMP_PATH = new TextEncoder().encode("/temp/");
+
+/** Actor paths repeat, except an ask's `/temp/<n>`, which would only evict strings that do. */
+function readPath(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > TEMP_PATH.length && startsWith(bytes, start, TEMP_PATH)) return InternedStrings.decode(bytes, start, end);
+  return interned.read(bytes, start, end);
+}
+
+function startsWith(bytes: Uint8Array, start: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[start + i] !== prefix[i]) return false;
+  return true;
 }
 
 /** A `map<string, string>` entry; headers (trace context) differ per message, so they are not interned. */
