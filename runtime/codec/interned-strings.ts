@@ -23,9 +23,10 @@ export class InternedStrings {
     const length = end - start;
     if (length === 0) return "";
     if (length > MAX_INTERNED_BYTES) return InternedStrings.decode(bytes, start, end);
-    let hash = length;
-    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
-    const slot = hash & (SLOTS - 1);
+    // A few sampled bytes are enough to spread names and paths over the slots (they differ in length,
+    // or at the end: "/user/sink-1", "worker-2"); the full comparison below decides.
+    const hash = Math.imul(length, 0x9e3779b1) ^ Math.imul(bytes[start]!, 31) ^ Math.imul(bytes[end - 1]!, 1_000_003) ^ Math.imul(length > 1 ? bytes[end - 2]! : 0, 8191) ^ Math.imul(bytes[start + (length >> 1)]!, 131);
+    const slot = (hash ^ (hash >>> 16)) & (SLOTS - 1);
     const key = this.keys[slot];
     if (key !== undefined && key.length === length && sameBytes(key, bytes, start)) return this.values[slot]!;
     const value = InternedStrings.decode(bytes, start, end);
