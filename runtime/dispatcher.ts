@@ -49,7 +49,17 @@ export class Dispatcher {
       const actor = this.ready[this.head]!;
       this.ready[this.head++] = undefined;
       // A turn costs at least one unit, so actors woken with nothing to do still use up the budget.
-      work += actor.runTurn() + 1;
+      try {
+        work += actor.runTurn() + 1;
+      } catch (error) {
+        // Handlers' errors are the actors' own business; this is a fault in the runtime or in a user
+        // hook it calls (a supervisor's decider). Surface it as an uncaught error, as a microtask per
+        // actor did, but keep the other actors running.
+        work += 1;
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
       // Drop the consumed prefix once it dominates: a queue that never empties must not grow forever.
       if (this.head >= COMPACT_AFTER && this.head * 2 >= this.ready.length) {
         this.ready = this.ready.slice(this.head);
