@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Address } from "../runtime/index.js";
 import { within, type BenchContext } from "./benchmark.js";
+import { startIpcChild, stopIpcChild } from "./ipc-child.js";
 import { median } from "./stats.js";
 import type { FromBuildNode, ReceiveResult, SendResult, ToBuildNode, TracingMode } from "./build-node-protocol.js";
 
 const NODE_FILE = fileURLToPath(new URL("./build-node.ts", import.meta.url));
-const children = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
 
 export interface BuildNodeOptions {
   /** The checkout whose runtime the node runs: this one, or the no-tracing build's worktree. */
@@ -37,7 +34,6 @@ function envFor(tracing: TracingMode): NodeJS.ProcessEnv {
 export class BuildNode {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
-  private readonly exited: Promise<void>;
   /** Called with a sink's progress during a `receive` (its count, and the `receive` it belongs to). */
   onProgress: (count: number, sink: Address) => void = () => undefined;
   /** The sinks of the `receive`s under way, by id, for `onProgress`. */
@@ -47,7 +43,6 @@ export class BuildNode {
     private readonly child: ChildProcess,
     readonly label: string,
   ) {
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     child.on("message", (message: FromBuildNode) => {
       if (message.type === "ready") return;
       if (message.type === "progress") {
@@ -63,7 +58,6 @@ export class BuildNode {
       if (message.type === "received" || message.type === "unreceived") this.sinks.delete(message.id);
     });
     child.once("exit", (code, signal) => {
-      children.delete(child);
       for (const waiting of this.pending.values()) waiting.reject(new Error(`${label} exited (${signal ?? `code ${code}`})`));
       this.pending.clear();
     });
@@ -76,26 +70,9 @@ export class BuildNode {
   static async start(options: BuildNodeOptions): Promise<BuildNode> {
     const tracing = options.tracing === "off" ? ["--tracing", "off"] : ["--tracing", "on", "--processor", options.tracing.processor];
     const args = ["--root", options.root, "--nats", options.natsUrl, "--system", options.system, "--node", options.nodeId, ...tracing];
-    // Its stdout goes to our stderr: our stdout carries only results.
-    const child = spawn(process.execPath, [...(options.execArgv ?? []), "--import", "tsx", NODE_FILE, ...args], {
-      cwd: options.root,
-      env: envFor(options.tracing),
-      stdio: ["ignore", 2, 2, "ipc"],
-    });
-    children.add(child);
-    const node = new BuildNode(child, `${options.system}/${options.nodeId}`);
-    const ready = new Promise<void>((resolve, reject) => {
-      child.on("message", (message: FromBuildNode) => message.type === "ready" && resolve());
-      child.once("error", reject);
-      child.once("exit", (code, signal) => reject(new Error(`${node.label} exited before it was ready (${signal ?? `code ${code}`})`)));
-    });
-    try {
-      await within(ready, 60_000, () => `starting ${node.label}`);
-    } catch (error) {
-      await node.stop();
-      throw error;
-    }
-    return node;
+    const label = `${options.system}/${options.nodeId}`;
+    const child = await startIpcChild(NODE_FILE, args, { label, cwd: options.root, env: envFor(options.tracing), execArgv: options.execArgv, readyWithinMs: 60_000 });
+    return new BuildNode(child, label);
   }
 
   /** Spawns a sink for `n` Blobs; `finished` resolves when it has counted them all. */
@@ -132,12 +109,8 @@ export class BuildNode {
   }
 
   /** Asks the node to shut down and exit; kills it if it has not within 5 s. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    if (this.child.connected) this.post({ type: "exit" });
-    const killer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(killer);
+  stop(): Promise<void> {
+    return stopIpcChild(this.child, { type: "exit" } satisfies ToBuildNode);
   }
 
   private request<T>(message: ToBuildNode, id: number): Promise<T> {

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ActorSystem, connectNats, type EmbeddedNats } from "../runtime/index.js";
 import { PROJECT_ROOT } from "../runtime/nats/tool-paths.js";
-import { within } from "./benchmark.js";
+import { startIpcChild, stopIpcChild } from "./ipc-child.js";
 import { Ack, Blob } from "./messages.js";
 import { startBenchNats } from "./nats-server.js";
 import { SYSTEM_NAME, type FromPeer, type SendCommand, type SendResult, type ToPeer } from "./peer-protocol.js";
@@ -59,19 +59,12 @@ export async function startRemoteEnv(options: RemoteEnvOptions = {}): Promise<Re
 }
 
 const PEER_FILE = fileURLToPath(new URL("./peer.ts", import.meta.url));
-const children = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
 
 /** The driver's handle on the peer process (`bench/peer.ts`): a second Troupe node and nats.js client. */
 export class Peer {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (result: SendResult) => void; reject: (error: Error) => void }>();
-  private readonly exited: Promise<void>;
-
   private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     child.on("message", (message: FromPeer) => {
       if (message.type === "ready") return;
       const waiting = this.pending.get(message.id);
@@ -80,7 +73,6 @@ export class Peer {
       else waiting?.reject(new Error(`peer: ${message.error}`));
     });
     child.once("exit", (code, signal) => {
-      children.delete(child);
       for (const waiting of this.pending.values()) waiting.reject(new Error(`peer process exited (${signal ?? `code ${code}`})`));
       this.pending.clear();
     });
@@ -91,25 +83,8 @@ export class Peer {
   }
 
   static async start(natsUrl: string, execArgv: readonly string[]): Promise<Peer> {
-    // The peer's stdout goes to our stderr: our stdout carries only results.
-    const child = spawn(process.execPath, [...execArgv, "--import", "tsx", PEER_FILE, natsUrl], {
-      cwd: PROJECT_ROOT,
-      stdio: ["ignore", 2, 2, "ipc"],
-    });
-    children.add(child);
-    const peer = new Peer(child);
-    const ready = new Promise<void>((resolve, reject) => {
-      child.on("message", (message: FromPeer) => message.type === "ready" && resolve());
-      child.once("error", reject);
-      child.once("exit", (code, signal) => reject(new Error(`peer process exited before it was ready (${signal ?? `code ${code}`})`)));
-    });
-    try {
-      await within(ready, 30_000, () => "starting the peer process");
-    } catch (error) {
-      await peer.stop();
-      throw error;
-    }
-    return peer;
+    const child = await startIpcChild(PEER_FILE, [natsUrl], { label: "the peer process", cwd: PROJECT_ROOT, execArgv, readyWithinMs: 30_000 });
+    return new Peer(child);
   }
 
   /** Asks the peer to send `n` Blobs (flow-controlled by `ack`); resolves when it has sent them all. */
@@ -127,12 +102,8 @@ export class Peer {
   }
 
   /** Asks the peer to close its connections and exit; kills it if it has not within 5 s. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    if (this.child.connected) this.post({ type: "exit" });
-    const killer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(killer);
+  stop(): Promise<void> {
+    return stopIpcChild(this.child, { type: "exit" } satisfies ToPeer);
   }
 
   private post(message: ToPeer): void {
