@@ -39,7 +39,6 @@ export interface CellHost {
   readonly dispatcher: Dispatcher;
   register(cell: ActorCell): void;
   unregister(cell: ActorCell): void;
-  hasActorAt(path: string): boolean;
   refFor(address: Address): ActorRef<any>;
   /** Tells a waiting asker that its request will not be answered. */
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
@@ -353,15 +352,11 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   /**
-   * The dispatcher's call: a turn of up to THROUGHPUT messages. An actor with more waiting goes to the
-   * back of the run queue, so actors sharing the node take turns. Returns how many it handled.
+   * The dispatcher's call: drains the mailbox synchronously while handlers are synchronous (an async
+   * handler pauses it), for up to THROUGHPUT messages; an actor with more waiting goes to the back of
+   * the run queue, so actors sharing the node take turns. Returns how many messages it handled.
    */
   runTurn(): number {
-    return this.run(THROUGHPUT);
-  }
-
-  /** Drains the mailbox synchronously while handlers are synchronous; an async handler pauses it. */
-  private run(budget: number): number {
     const mailbox = this.mailboxInstance;
     const tracing = this.host.tracing;
     let handled = 0;
@@ -370,7 +365,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         this.scheduled = false;
         return handled;
       }
-      if (handled === budget) {
+      if (handled === THROUGHPUT) {
         this.host.dispatcher.schedule(this);
         return handled;
       }

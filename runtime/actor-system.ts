@@ -154,7 +154,6 @@ export class ActorSystem implements MessageRouter {
       dispatcher: new Dispatcher(),
       register: (cell) => this.cells.add(cell),
       unregister: (cell) => this.cells.remove(cell),
-      hasActorAt: (path) => this.cells.has(path),
       refFor: (address) => this.refFor(address),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),

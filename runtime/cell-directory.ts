@@ -35,10 +35,6 @@ export class CellDirectory {
     return child instanceof ActorCell && !child.isTerminated ? child : undefined;
   }
 
-  has(path: string): boolean {
-    return this.get(path) !== undefined;
-  }
-
   /** Every live cell, each root followed by its descendants. */
   all(): ActorCell[] {
     const out: ActorCell[] = [];

@@ -52,8 +52,9 @@ export class Children implements ParentLink, RemoteChildLink {
   spawn<S, M extends object, P>(definition: ActorDefinition<S, M, P>, options: SpawnOptions<P>): ActorRef<M> {
     const generated = options.name === undefined;
     const name = generated ? `$${(++this.nameSeq).toString(36)}` : validateActorName(options.name);
-    // A generated name ('$' is reserved for them) cannot collide; a chosen one is checked.
-    if (!generated && (this.cells.has(name) || this.host.hasActorAt(childPath(this.owner.path, name)))) {
+    // A generated name ('$' is reserved for them) cannot collide; a chosen one is checked against the
+    // siblings, which is where a path is resolved (runtime/cell-directory.ts).
+    if (!generated && this.cells.has(name)) {
       throw new Error(`an actor named ${JSON.stringify(name)} already runs on node ${this.host.nodeId} (at ${childPath(this.owner.path, name)})`);
     }
     const placement = options.placement;

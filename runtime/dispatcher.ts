@@ -1,3 +1,5 @@
+import { Mailbox } from "./mailbox.js";
+
 /** What the dispatcher runs: an actor with messages waiting. */
 export interface Runnable {
   /** Processes a turn of messages; returns how many it handled (0 when it had nothing to do). */
@@ -7,8 +9,6 @@ export interface Runnable {
 /** Messages (plus turns) handled in one drain before the dispatcher yields the event loop to I/O and timers. */
 const WORK_PER_DRAIN = 20_000;
 const RESOLVED = Promise.resolve();
-/** Consumed queue slots after which the queue is compacted (when they are at least half of it). */
-const COMPACT_AFTER = 16_384;
 
 /**
  * The node's run queue: actors with messages waiting, run in turn (FIFO) from one microtask, as
@@ -18,8 +18,8 @@ const COMPACT_AFTER = 16_384;
  * chain of actors that keep each other busy cannot starve sockets and timers.
  */
 export class Dispatcher {
-  private ready: (Runnable | undefined)[] = [];
-  private head = 0;
+  /** The ready actors, in order: a mailbox's ring serves as the queue (no capacity: each actor is in it at most once). */
+  private readonly ready = new Mailbox({ capacity: Infinity });
   /** A drain is queued or running. */
   private draining = false;
   private readonly drainBound: () => void;
@@ -30,7 +30,7 @@ export class Dispatcher {
 
   /** Queues `actor` for a turn; the caller makes sure it is not queued twice. */
   schedule(actor: Runnable): void {
-    this.ready.push(actor);
+    this.ready.push(actor, undefined, undefined);
     if (!this.draining) {
       this.draining = true;
       // A reaction on a settled promise, not queueMicrotask: the same microtask queue without the async
@@ -41,13 +41,12 @@ export class Dispatcher {
 
   private drain(): void {
     let work = 0;
-    while (this.head < this.ready.length) {
+    while (this.ready.size > 0) {
       if (work >= WORK_PER_DRAIN) {
         setImmediate(this.drainBound);
         return;
       }
-      const actor = this.ready[this.head]!;
-      this.ready[this.head++] = undefined;
+      const actor = this.ready.shift() as Runnable;
       // A turn costs at least one unit, so actors woken with nothing to do still use up the budget.
       try {
         work += actor.runTurn() + 1;
@@ -60,14 +59,7 @@ export class Dispatcher {
           throw error;
         });
       }
-      // Drop the consumed prefix once it dominates: a queue that never empties must not grow forever.
-      if (this.head >= COMPACT_AFTER && this.head * 2 >= this.ready.length) {
-        this.ready = this.ready.slice(this.head);
-        this.head = 0;
-      }
     }
-    this.ready.length = 0;
-    this.head = 0;
     this.draining = false;
   }
 }
