@@ -1,5 +1,5 @@
 // Built-in actors people compose; re-exported by the public index (runtime/index.ts).
-export { defineReducer, type ReducerSpec, type ReducerProps } from "./reducer/define-reducer.js";
+export { defineReducer, type ReducerSpec, type ReducerProps, type ReducerActorState } from "./reducer/define-reducer.js";
 export { defineWorker, type WorkerSpec } from "./work/define-worker.js";
 export { runJob } from "./work/run-job.js";
 export type { JobSpec, JobTask, JobProgress, JobResult, SetAsideTask, TaskSource } from "./work/job-spec.js";

@@ -4,6 +4,7 @@
 // worktree); the harness (bench/tell-flow.ts and what follows) is this file's, the same for every
 // build. The driver (bench/build-nodes.ts) starts it and sends it commands over the IPC channel; it
 // exits when told to, and by itself when the driver goes away.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -37,6 +38,9 @@ const post = (message: FromBuildNode): void => void process.send?.(message);
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const runtime = (await import(pathToFileURL(join(root, "runtime/index.ts")).href)) as Runtime;
+// Builds since the packaging change have startTracing in the tracing entry point, older ones in the main one.
+const tracingEntry = join(root, "runtime/tracing/index.ts");
+const { startTracing } = (existsSync(tracingEntry) ? await import(pathToFileURL(tracingEntry).href) : runtime) as Partial<typeof import("../runtime/tracing/index.js")>;
 const { Blob, Ack, Run } = ((await import(pathToFileURL(join(root, "proto/gen/examples/bench.js")).href)) as BenchProto).troupe.bench;
 type Blob = InstanceType<typeof Blob>;
 
@@ -50,9 +54,9 @@ const spans = tracing === "off" ? undefined : await startSpans();
  * `startTracing({ file })` does, a BatchSpanProcessor, with the file exporter replaced by one that drops.
  */
 async function startSpans(): Promise<{ flush(): Promise<void> }> {
-  if (typeof runtime.startTracing !== "function") throw new Error(`the build at ${root} has no tracing`);
+  if (typeof startTracing !== "function") throw new Error(`the build at ${root} has no tracing`);
   if (processor === "simple") {
-    const handle = runtime.startTracing({ exporter, nodeId, system: systemName });
+    const handle = startTracing({ exporter, nodeId, system: systemName });
     return { flush: () => handle.forceFlush() };
   }
   const { NodeSDK } = await import("@opentelemetry/sdk-node");

@@ -1,4 +1,5 @@
-import { ActorSystem, CountingStore, GcsStore, MemoryNetwork, type ActorRef } from "../runtime/index.js";
+import { ActorSystem, CountingStore, MemoryNetwork, type ActorRef } from "../runtime/index.js";
+import { GcsStore } from "../runtime/gcs/index.js";
 import { troupe } from "../proto/gen/troupe.js";
 import { SumResult, SumState, sumReducer } from "../test/fixtures/sum-job.js";
 import { startFakeGcs } from "../test/helpers/fake-gcs.js";

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// The `troupe` command. Troupe is written in TypeScript and runs it directly through tsx's loader,
-// so user topologies (`troupe run ./my-topology.ts`) load the same way.
-import { register } from "tsx/esm/api";
+// The `troupe` command: the compiled CLI in dist/, shipped in the package (in a checkout, built by
+// `npm run build`, which setup runs before tests and the demo).
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-register();
-await import("../runtime/cli/main.ts");
+const main = new URL("../dist/runtime/cli/main.js", import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  console.error(`troupe: ${fileURLToPath(main)} is missing. In a checkout of Troupe, run \`npm run build\` first; an installed package ships it.`);
+  process.exit(1);
+}
+await import(main.href);

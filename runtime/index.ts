@@ -1,4 +1,7 @@
-// Troupe's public API. Everything not exported here is internal and may change.
+// Troupe's public API (`troupe`): actors, systems, refs, supervision, NATS and in-memory transports,
+// state stores, the built-in actors. The optional, heavier parts have entry points of their own:
+// `troupe/gcs` (Google Cloud Storage), `troupe/tracing` (the OpenTelemetry SDK), `troupe/testkit`.
+// Everything not exported from an entry point is internal and may change.
 
 export { ActorSystem, type ActorSystemOptions, type SystemEvent, type ActorInfo } from "./actor-system.js";
 export {
@@ -54,14 +57,12 @@ export {
   SystemStoppedError,
 } from "./errors.js";
 export { systemClock, type Clock, type TimerHandle } from "./clock.js";
-export { ManualClock } from "./manual-clock.js";
 export type { Transport, TransportEvent, InboundMessage, Unsubscribe } from "./transport/transport.js";
 export { MemoryNetwork } from "./transport/memory-network.js";
 export { connectNats, type NatsOptions } from "./transport/nats-transport.js";
 export { startEmbeddedNats, type EmbeddedNats, type EmbeddedNatsOptions } from "./nats/embedded-nats.js";
 export { Subjects, DEFAULT_SUBJECT_PREFIX } from "./subjects.js";
 export { defineTopology, type Topology, type TopologyResult, type TopologyRunContext } from "./topology.js";
-export { BehaviorTestKit } from "./testkit/behavior-test-kit.js";
 
 // Built-in actors: the reducer, workers and the work supervisor.
 export * from "../actors/index.js";
@@ -78,13 +79,11 @@ export {
 } from "./state/state-store.js";
 export { MemoryStore } from "./state/memory-store.js";
 export { FileStore, DEFAULT_RETAIN_SUPERSEDED_MS, type FileStoreOptions } from "./state/file-store.js";
-export { GcsStore, type GcsStoreOptions } from "./state/gcs-store.js";
-export { DEFAULT_GCS_RETRY, type GcsRetryOptions, type RetryInfo } from "./state/gcs-retry.js";
 export { openStateStore, InvalidStateUrlError, type OpenStateStoreOptions } from "./state/open-state-store.js";
+export type { GcsStoreOptions } from "./gcs/gcs-store.js";
+export type { GcsRetryOptions, RetryInfo } from "./gcs/gcs-retry.js";
+export { MissingDependencyError } from "./optional-dependency.js";
 export { CountingStore, type WriteRecord } from "./state/counting-store.js";
 export { updateObject, DEFAULT_UPDATE_ATTEMPTS, type UpdateOptions, type UpdateResult } from "./state/update.js";
-export { startTracing, type StartTracingOptions, type TracingHandle } from "./tracing/start-tracing.js";
-export { FileSpanExporter, toSpanRecord, type SpanRecord } from "./tracing/file-span-exporter.js";
 export type { TracingOption } from "./tracing/tracing.js";
-export { findTool, requireTool, PROJECT_ROOT } from "./nats/tool-paths.js";
-export { startFakeGcsServer, type FakeGcsServer, type FakeGcsServerOptions } from "./state/fake-gcs-server.js";
+export type { StartTracingOptions, TracingHandle } from "./tracing/start-tracing.js";

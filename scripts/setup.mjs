@@ -4,7 +4,8 @@
 //   1. node_modules: `npm ci` when missing or older than package-lock.json
 //   2. nats-server and fake-gcs-server: find them, else build them with `go install` into .tools/bin;
 //      chromium (for the trace page test): find it, else install Debian's package
-//   3. generated protobuf code (scripts/build-proto.mjs)
+//   3. the package build (scripts/build.mjs): generated protobuf code, then dist/
+//   4. with --test: a Node 24 binary for the packaging test (.tools/node24, from the npm package `node`)
 // The resolved server binaries are recorded in .tools/tools.json for the runtime and tests.
 //
 // Outside CI a missing server binary is only a warning (the tests that need it skip themselves);
@@ -297,23 +298,48 @@ function ensureTools() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. protobuf code
+// 3. the package build: generated protobuf code, then dist/ (the `troupe` bin runs compiled code)
 
-async function ensureProto() {
-  const { buildProto } = await import('./build-proto.mjs');
+async function ensureBuild() {
+  const { build } = await import('./build.mjs');
   try {
-    buildProto((line) => log(`proto ${line.startsWith('up to date') ? `ok: ${line}` : line}`));
+    build((line) => log(line));
   } catch (err) {
-    log(`proto generation failed: ${err.message}`);
+    log(`build failed: ${err.message}`);
     process.exit(1);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. with --test: a Node 24 binary for the packaging test, from the npm package `node`
+
+const NODE24_DIR = path.join(TOOLS, 'node24');
+const NODE24_BIN = path.join(NODE24_DIR, 'node_modules', 'node', 'bin', 'node');
+
+function nodeMajor(bin) {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return out.status === 0 ? Number(/^v(\d+)/.exec(out.stdout.trim())?.[1]) : undefined;
+}
+
+function ensureNode24() {
+  if (!isExecutable(NODE24_BIN) || nodeMajor(NODE24_BIN) !== 24) {
+    log(`node 24 (for the packaging test) missing: npm install node@24 into ${rel(NODE24_DIR)}`);
+    fs.mkdirSync(NODE24_DIR, { recursive: true });
+    run('npm', ['install', '--prefix', NODE24_DIR, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', 'node@24']);
+  }
+  if (isExecutable(NODE24_BIN) && nodeMajor(NODE24_BIN) === 24) {
+    log(`node 24 ok: ${rel(NODE24_BIN)}`);
+    return [];
+  }
+  return [{ tool: { name: 'node 24', skipped: 'the packaging test will not run on Node 24' }, problem: 'npm install node@24 failed', fix: 'check access to the npm registry, then run setup again' }];
 }
 
 // ---------------------------------------------------------------------------------------------
 
 ensureNodeModules();
 const missing = ensureTools();
-await ensureProto();
+await ensureBuild();
+if (process.argv.includes('--test')) missing.push(...ensureNode24());
 
 if (missing.length > 0) {
   for (const { tool, fix } of missing) {

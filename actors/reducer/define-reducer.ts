@@ -43,7 +43,8 @@ export interface ReducerProps {
   readonly onCheckpoint?: (info: { key: string; durable: number; writes: number }) => void;
 }
 
-interface ReducerState<S extends object, R extends object> {
+/** A running reducer's state, opaque to users: named so that declarations of reducers can refer to it. */
+export interface ReducerActorState<S extends object, R extends object> {
   readonly props: ReducerProps;
   readonly shards: ReducerShard<S, R, ActorRef<any>>[];
   readonly flushEveryMs: number;
@@ -57,13 +58,13 @@ interface ReducerState<S extends object, R extends object> {
  * Messages: `troupe.work.TaskResult` (acknowledged with `ResultDurable` to its `ack_to`),
  * `AppliedTasksRequest`, `ReducerStateRequest`, `Flush` (answered with `Flushed` once all is durable).
  */
-export function defineReducer<ST extends MessageType<any>, RT extends MessageType<any>>(spec: ReducerSpec<ST, RT>): ActorDefinition<ReducerState<MessageOf<ST>, MessageOf<RT>>, any, ReducerProps> {
+export function defineReducer<ST extends MessageType<any>, RT extends MessageType<any>>(spec: ReducerSpec<ST, RT>): ActorDefinition<ReducerActorState<MessageOf<ST>, MessageOf<RT>>, any, ReducerProps> {
   type S = MessageOf<ST>;
   type R = MessageOf<RT>;
   const stateTypeName = protobufNameOf(spec.state);
   const resultTypeName = protobufNameOf(spec.result);
 
-  const flushDue = async (state: ReducerState<S, R>, ctx: ActorContext, force: boolean): Promise<void> => {
+  const flushDue = async (state: ReducerActorState<S, R>, ctx: ActorContext, force: boolean): Promise<void> => {
     state.timer?.();
     state.timer = undefined;
     let nextDelay = Number.POSITIVE_INFINITY;
@@ -93,7 +94,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
     if (nextDelay !== Number.POSITIVE_INFINITY) state.timer = ctx.scheduleOnce(nextDelay, Flush.create());
   };
 
-  const scheduleFlush = (state: ReducerState<S, R>, ctx: ActorContext, shard: ReducerShard<S, R, ActorRef<any>>): void => {
+  const scheduleFlush = (state: ReducerActorState<S, R>, ctx: ActorContext, shard: ReducerShard<S, R, ActorRef<any>>): void => {
     if (state.timer !== undefined) return;
     const wait = Math.max(0, shard.lastWriteAtMs + state.flushEveryMs - ctx.clock.now());
     state.timer = ctx.scheduleOnce(wait, Flush.create());
@@ -102,7 +103,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
   return defineActor({
     kind: spec.kind,
     messages: { TaskResult, AppliedTasksRequest, ReducerStateRequest, Flush },
-    init: (props: ReducerProps): ReducerState<S, R> => {
+    init: (props: ReducerProps): ReducerActorState<S, R> => {
       const count = props.shards ?? 1;
       if (!Number.isInteger(count) || count < 1) throw new RangeError(`reducer shards must be a whole number >= 1; got ${props.shards}`);
       if (count > 1 && (spec.shardOf === undefined || spec.combine === undefined)) throw new TypeError("a sharded reducer needs `shardOf` and `combine` in its spec");

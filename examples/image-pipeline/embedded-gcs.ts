@@ -4,7 +4,7 @@
  * loopback port and keeps its objects in a local directory (its filesystem backend), so the sample photos
  * are uploaded once and a run's results can still be read after it ends.
  */
-import { startFakeGcsServer } from "../../runtime/index.js";
+import { startFakeGcsServer } from "../../runtime/gcs/index.js";
 
 export interface EmbeddedGcs {
   /** The API root, e.g. `http://127.0.0.1:41234`. */

@@ -62,10 +62,13 @@ export class FaceThread {
   }
 
   private start(): Running {
-    // The thread loads TypeScript through tsx, as the node itself does.
-    const entry = new URL("./face-thread-entry.ts", import.meta.url).href;
-    const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-    const worker = new Worker(boot, { eval: true });
+    // Compiled, the entry is JavaScript beside this file; run from source, the thread loads its
+    // TypeScript through tsx, as the node does.
+    const compiled = import.meta.url.endsWith(".js");
+    const entry = new URL(compiled ? "./face-thread-entry.js" : "./face-thread-entry.ts", import.meta.url);
+    const worker = compiled
+      ? new Worker(entry)
+      : new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true });
     const running: Running = { worker, pending: new Map() };
     worker.on("message", (reply: ThreadReply) => {
       const request = running.pending.get(reply.id);

@@ -11,8 +11,9 @@ import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { GcsStore, GenerationConflictError, MemoryStore, openStateStore, type StateStore } from "../../runtime/index.js";
+import { GenerationConflictError, MemoryStore, openStateStore, type StateStore } from "../../runtime/index.js";
 import { ImageTask } from "./face-reducer.js";
+import { GcsStore } from "../../runtime/gcs/index.js";
 
 export const IMAGES_ENV = "TROUPE_IMAGES";
 

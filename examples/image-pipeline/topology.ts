@@ -3,7 +3,7 @@
 // everything into state in a bucket: faces per image, counts by gender and identities matched across
 // images. The run reads the state back from the store and checks it (see verify.ts).
 import { resolve } from "node:path";
-import { defineTopology, findTool, openStateStore, runJob, type StateStore, type TopologyRunContext } from "../../runtime/index.js";
+import { defineTopology, openStateStore, runJob, type StateStore, type TopologyRunContext } from "../../runtime/index.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { startEmbeddedGcs, type EmbeddedGcs } from "./embedded-gcs.js";
 import { facesReducer, ImageFaces, ImageTask, PipelineState } from "./face-reducer.js";
@@ -11,6 +11,7 @@ import { faceDetector, faceThread } from "./face-worker.js";
 import { findImages, IMAGES_ENV } from "./image-source.js";
 import { summaryTable, summaryTotals } from "./summary.js";
 import { submissionsOf, verify } from "./verify.js";
+import { findTool } from "../../runtime/nats/tool-paths.js";
 
 /** Every image is submitted this many times (default 1): each repeat must match its original. */
 const REPEAT_ENV = "TROUPE_IMAGE_REPEAT";

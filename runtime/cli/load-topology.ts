@@ -1,15 +1,21 @@
 import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { PROJECT_ROOT } from "../nats/tool-paths.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Topology } from "../topology.js";
+import { prepareTypeScriptImport } from "./typescript-loader.js";
 
-const EXAMPLES = join(PROJECT_ROOT, "examples");
+/** The bundled examples, beside the runtime: `examples/` in a checkout, `dist/examples/` compiled. */
+const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
+
+/** An example's topology module: compiled JavaScript in the package, TypeScript in a checkout. */
+function exampleTopology(name: string): string | undefined {
+  return ["topology.js", "topology.ts"].map((file) => join(EXAMPLES, name, file)).find((path) => existsSync(path));
+}
 
 /** Names of the bundled examples that have a topology. */
 export function exampleNames(): string[] {
   if (!existsSync(EXAMPLES)) return [];
-  return readdirSync(EXAMPLES).filter((name) => existsSync(join(EXAMPLES, name, "topology.ts")));
+  return readdirSync(EXAMPLES).filter((name) => exampleTopology(name) !== undefined);
 }
 
 /** Resolves `ping-pong` to the bundled example, or `./file.ts` relative to the working directory. */
@@ -20,14 +26,15 @@ export function topologyPath(nameOrPath: string): string {
     if (!existsSync(path)) throw new Error(`topology module ${path} does not exist`);
     return path;
   }
-  const path = join(EXAMPLES, nameOrPath, "topology.ts");
-  if (!existsSync(path)) {
+  const path = exampleTopology(nameOrPath);
+  if (path === undefined) {
     throw new Error(`no example named ${JSON.stringify(nameOrPath)}; examples: ${exampleNames().join(", ") || "none"}; or pass a path like ./my-topology.ts`);
   }
   return path;
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
+  prepareTypeScriptImport(path);
   const module = (await import(pathToFileURL(path).href)) as { default?: Topology };
   const topology = module.default;
   if (!topology || typeof topology.main !== "function" || typeof topology.name !== "string") {

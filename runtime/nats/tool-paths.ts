@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { delimiter, join } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 
-/** The checkout's root, where `scripts/setup.mjs` puts its tools in `.tools/`. */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/**
+ * Troupe's root: in a checkout, where `scripts/setup.mjs` puts its tools in `.tools/`; in an installed
+ * package there is no `.tools/`, and tools come from the environment or PATH.
+ */
+export const PROJECT_ROOT = PACKAGE_ROOT;
 
 type Tool = "nats-server" | "fake-gcs-server" | "chromium";
 

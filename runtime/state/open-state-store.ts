@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { FileStore, type FileStoreOptions } from "./file-store.js";
-import { GcsStore, type GcsStoreOptions } from "./gcs-store.js";
+import { GcsStore, type GcsStoreOptions } from "../gcs/gcs-store.js";
 import { MemoryStore } from "./memory-store.js";
 import { InvalidKeyError, type StateStore } from "./state-store.js";
 

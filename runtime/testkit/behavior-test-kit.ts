@@ -4,7 +4,7 @@ import type { ActorDefinition } from "../actor-definition.js";
 import { ActorRef, type MessageRouter } from "../actor-ref.js";
 
 import type { MessageType } from "../codec/message-type.js";
-import { ManualClock } from "../manual-clock.js";
+import { ManualClock } from "./manual-clock.js";
 import type { SpawnOptions } from "../spawn-options.js";
 
 /** A message the actor under test sent, and to whom. */

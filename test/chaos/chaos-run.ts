@@ -1,4 +1,4 @@
-import { ActorSystem, GcsStore, connectNats, runJob, type ActorRef, type JobResult, type JobTask } from "../../runtime/index.js";
+import { ActorSystem, connectNats, runJob, type ActorRef, type JobResult, type JobTask } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { troupe } from "../../proto/gen/troupe.js";
@@ -9,6 +9,7 @@ import { eventually } from "../helpers/conditions.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 import { SeededRandom } from "../helpers/seeded-random.js";
 import { inject, planFaults, type ChaosWorker, type FaultRecord, type FaultTargets } from "./chaos-faults.js";
+import { GcsStore } from "../../runtime/gcs/index.js";
 
 const SYSTEM = "chaos";
 const MODULE = `${PROJECT_ROOT}/test/fixtures/sum-topology.ts`;

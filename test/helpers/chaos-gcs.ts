@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeGcsServer } from "../../runtime/state/fake-gcs-server.js";
+import { startFakeGcsServer } from "../../runtime/gcs/fake-gcs-server.js";
 
 /**
  * A fake-gcs-server whose objects survive a stop and start: the chaos suite stops it for seconds

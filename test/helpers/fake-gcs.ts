@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingHttpHeaders } from "node:http";
 import { findTool } from "../../runtime/nats/tool-paths.js";
-import { startFakeGcsServer } from "../../runtime/state/fake-gcs-server.js";
+import { startFakeGcsServer } from "../../runtime/gcs/fake-gcs-server.js";
 
 export interface FakeGcs {
   /** The API root, e.g. `http://127.0.0.1:41234` (the JSON API is under `/storage/v1`). */
@@ -18,7 +18,7 @@ export interface FakeGcs {
 
 /**
  * Starts a real `fake-gcs-server` (in-memory backend) on a free loopback port, waits until its JSON API
- * answers and creates a bucket (runtime/state/fake-gcs-server.ts). A missing binary throws
+ * answers and creates a bucket (runtime/gcs/fake-gcs-server.ts). A missing binary throws
  * (`requireTool`), so under CI=true a missing server is a failure.
  */
 export function startFakeGcs(options: { bucket?: string; startTimeoutMs?: number } = {}): Promise<FakeGcs> {

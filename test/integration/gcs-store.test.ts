@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { GcsStore, WRITE_ID_METADATA } from "../../runtime/state/gcs-store.js";
+import { GcsStore, WRITE_ID_METADATA } from "../../runtime/gcs/gcs-store.js";
 import { GenerationConflictError } from "../../runtime/state/state-store.js";
 import { updateObject } from "../../runtime/state/update.js";
 import { fakeGcsFor, startFakeGcs, startFlakyProxy, type FakeGcs, type FlakyProxy } from "../helpers/fake-gcs.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { GcsStore } from "../../runtime/index.js";
+import { GcsStore } from "../../runtime/gcs/index.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { mergeImage, PipelineState, type ImageFaces } from "../../examples/image-pipeline/face-reducer.js";
 import { samplesDirectory } from "../../examples/image-pipeline/image-source.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { trace } from "@opentelemetry/api";
-import { ActorSystem, GcsStore, addressFromWire, Terminated, connectNats, defineActor, runJob, startTracing, type EmbeddedNats, type SpanRecord, type TracingHandle } from "../../runtime/index.js";
+import { ActorSystem, addressFromWire, Terminated, connectNats, defineActor, runJob, type EmbeddedNats } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { readSpans } from "../../runtime/tracing/trace-file.js";
@@ -13,6 +13,8 @@ import { SumResult, SumTask, sumReducer, sumTasks, sumWorker } from "../fixtures
 import { eventually } from "../helpers/conditions.js";
 import { fakeGcsFor, type FakeGcs } from "../helpers/fake-gcs.js";
 import { natsServerFor } from "../helpers/nats.js";
+import { GcsStore } from "../../runtime/gcs/index.js";
+import { startTracing, type SpanRecord, type TracingHandle } from "../../runtime/tracing/index.js";
 
 const SYSTEM = "it-trace";
 const MODULE = `${PROJECT_ROOT}/test/fixtures/sum-topology.ts`;

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { expect } from "chai";
-import { ActorSystem, CountingStore, GcsStore, connectNats, runJob, type ActorRef, type EmbeddedNats, type JobResult } from "../../runtime/index.js";
+import { ActorSystem, CountingStore, connectNats, runJob, type ActorRef, type EmbeddedNats, type JobResult } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { troupe } from "../../proto/gen/troupe.js";
@@ -9,6 +9,7 @@ import { SumResult, SumState, SumTask, expectedSum, sumReducer, sumTasks, sumWor
 import { eventually } from "../helpers/conditions.js";
 import { fakeGcsFor, type FakeGcs } from "../helpers/fake-gcs.js";
 import { natsServerFor } from "../helpers/nats.js";
+import { GcsStore } from "../../runtime/gcs/index.js";
 
 const SYSTEM = "it-work";
 const MODULE = `${PROJECT_ROOT}/test/fixtures/sum-topology.ts`;

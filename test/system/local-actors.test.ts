@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { ActorSystem, AskFailedError, AskTimeoutError, ManualClock, MemoryNetwork, defineActor, type ActorContext, type ActorDefinition } from "../../runtime/index.js";
+import { ActorSystem, AskFailedError, AskTimeoutError, MemoryNetwork, defineActor, type ActorContext, type ActorDefinition } from "../../runtime/index.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
 import { eventually, settle } from "../helpers/conditions.js";
+import { ManualClock } from "../../runtime/testkit/index.js";
 
 /** An actor whose Ping handler is async and records how many handlers ran at once. */
 function concurrencyProbe(log: string[]) {

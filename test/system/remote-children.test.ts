@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import {
   ActorSystem,
-  ManualClock,
   MemoryNetwork,
   Terminated,
   defineActor,
@@ -10,6 +9,7 @@ import {
   type SupervisorSpec,
   type SystemEvent,
 } from "../../runtime/index.js";
+import { ManualClock } from "../../runtime/testkit/index.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { eventually, settle } from "../helpers/conditions.js";
 import { POISON, counter } from "../fixtures/counter.js";

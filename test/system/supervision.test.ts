@@ -2,7 +2,6 @@ import { expect } from "chai";
 import {
   ActorSystem,
   addressFromWire,
-  ManualClock,
   MemoryNetwork,
   RestartIntensityError,
   Terminated,
@@ -12,6 +11,7 @@ import {
   type SystemEvent,
   type ChildRestart,
 } from "../../runtime/index.js";
+import { ManualClock } from "../../runtime/testkit/index.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { eventually, settle } from "../helpers/conditions.js";
 

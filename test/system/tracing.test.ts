@@ -1,9 +1,10 @@
 import { expect } from "chai";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { ActorSystem, MemoryNetwork, addressFromWire, defineActor, startTracing, type TracingHandle } from "../../runtime/index.js";
+import { ActorSystem, MemoryNetwork, addressFromWire, defineActor } from "../../runtime/index.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { eventually } from "../helpers/conditions.js";
+import { startTracing, type TracingHandle } from "../../runtime/tracing/index.js";
 
 const POISON = -1;
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ManualClock } from "../../runtime/manual-clock.js";
+import { ManualClock } from "../../runtime/testkit/manual-clock.js";
 import { Subjects } from "../../runtime/subjects.js";
 import { MemoryNetwork } from "../../runtime/transport/memory-network.js";
 import type { Transport } from "../../runtime/transport/transport.js";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { BehaviorTestKit } from "../../runtime/index.js";
+import { BehaviorTestKit } from "../../runtime/testkit/index.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
 

@@ -14,10 +14,13 @@
  *   between, the caller sees a conflict although its write landed, and merges again: merges must be
  *   idempotent, as the reducer's are by task id.)
  * - One object takes about one write per second; coalescing writes is the caller's job.
+ * - `@google-cloud/storage` (an optional peer dependency) is loaded on the first request, so an app
+ *   that never touches GCS neither installs nor loads it.
  */
-import { inChildSpan } from "../tracing/child-span.js";
 import { randomUUID } from "node:crypto";
-import { Storage, type Bucket, type StorageOptions } from "@google-cloud/storage";
+import type { Bucket, Storage, StorageOptions } from "@google-cloud/storage";
+import { loadOptional } from "../optional-dependency.js";
+import { inChildSpan } from "../tracing/child-span.js";
 import { httpStatus, transientReason, withRetry, type GcsRetryOptions } from "./gcs-retry.js";
 import {
   GenerationConflictError,
@@ -27,7 +30,7 @@ import {
   type Expected,
   type StateStore,
   type StoredObject,
-} from "./state-store.js";
+} from "../state/state-store.js";
 
 export interface GcsStoreOptions {
   /**
@@ -52,7 +55,8 @@ export class GcsStore implements StateStore {
   readonly description: string;
   /** The API endpoint in use, or undefined for GCS itself. */
   readonly endpoint: string | undefined;
-  private readonly bucket: Bucket;
+  private bucketPromise: Promise<Bucket> | undefined;
+  private readonly projectId: string | undefined;
   private readonly prefix: string;
   private readonly retry: GcsRetryOptions;
   private readonly requestTimeoutMs: number;
@@ -69,7 +73,13 @@ export class GcsStore implements StateStore {
     this.description = `gs://${bucketName}/${this.prefix}${this.endpoint ? ` (at ${new URL(this.endpoint).origin})` : ""}`;
     this.retry = options.retry ?? {};
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_GCS_REQUEST_TIMEOUT_MS;
-    this.bucket = createClient(this.endpoint, options.projectId, this.requestTimeoutMs).bucket(bucketName);
+    this.projectId = options.projectId;
+  }
+
+  /** The client's bucket handle, created with the first request. */
+  private bucket(): Promise<Bucket> {
+    this.bucketPromise ??= createClient(this.endpoint, this.projectId, this.requestTimeoutMs).then((storage) => storage.bucket(this.bucketName));
+    return this.bucketPromise;
   }
 
   async read(key: string): Promise<StoredObject | undefined> {
@@ -117,7 +127,7 @@ export class GcsStore implements StateStore {
     do {
       const [files, next] = await withRetry(
         `list gs://${this.bucketName}/${base}${prefix}`,
-        () => this.bucket.getFiles({ prefix: base + prefix, autoPaginate: false, maxResults: 1000, ...(pageToken ? { pageToken } : {}) }),
+        async () => (await this.bucket()).getFiles({ prefix: base + prefix, autoPaginate: false, maxResults: 1000, ...(pageToken ? { pageToken } : {}) }),
         this.retry,
       );
       for (const file of files) {
@@ -139,11 +149,12 @@ export class GcsStore implements StateStore {
     return this.prefix === "" ? key : `${this.prefix}/${key}`;
   }
 
-  private download(name: string): Promise<StoredObject | undefined> {
+  private async download(name: string): Promise<StoredObject | undefined> {
+    const bucket = await this.bucket();
     return new Promise((resolve, reject) => {
       let generation: unknown;
       const chunks: Buffer[] = [];
-      this.bucket
+      bucket
         .file(name)
         .createReadStream()
         .on("response", (response: { headers?: Record<string, unknown> }) => {
@@ -159,7 +170,7 @@ export class GcsStore implements StateStore {
   }
 
   private async upload(name: string, bytes: Uint8Array, expected: Expected, writeId: string): Promise<string> {
-    const file = this.bucket.file(name);
+    const file = (await this.bucket()).file(name);
     await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
       resumable: false,
       timeout: this.requestTimeoutMs,
@@ -176,7 +187,7 @@ export class GcsStore implements StateStore {
   /** The object's generation if its current version is the write `writeId`; undefined otherwise. */
   private async generationWrittenBy(name: string, writeId: string): Promise<string | undefined> {
     try {
-      const [metadata] = await this.bucket.file(name).getMetadata();
+      const [metadata] = await (await this.bucket()).file(name).getMetadata();
       return metadata.metadata?.[WRITE_ID_METADATA] === writeId && metadata.generation !== undefined ? String(metadata.generation) : undefined;
     } catch (error) {
       if (httpStatus(error) === 404) return undefined;
@@ -215,7 +226,8 @@ export function resolveGcsEndpoint(apiEndpoint: string | undefined, emulatorHost
  * endpoint for JSON requests); the endpoint is resolved above, so the variable is hidden while the
  * client is built.
  */
-function createClient(endpoint: string | undefined, projectId: string | undefined, timeoutMs: number): Storage {
+async function createClient(endpoint: string | undefined, projectId: string | undefined, timeoutMs: number): Promise<Storage> {
+  const { Storage } = await loadOptional("a gs:// state store", ["@google-cloud/storage"], () => import("@google-cloud/storage"));
   const options: StorageOptions = { retryOptions: { autoRetry: false }, timeout: timeoutMs };
   if (endpoint !== undefined) options.apiEndpoint = endpoint;
   if (projectId !== undefined) options.projectId = projectId;
