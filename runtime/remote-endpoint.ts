@@ -4,6 +4,7 @@ import protobuf from "protobufjs/minimal.js";
 import { encodeFrame } from "./codec/frame-codec.js";
 import { readFrame, type WireEnvelope } from "./codec/frame-reader.js";
 import type { MessageType } from "./codec/message-type.js";
+import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
@@ -63,9 +64,10 @@ export class RemoteEndpoint {
    * publishes at the end of the turn, batched with other messages to the same node.
    */
   send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
-    const typeName = this.host.registry.requireName(message);
+    const registry = this.host.registry;
+    const typeName = registry.requireName(message);
     const type = message.constructor as MessageType;
-    const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers };
+    const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers, otherProtobuf: registry.usesOtherProtobuf(type) };
     this.batcher.add(this.host.subjects.nodeInbox(target.node, target.system), envelope);
   }
 
@@ -77,7 +79,8 @@ export class RemoteEndpoint {
   /** Publishes a one-envelope frame to a plain NATS reply subject (a client outside Troupe asked). */
   sendToSubject(subject: string, message: object, sender: ActorRef<any> | undefined): void {
     const typeName = this.host.registry.requireName(message);
-    const frame = encodeFrame([{ target: "", typeName, type: message.constructor as MessageType, message, sender: sender?.address, headers: undefined }]);
+    const type = message.constructor as MessageType;
+    const frame = encodeFrame([{ target: "", typeName, type, message, sender: sender?.address, headers: undefined, otherProtobuf: this.host.registry.usesOtherProtobuf(type) }]);
     if (frame.length > this.maxMessageBytes) throw new MessageTooLargeError(typeName, frame.length, this.maxMessageBytes);
     this.host.transport.publish(subject, frame);
   }
@@ -125,15 +128,21 @@ export class RemoteEndpoint {
       this.deadEnvelope("unknown-type", detail, envelope, sender, inbound);
       return;
     }
+    const otherProtobuf = this.host.registry.usesOtherProtobuf(type);
     let message: object;
     try {
-      // A decode that threw leaves the reader's end at the failed payload's: reset both.
-      reader.pos = envelope.payloadStart;
-      reader.len = inbound.data.length;
-      message = type.decode(reader, envelope.payloadEnd - envelope.payloadStart);
-      if (reader.pos !== envelope.payloadEnd) throw new RangeError("a field runs past the end of the payload");
+      if (otherProtobuf) {
+        // Its decode takes only its own copy's Reader; a view of the payload becomes one.
+        message = type.decode(inbound.data.subarray(envelope.payloadStart, envelope.payloadEnd));
+      } else {
+        // A decode that threw leaves the reader's end at the failed payload's: reset both.
+        reader.pos = envelope.payloadStart;
+        reader.len = inbound.data.length;
+        message = type.decode(reader, envelope.payloadEnd - envelope.payloadStart);
+        if (reader.pos !== envelope.payloadEnd) throw new RangeError("a field runs past the end of the payload");
+      }
     } catch (error) {
-      const detail = `payload does not decode as ${typeName}: ${errorText(error)}`;
+      const detail = `payload does not decode as ${typeName}: ${errorText(error)}${otherProtobuf ? ` (${OTHER_COPY_HINT})` : ""}`;
       this.host.failAsk(sender, "malformed-payload", detail);
       this.deadEnvelope("malformed-payload", detail, envelope, sender, inbound);
       return;

@@ -1,5 +1,6 @@
 import { UnregisteredTypeError } from "../errors.js";
 import { protobufNameOf, type MessageType } from "./message-type.js";
+import { sharesOurProtobuf } from "./protobuf-copy.js";
 
 /**
  * Maps protobuf type names to generated classes, and classes back to names. The type name travels
@@ -9,6 +10,8 @@ import { protobufNameOf, type MessageType } from "./message-type.js";
 export class TypeRegistry {
   private readonly byName = new Map<string, MessageType>();
   private readonly names = new Map<unknown, string>();
+  /** Classes generated against another copy of protobufjs (runtime/codec/protobuf-copy.ts). */
+  private readonly otherCopy = new Set<unknown>();
 
   register(...types: readonly MessageType[]): this {
     for (const type of types) {
@@ -22,8 +25,17 @@ export class TypeRegistry {
       // for decoding, and both classes are known for encoding.
       if (!existing) this.byName.set(name, type);
       this.names.set(type, name);
+      if (!sharesOurProtobuf(type)) this.otherCopy.add(type);
     }
     return this;
+  }
+
+  /**
+   * True when `type` (registered) was generated against another copy of protobufjs: its payloads are
+   * encoded and decoded as bytes of their own. Usually no class is, and this is one comparison.
+   */
+  usesOtherProtobuf(type: MessageType): boolean {
+    return this.otherCopy.size !== 0 && this.otherCopy.has(type);
   }
 
   /** The class registered under a full protobuf name, or undefined. */
