@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
 import { idleActorMemory } from "./idle-actor-memory.js";
+import { importTime } from "./import-time.js";
 import { localAsk } from "./local-ask.js";
 import { localTell } from "./local-tell.js";
 import { natsServerVersion } from "./nats-server.js";
@@ -27,7 +28,7 @@ import { tracingOn } from "./tracing-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)

@@ -1,4 +1,4 @@
-import { context as otelContext, type Span, type Tracer } from "@opentelemetry/api";
+import type { Span, Tracer } from "@opentelemetry/api";
 import { formatAddress, type Address } from "./address.js";
 import type { ActorContext, Cancel } from "./actor-context.js";
 import type { ActorDefinition } from "./actor-definition.js";
@@ -14,7 +14,7 @@ import type { SupervisedChild } from "./supervision/child-supervisor.js";
 import type { ChildRestart, FailureDirective } from "./supervision/supervisor-spec.js";
 import type { TerminationReason } from "./watch/termination.js";
 import { WatchState } from "./watch/watch-state.js";
-import { failSpan, type Tracing } from "./tracing/tracing.js";
+import type { Tracing } from "./tracing/tracing.js";
 
 /** Messages one actor processes before yielding the event loop to I/O and other actors. */
 const THROUGHPUT = 1_000;
@@ -432,16 +432,16 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     this.processingSpan = span;
     const done = (error?: unknown): void => {
       if (error !== undefined) {
-        failSpan(span, error);
+        tracing.fail(span, error);
         // Inside the span's context: what the failure sets off (a report to a remote parent) is in its trace.
-        otelContext.with(context, () => this.fail(error, message));
+        tracing.with(context, () => this.fail(error, message));
       }
       this.processingSpan = undefined;
       span.end();
     };
     let result: S | void | Promise<S | void>;
     try {
-      result = otelContext.with(context, handler, undefined, this.state, message, this);
+      result = tracing.with(context, handler, undefined, this.state, message, this);
     } catch (error) {
       done(error);
       return false;

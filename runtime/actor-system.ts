@@ -24,8 +24,8 @@ import { chooseNode, type Placement } from "./remote/placement.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
 import { troupe } from "../proto/gen/troupe.js";
-import { context as otelContext, SpanKind, trace } from "@opentelemetry/api";
-import { Tracing, failSpan, type TracingOption } from "./tracing/tracing.js";
+import { loadOtelApi, type OtelApi } from "./tracing/otel-api.js";
+import { Tracing, type TracingOption } from "./tracing/tracing.js";
 import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
 import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
@@ -127,12 +127,13 @@ export class ActorSystem implements MessageRouter {
   private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
 
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
-    const system = new ActorSystem(options);
+    // The OpenTelemetry API is loaded only by systems that trace.
+    const system = new ActorSystem(options, options.tracing ? await loadOtelApi() : undefined);
     await system.listen();
     return system;
   }
 
-  private constructor(options: ActorSystemOptions) {
+  private constructor(options: ActorSystemOptions, otelApi: OtelApi | undefined) {
     if (!options.transport) throw new TypeError("ActorSystem.start needs a transport: connectNats(...) or new MemoryNetwork().connect()");
     this.name = validateToken("system name", options.name);
     this.nodeId = validateToken("node id", options.nodeId ?? defaultNodeId());
@@ -142,7 +143,7 @@ export class ActorSystem implements MessageRouter {
     this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
     this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
     this.asks = new PendingAsks(this.clock);
-    this.tracing = options.tracing ? new Tracing(options.tracing, this.nodeId, this.name) : undefined;
+    this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name) : undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024));
     this.host = {
@@ -352,12 +353,13 @@ export class ActorSystem implements MessageRouter {
       return reply;
     }
     // The ask is a span of its own; the request, its processing and the reply all happen under it.
-    const span = this.tracing.tracer.startSpan(`ask ${requestName}`, { kind: SpanKind.CLIENT, attributes: { "troupe.actor.path": target.address.path, "troupe.target.node": target.address.node, "troupe.node.id": this.nodeId } });
-    otelContext.with(trace.setSpan(otelContext.active(), span), sendRequest, undefined, this.asks, path, target, message, replyTo);
+    const tracing = this.tracing;
+    const { span, context } = tracing.startAsk(requestName, target.address);
+    tracing.with(context, sendRequest, undefined, this.asks, path, target, message, replyTo);
     reply.then(
       () => span.end(),
       (error: unknown) => {
-        failSpan(span, error);
+        tracing.fail(span, error);
         span.end();
       },
     );
@@ -385,7 +387,7 @@ export class ActorSystem implements MessageRouter {
     if (systemKind !== undefined) {
       // Answers to system messages (spawn, supervise, watch) belong to the trace of the request.
       if (this.tracing === undefined || headers === undefined) return this.deliverSystemMessage(systemKind, path, message, sender);
-      return otelContext.with(this.tracing.contextFrom(headers), () => this.deliverSystemMessage(systemKind, path, message, sender));
+      return this.tracing.with(this.tracing.contextFrom(headers), () => this.deliverSystemMessage(systemKind, path, message, sender));
     }
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);

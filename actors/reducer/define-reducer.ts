@@ -1,5 +1,5 @@
-import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { addressFromWire } from "../../runtime/address.js";
+import { otelApi } from "../../runtime/tracing/otel-api.js";
 import { failSpan } from "../../runtime/tracing/tracing.js";
 import type { ActorContext, Cancel } from "../../runtime/actor-context.js";
 import { defineActor, type ActorDefinition } from "../../runtime/actor-definition.js";
@@ -140,7 +140,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
           return;
         }
         try {
-          shard.apply(message.jobId, message.taskId, result, ackTo && state.props.ackWhen !== "applied" ? [ackTo] : [], ctx.tracer && trace.getActiveSpan()?.spanContext());
+          shard.apply(message.jobId, message.taskId, result, ackTo && state.props.ackWhen !== "applied" ? [ackTo] : [], ctx.tracer && otelApi()?.trace.getActiveSpan()?.spanContext());
         } catch (error) {
           return fail(`merge failed: ${(error as Error).message}`);
         }
@@ -180,15 +180,16 @@ const MAX_LINKS = 128;
  */
 function checkpointSpan<T>(ctx: ActorContext, shard: ReducerShard<any, any, any>, write: () => Promise<T>): Promise<T> {
   const tracer = ctx.tracer;
-  const merged = tracer ? shard.pendingSpans() : [];
-  if (tracer === undefined || merged.length === 0) return write();
-  const parent = trace.setSpanContext(ROOT_CONTEXT, merged[0]!);
+  const api = otelApi();
+  const merged = tracer && api ? shard.pendingSpans() : [];
+  if (tracer === undefined || api === undefined || merged.length === 0) return write();
+  const parent = api.trace.setSpanContext(api.ROOT_CONTEXT, merged[0]!);
   const links = merged.slice(0, MAX_LINKS).map((context) => ({ context }));
   return tracer.startActiveSpan(`checkpoint ${shard.key}`, { links, attributes: { "troupe.reducer.key": shard.key, "troupe.reducer.merged": merged.length } }, parent, async (span) => {
     try {
       return await write();
     } catch (error) {
-      failSpan(span, error);
+      failSpan(api, span, error);
       throw error;
     } finally {
       span.end();

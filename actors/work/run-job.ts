@@ -1,4 +1,3 @@
-import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
 import type { ActorSystem } from "../../runtime/actor-system.js";
 import type { JobResult, JobSpec } from "./job-spec.js";
 import { workSupervisor } from "./work-supervisor.js";
@@ -12,15 +11,16 @@ export function runJob<T extends object>(system: ActorSystem, spec: JobSpec<T>):
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`a job needs a whole number of workers >= 1; got ${spec.workers}`);
   if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(spec.id)) throw new TypeError(`job id ${JSON.stringify(spec.id)} must be 1-200 letters, digits, '_', '.', ':' or '-'`);
   // When tracing, the job is one root span; every task is handed out under it.
-  const span = system.tracing?.tracer.startSpan(`job ${spec.id}`, { kind: SpanKind.INTERNAL, attributes: { "troupe.job.id": spec.id } });
+  const tracing = system.tracing;
+  const span = tracing?.tracer.startSpan(`job ${spec.id}`, { kind: tracing.api.SpanKind.INTERNAL, attributes: { "troupe.job.id": spec.id } });
   return new Promise<JobResult>((resolve) => {
     const finished = (result: JobResult): void => {
       span?.setAttributes({ "troupe.job.done": result.done, "troupe.job.failed": result.failed, "troupe.job.retried": result.retried, "troupe.job.skipped": result.skipped });
-      if (result.failed > 0) span?.setStatus({ code: SpanStatusCode.ERROR, message: `${result.failed} tasks set aside` });
+      if (result.failed > 0 && tracing) span?.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: `${result.failed} tasks set aside` });
       span?.end();
       resolve(result);
     };
-    const traceContext = span && trace.setSpan(context.active(), span);
+    const traceContext = span && tracing && tracing.api.trace.setSpan(tracing.api.context.active(), span);
     const spawn = (): unknown =>
       system.spawn(workSupervisor, {
         name: `job-${spec.id.replace(/[^A-Za-z0-9_-]/g, "_")}`,
@@ -30,6 +30,6 @@ export function runJob<T extends object>(system: ActorSystem, spec: JobSpec<T>):
       });
     // The supervisor starts inside the job's span: what it does first (asking the reducer) is in it too.
     if (traceContext === undefined) spawn();
-    else context.with(traceContext, spawn);
+    else tracing!.with(traceContext, spawn);
   });
 }

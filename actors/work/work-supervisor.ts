@@ -1,4 +1,5 @@
-import { context as otelContext, type Context } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
+import { otelApi } from "../../runtime/tracing/otel-api.js";
 import { formatAddress } from "../../runtime/address.js";
 import type { ActorContext } from "../../runtime/actor-context.js";
 import { defineActor } from "../../runtime/actor-definition.js";
@@ -204,7 +205,8 @@ function handOut(state: State, task: TrackedTask, worker: WorkerSlot, ctx: Actor
   state.dispatched++;
   const message = Task.create({ jobId: state.spec.id, taskId: task.id, attempt: task.attempt, payloadType: state.payloadType, payload: task.payload, reducer: state.spec.reducer.address, ackTo: ctx.self.address });
   if (state.traceContext === undefined) worker.ref.tell(message, ctx.self);
-  else otelContext.with(state.traceContext, () => worker.ref.tell(message, ctx.self));
+  // A trace context exists only when the job is traced, and so the API is loaded.
+  else otelApi()!.context.with(state.traceContext, () => worker.ref.tell(message, ctx.self));
 }
 
 /**

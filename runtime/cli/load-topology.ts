@@ -34,7 +34,7 @@ export function topologyPath(nameOrPath: string): string {
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
-  prepareTypeScriptImport(path);
+  await prepareTypeScriptImport(path);
   const module = (await import(pathToFileURL(path).href)) as { default?: Topology };
   const topology = module.default;
   if (!topology || typeof topology.main !== "function" || typeof topology.name !== "string") {

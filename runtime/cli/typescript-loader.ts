@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** Set once tsx's loader is registered in this process. */
 let registered = false;
@@ -11,9 +13,9 @@ let registered = false;
  * by default), which needs imports written with `.ts` extensions. With neither, the error says what
  * to do instead.
  */
-export function prepareTypeScriptImport(path: string): void {
+export async function prepareTypeScriptImport(path: string): Promise<void> {
   if (!/\.[cm]?ts$/.test(path) || registered) return;
-  const register = tsxRegister();
+  const register = await tsxRegister();
   if (register) {
     register();
     registered = true;
@@ -27,15 +29,21 @@ export function prepareTypeScriptImport(path: string): void {
   );
 }
 
-function tsxRegister(): (() => unknown) | undefined {
-  // The app's copy first, then one resolvable from Troupe's own location.
+async function tsxRegister(): Promise<(() => unknown) | undefined> {
+  // The app's copy first, then one resolvable from Troupe's own location. tsx's CommonJS build of its
+  // ESM API does not load under require, so the ESM file is located through tsx's package.json.
   for (const base of [join(process.cwd(), "package.json"), import.meta.url]) {
+    let manifestPath: string;
     try {
-      const api = createRequire(base)("tsx/esm/api") as { register?: () => unknown };
-      if (typeof api.register === "function") return api.register;
+      manifestPath = createRequire(base).resolve("tsx/package.json");
     } catch {
-      // not resolvable from here; try the next place
+      continue; // not resolvable from here; try the next place
     }
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { exports?: Record<string, { import?: { default?: string } }> };
+    const entry = manifest.exports?.["./esm/api"]?.import?.default;
+    if (entry === undefined) continue;
+    const api = (await import(pathToFileURL(join(dirname(manifestPath), entry)).href)) as { register?: () => unknown };
+    if (typeof api.register === "function") return api.register;
   }
   return undefined;
 }

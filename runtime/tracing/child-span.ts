@@ -1,4 +1,5 @@
-import { SpanKind, trace, type Attributes } from "@opentelemetry/api";
+import type { Attributes } from "@opentelemetry/api";
+import { otelApi } from "./otel-api.js";
 import { TRACER_NAME, failSpan } from "./tracing.js";
 
 /**
@@ -6,14 +7,15 @@ import { TRACER_NAME, failSpan } from "./tracing.js";
  * runs on behalf of a traced message), and plainly otherwise: a store call costs nothing extra untraced.
  */
 export async function inChildSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
-  if (trace.getActiveSpan() === undefined) return fn();
-  return trace.getTracer(TRACER_NAME).startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+  const api = otelApi();
+  if (api === undefined || api.trace.getActiveSpan() === undefined) return fn();
+  return api.trace.getTracer(TRACER_NAME).startActiveSpan(name, { kind: api.SpanKind.CLIENT, attributes }, async (span) => {
     try {
       const result = await fn();
       span.end();
       return result;
     } catch (error) {
-      failSpan(span, error);
+      failSpan(api, span, error);
       span.end();
       throw error;
     }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { TransportError } from "../errors.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport.js";
 
@@ -11,6 +11,9 @@ export type NatsOptions = ConnectionOptions & { readonly credsFile?: string };
 
 /** Connects to NATS. Fails with an error that names the server (never its credentials) and the fix. */
 export async function connectNats(options: NatsOptions): Promise<Transport> {
+  // Loaded here, not at import: a process that never connects (tests on MemoryNetwork, the CLI's
+  // offline verbs) does not pay for the client.
+  const { connect, credsAuthenticator } = await import("@nats-io/transport-node");
   const { credsFile, ...connectionOptions } = options;
   const servers = serverList(connectionOptions.servers);
   // nats.js 3.x ignores user:password@ in a server URL: take it out and pass it as credentials.

@@ -1,0 +1,105 @@
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { EmbeddedNats } from "../../runtime/index.js";
+import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
+import { natsServerFor } from "../helpers/nats.js";
+
+const run = promisify(execFile);
+
+/** The Node 24 binary setup installs (`npm test` runs `setup --test`). */
+const NODE24 = process.env.NODE24_BIN ?? join(PROJECT_ROOT, ".tools", "node24", "node_modules", "node", "bin", "node");
+
+/** Packages only the examples, tests or optional parts use: none may reach an app that installs Troupe. */
+const NOT_INSTALLED = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vladmandic/face-api", "jpeg-js", "@google-cloud/storage", "@opentelemetry/sdk-node", "tsx", "moleculer", "nact"];
+
+async function sh(cmd: string, args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+  }
+}
+
+/** The JSON object on the last line of `troupe run --json`'s stdout. */
+function summaryOf(stdout: string): Record<string, unknown> {
+  const last = stdout.trim().split("\n").at(-1) ?? "";
+  return JSON.parse(last) as Record<string, unknown>;
+}
+
+/**
+ * Troupe as a user gets it: `npm pack`, a new app made by `troupe init` outside the repository that
+ * installs the tarball, its messages generated with `troupe proto`, compiled with `tsc`, run with plain
+ * `node` on two worker processes over a real nats-server, and its own tests; on this Node and on 24.
+ */
+describe("package: packed, installed into an app made by troupe init, run with plain node", function () {
+  this.timeout(10 * 60_000);
+  let work: string;
+  let app: string;
+  let nats: EmbeddedNats;
+
+  before(async function () {
+    nats = await natsServerFor(this);
+    work = mkdtempSync(join(tmpdir(), "troupe-package-"));
+    await sh("npm", ["pack", "--pack-destination", work, "--silent"], PROJECT_ROOT);
+    const tarball = readdirSync(work).find((name) => name.endsWith(".tgz"));
+    if (tarball === undefined) throw new Error(`npm pack left no tarball in ${work}`);
+    app = join(work, "app");
+    await sh(process.execPath, [join(PROJECT_ROOT, "bin", "troupe.mjs"), "init", app, "--troupe", `file:${join(work, tarball)}`], work);
+    await sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], app);
+  });
+
+  after(async () => {
+    await nats?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("installs without the examples' or optional parts' packages", async () => {
+    const present = NOT_INSTALLED.filter((name) => existsSync(join(app, "node_modules", name)));
+    expect(present).to.deep.equal([]);
+    expect(existsSync(join(app, "node_modules", "troupe", "dist", "runtime", "index.js"))).to.equal(true);
+    // One protobufjs for the app and Troupe (a peer dependency), so their generated classes agree.
+    expect(existsSync(join(app, "node_modules", "troupe", "node_modules", "protobufjs"))).to.equal(false);
+  });
+
+  it("generates the app's messages with troupe proto and compiles it with tsc", async () => {
+    await sh("npm", ["run", "--silent", "build"], app);
+    expect(existsSync(join(app, "src", "gen", "messages.js"))).to.equal(true);
+    expect(existsSync(join(app, "dist", "topology.js"))).to.equal(true);
+    expect(existsSync(join(app, "dist", "gen", "messages.js"))).to.equal(true);
+  });
+
+  for (const [label, node] of [["this Node", process.execPath], ["Node 24", NODE24]] as const) {
+    describe(`on ${label}`, () => {
+      before(function () {
+        if (!existsSync(node)) {
+          if (process.env.CI === "true") throw new Error(`${node} missing: run \`node scripts/setup.mjs --test\``);
+          this.skip();
+        }
+      });
+
+      it("runs the app's topology on two node processes: lookup, tell and ask over NATS", async () => {
+        const stdout = await sh(node, [join(app, "node_modules", "troupe", "bin", "troupe.mjs"), "run", "./dist/topology.js", "--nodes", "2", "--nats", nats.url, "--json"], app, { PATH: `${join(node, "..")}:${process.env.PATH ?? ""}` });
+        const summary = summaryOf(stdout);
+        expect(summary).to.include({ ok: true, verified: true, nodes: 2, tasks: 20 });
+        expect(summary.sum).to.equal(110);
+      });
+
+      it("passes the app's own tests", async () => {
+        const stdout = await sh(node, [join(app, "node_modules", "mocha", "bin", "mocha.js")], app);
+        expect(stdout).to.match(/\b[1-9]\d* passing\b/);
+        expect(stdout).not.to.match(/\bfailing\b/);
+      });
+
+      it("says which version it is", async () => {
+        const stdout = await sh(node, [join(app, "node_modules", "troupe", "bin", "troupe.mjs"), "--version"], app);
+        expect(stdout.trim()).to.match(/^(troupe )?0\.\d+\.\d+$/);
+      });
+    });
+  }
+});
