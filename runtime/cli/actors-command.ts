@@ -1,9 +1,10 @@
-import { parseArgs } from "node:util";
 import { actorTree, formatActorTree } from "../introspection/actor-tree.js";
 import { listActors } from "../introspection/list-actors.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
+import { parseOptions } from "./parse-options.js";
+import { VERBS } from "./usage.js";
 
 /**
  * `troupe actors`: asks every node of a system for its actors and prints the supervision tree (path,
@@ -11,16 +12,9 @@ import { connectObserver, waitOption } from "./observer-connection.js";
  * with the tree.
  */
 export async function actorsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      system: { type: "string", default: "troupe" },
-      nats: { type: "string" },
-      json: { type: "boolean", default: false },
-      wait: { type: "string", default: "500" },
-    },
-    strict: true,
-  });
+  const parsed = parseOptions(VERBS.actors, args);
+  if (parsed === undefined) return 0;
+  const { values } = parsed;
   const waitMs = waitOption(values.wait);
   const transport = await connectObserver("actors", values.nats, values.system);
   if (transport === undefined) return 1;

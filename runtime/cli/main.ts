@@ -1,48 +1,55 @@
-import { runCommand } from "./run-command.js";
-import { nodeCommand } from "./node-command.js";
-import { actorsCommand } from "./actors-command.js";
-import { nodesCommand } from "./nodes-command.js";
-import { traceCommand } from "./trace-command.js";
+import { troupeVersion } from "../package-root.js";
+import { didYouMean } from "./did-you-mean.js";
+import { UsageError } from "./parse-options.js";
+import { isVerb, mainUsage, verbUsage, VERBS, type VerbName } from "./usage.js";
 
-const USAGE = `troupe — an actor runtime for TypeScript on NATS
+type Command = (args: string[]) => number | Promise<number>;
 
-Usage:
-  troupe run <example|./topology.ts> [--nodes N] [--nats URL] [--state URL] [--trace FILE] [--json]
-      Runs a topology: a coordinator here and N worker node processes.
-  troupe node [--system NAME] [--node-id ID] [--nats URL] [--module ./topology.ts]
-      Starts a worker node that joins a system and hosts the module's actors.
-  troupe nodes [--system NAME] [--nats URL] [--json] [--wait MS]
-      Lists a system's live nodes (from their heartbeats), the kinds they host and their actor counts.
-  troupe actors [--system NAME] [--nats URL] [--json] [--wait MS]
-      Shows a system's actor tree across its nodes: path, kind, node, restarts.
-  troupe trace FILE [--trace-id ID] [--all] [--html OUT]
-      Prints a recorded trace (troupe run --trace FILE) as a tree, or writes it as an HTML timeline.
+// Loaded on use: `troupe --help` or `troupe proto` never loads NATS, the codec or the tracing API.
+const COMMANDS: Record<VerbName, () => Promise<Command>> = {
+  run: async () => (await import("./run-command.js")).runCommand,
+  node: async () => (await import("./node-command.js")).nodeCommand,
+  nodes: async () => (await import("./nodes-command.js")).nodesCommand,
+  actors: async () => (await import("./actors-command.js")).actorsCommand,
+  trace: async () => (await import("./trace-command.js")).traceCommand,
+  proto: async () => (await import("./proto-command.js")).protoCommand,
+  init: async () => (await import("./init-command.js")).initCommand,
+};
 
-Without --nats (or NATS_URL), run and node start a private nats-server on a free loopback port.
-Examples: image-pipeline, word-count, ping-pong, custom-actor`;
+const TOP_LEVEL = ["--help", "-h", "--version", "-v", "help", ...Object.keys(VERBS)];
 
+/** Runs one `troupe` invocation and resolves with its exit code: 0 ok, 1 failed, 2 called wrongly. */
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
-  switch (verb) {
-    case "run":
-      return runCommand(rest);
-    case "node":
-      return nodeCommand(rest);
-    case "nodes":
-      return nodesCommand(rest);
-    case "actors":
-      return actorsCommand(rest);
-    case "trace":
-      return traceCommand(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      console.log(USAGE);
-      return verb === undefined ? 1 : 0;
-    default:
-      console.error(`troupe: unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
-      return 1;
+  if (verb === undefined) {
+    console.error(mainUsage());
+    return 2;
+  }
+  if (verb === "--help" || verb === "-h") {
+    console.log(mainUsage());
+    return 0;
+  }
+  if (verb === "help") {
+    const topic = rest[0];
+    if (topic !== undefined && isVerb(topic)) console.log(verbUsage(VERBS[topic]));
+    else console.log(mainUsage());
+    return 0;
+  }
+  if (verb === "--version" || verb === "-v") {
+    console.log(troupeVersion());
+    return 0;
+  }
+  if (!isVerb(verb)) {
+    const what = verb.startsWith("-") ? "option" : "command";
+    console.error(`troupe: unknown ${what} ${JSON.stringify(verb)}${didYouMean(verb, TOP_LEVEL)}\n\n${mainUsage()}`);
+    return 2;
+  }
+  try {
+    return await (await COMMANDS[verb]())(rest);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`troupe ${verb}: ${error.message}\n\n${verbUsage(error.verb)}`);
+    return 2;
   }
 }
 

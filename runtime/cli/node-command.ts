@@ -1,12 +1,13 @@
-import { parseArgs } from "node:util";
 import { ActorSystem, defaultNodeId } from "../actor-system.js";
-import { startTracing } from "../tracing/start-tracing.js";
+import { loadStartTracing } from "../tracing/load-start-tracing.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { describeEvent } from "./describe-event.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats } from "./nats-endpoint.js";
+import { parseOptions } from "./parse-options.js";
+import { VERBS } from "./usage.js";
 import { untilSignal } from "./signals.js";
 
 /**
@@ -15,19 +16,9 @@ import { untilSignal } from "./signals.js";
  * SIGTERM (then drains and exits 0) or until its NATS connection is lost for good (exits 1).
  */
 export async function nodeCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      system: { type: "string", default: "troupe" },
-      "node-id": { type: "string" },
-      nats: { type: "string" },
-      module: { type: "string" },
-      trace: { type: "string" },
-      // Set by `troupe run`: its workers stop when the run's process goes away, even if it was killed.
-      "exit-with-stdin": { type: "boolean", default: false },
-    },
-    strict: true,
-  });
+  const parsed = parseOptions(VERBS.node, args);
+  if (parsed === undefined) return 0;
+  const { values } = parsed;
   const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
   const signal = untilSignal();
   const onStdinClosed = (): boolean => process.kill(process.pid, "SIGTERM");
@@ -37,7 +28,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   }
   const nodeId = values["node-id"] ?? defaultNodeId();
   // Tracing starts before the node, so the node id and system are on every span's resource.
-  const tracing = values.trace ? startTracing({ file: values.trace, nodeId, system: values.system, serviceName: `troupe-node` }) : undefined;
+  const tracing = values.trace ? (await loadStartTracing())({ file: values.trace, nodeId, system: values.system, serviceName: `troupe-node` }) : undefined;
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), inboxPrefix: systemInboxPrefix(values.system), ...natsCredentialsFromEnv() });

@@ -1,25 +1,19 @@
-import { parseArgs } from "node:util";
 import { DEFAULT_LIST_WAIT_MS, listNodes } from "../membership/list-nodes.js";
 import type { NodeInfo } from "../membership/node-table.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
+import { parseOptions } from "./parse-options.js";
+import { VERBS } from "./usage.js";
 
 /**
  * `troupe nodes`: listens to a system's heartbeats for `--wait` ms and prints the live nodes, the
  * kinds they host and their actor counts. With `--json`, stdout is one JSON object `{ system, nodes }`.
  */
 export async function nodesCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      system: { type: "string", default: "troupe" },
-      nats: { type: "string" },
-      json: { type: "boolean", default: false },
-      wait: { type: "string", default: String(DEFAULT_LIST_WAIT_MS) },
-    },
-    strict: true,
-  });
-  const waitMs = waitOption(values.wait);
+  const parsed = parseOptions(VERBS.nodes, args);
+  if (parsed === undefined) return 0;
+  const { values } = parsed;
+  const waitMs = waitOption(values.wait ?? String(DEFAULT_LIST_WAIT_MS));
   const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).heartbeat;
   const transport = await connectObserver("nodes", values.nats, values.system);
   if (transport === undefined) return 1;

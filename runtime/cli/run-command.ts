@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { context as otelContext, trace } from "@opentelemetry/api";
-import { startTracing, type TracingHandle } from "../tracing/start-tracing.js";
+import { loadStartTracing } from "../tracing/load-start-tracing.js";
+import { loadOtelApi } from "../tracing/otel-api.js";
+import type { TracingHandle } from "../tracing/start-tracing.js";
 import type { TopologyResult } from "../topology.js";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { ActorSystem } from "../actor-system.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
@@ -15,37 +15,55 @@ import { systemInboxPrefix } from "./inbox-prefix.js";
 import { progressPrinter } from "./progress-printer.js";
 import { untilSignal } from "./signals.js";
 import { startWorker, type WorkerProcess } from "./worker-processes.js";
+import { loosePositionals, parseOptions, UsageError } from "./parse-options.js";
+import { VERBS } from "./usage.js";
 
 /**
  * `troupe run`: starts N worker node processes and an in-process coordinator, runs the topology's
- * `main`, prints a summary (with `--json`, the last stdout line is one JSON object) and tears
- * everything down again, including on SIGINT/SIGTERM.
+ * `main`, prints a summary and tears everything down again, including on SIGINT/SIGTERM. With
+ * `--json`, the last stdout line is one JSON object, also when the run fails: then `ok` is false and
+ * `error` says why (a wrong option, a missing module, an error during the run, a failed check).
  */
 export async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      nodes: { type: "string", default: "2" },
-      nats: { type: "string" },
-      state: { type: "string" },
-      trace: { type: "string" },
-      system: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  const target = positionals[0];
-  if (!target) throw new Error("troupe run needs an example name or a topology file, e.g. `troupe run ping-pong`");
+  const end = args.indexOf("--");
+  const json = (end === -1 ? args : args.slice(0, end)).includes("--json");
+  const report: RunReport = { example: loosePositionals(VERBS.run, args)[0] ?? null };
+  let code: number;
+  try {
+    code = await runTopology(args, report);
+  } catch (error) {
+    if (json) printFailure(report, error instanceof Error ? error.message : String(error));
+    throw error;
+  }
+  if (json && report.interruptedBy !== undefined) printFailure(report, `interrupted by ${report.interruptedBy}`);
+  return code;
+}
+
+/** What is known about a run so far, for the JSON line of a run that fails. */
+interface RunReport {
+  example: string | null;
+  interruptedBy?: string;
+}
+
+function printFailure(report: RunReport, error: string): void {
+  console.log(JSON.stringify({ ok: false, example: report.example, error }));
+}
+
+async function runTopology(args: string[], report: RunReport): Promise<number> {
+  const parsed = parseOptions(VERBS.run, args);
+  if (parsed === undefined) return 0;
+  const { values, positionals } = parsed;
+  const target = positionals[0]!;
   const nodes = Number(values.nodes);
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new Error(`--nodes must be an integer from 1 to 64; got ${values.nodes}`);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new UsageError(`--nodes must be an integer from 1 to 64; got ${values.nodes}`, VERBS.run);
   const traceFile = values.trace === undefined ? undefined : resolve(values.trace);
   const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
-  if (!/^(file|gs|memory):/.test(state)) throw new Error(`--state must be a file://, gs:// or memory: URL; got ${state}`);
+  if (!/^(file|gs|memory):/.test(state)) throw new UsageError(`--state must be a file://, gs:// or memory: URL; got ${state}`, VERBS.run);
 
   const say = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const modulePath = topologyPath(target);
   const topology = await loadTopology(modulePath);
+  report.example = topology.name;
   const systemName = values.system ?? `${topology.name.replace(/[^A-Za-z0-9_-]/g, "_")}-${randomBytes(3).toString("hex")}`;
   const started = Date.now();
   const signal = untilSignal();
@@ -60,7 +78,7 @@ export async function runCommand(args: string[]): Promise<number> {
       // A fresh file per run; the coordinator and every worker append their spans to it.
       mkdirSync(dirname(traceFile), { recursive: true });
       writeFileSync(traceFile, "");
-      tracing = startTracing({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run" });
+      tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run" });
     }
     nats = await resolveNats(values.nats, say);
     const credentials = natsCredentialsFromEnv();
@@ -79,9 +97,10 @@ export async function runCommand(args: string[]): Promise<number> {
 
     const printer = progressPrinter();
     // With --trace, the whole run is one root span: everything the topology does is in its trace.
-    const runSpan = tracing ? trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } }) : undefined;
+    const otel = tracing ? await loadOtelApi() : undefined;
+    const runSpan = otel?.trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } });
     const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
-    const result = await (runSpan ? otelContext.with(trace.setSpan(otelContext.active(), runSpan), main) : main()).finally(() => {
+    const result = await (otel && runSpan ? otel.context.with(otel.trace.setSpan(otel.context.active(), runSpan), main) : main()).finally(() => {
       printer.end();
       runSpan?.end();
     });
@@ -91,8 +110,9 @@ export async function runCommand(args: string[]): Promise<number> {
     if (result.summary?.length) say(result.summary.join("\n"));
     if (traceFile) say(`trace ${traceId} in ${traceFile} (view: troupe trace ${values.trace} --trace-id ${traceId}, or --html trace.html)`);
     say(`${ok ? "ok" : "FAILED"}: ${result.tasks} tasks in ${durationMs} ms${result.verified ? ", verified" : ""}`);
-    if (values.json) {
-      console.log(JSON.stringify({ ok, example: topology.name, nodes, tasks: result.tasks, durationMs, state: result.state, traceId, verified: result.verified ?? false, ...result.details }));
+    if (values.json && report.interruptedBy === undefined) {
+      const failed = ok ? {} : { error: "the topology's own check failed (verified: false)" };
+      console.log(JSON.stringify({ ok, example: topology.name, nodes, tasks: result.tasks, durationMs, state: result.state, traceId, verified: result.verified ?? false, ...result.details, ...failed }));
     }
     return ok ? 0 : 1;
   };
@@ -102,6 +122,7 @@ export async function runCommand(args: string[]): Promise<number> {
       run(),
       signal.promise.then((name) => {
         say(`${name}: stopping workers and servers`);
+        report.interruptedBy = name;
         return 130;
       }),
     ]);

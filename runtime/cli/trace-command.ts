@@ -1,26 +1,19 @@
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { loadTrace, readSpans, traceIds } from "../tracing/trace-file.js";
 import { traceHtml } from "../tracing/trace-html.js";
 import { formatTraceTree } from "../tracing/trace-tree.js";
+import { parseOptions } from "./parse-options.js";
+import { VERBS } from "./usage.js";
 
 /**
  * `troupe trace FILE [--trace-id ID] [--all] [--html OUT]`: prints one trace of a trace file as a tree
  * (the run's by default: the trace with the most spans), or writes it as a self-contained HTML page.
  */
 export function traceCommand(args: string[]): number {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      "trace-id": { type: "string" },
-      html: { type: "string" },
-      all: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  const file = positionals[0];
-  if (!file) throw new Error("troupe trace needs a trace file, as written by `troupe run --trace FILE`");
+  const parsed = parseOptions(VERBS.trace, args);
+  if (parsed === undefined) return 0;
+  const { values, positionals } = parsed;
+  const file = positionals[0]!;
   const spans = readSpans(file, (line, error) => console.error(`troupe trace: ${file}:${line} is not a span (${error}); skipped`));
   const trace = loadTrace(spans, values["trace-id"]);
   const others = traceIds(spans).filter((t) => t.traceId !== trace.traceId);

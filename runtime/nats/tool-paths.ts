@@ -14,8 +14,9 @@ const ENV_OVERRIDE: Record<Tool, string> = { "nats-server": "NATS_SERVER_BIN", "
 const MANIFEST_KEY: Record<Tool, string> = { "nats-server": "natsServer", "fake-gcs-server": "fakeGcsServer", chromium: "chromium" };
 
 /**
- * Finds a tool's binary (a server, or the browser for the trace page test): the environment override, then what `npm run setup` recorded in
- * `.tools/tools.json`, then `.tools/bin`, then PATH. Undefined when none is found.
+ * Finds a tool's binary (a server, or the browser for the trace page test): the environment override,
+ * then (in a checkout of Troupe) what setup recorded in `.tools/tools.json` and `.tools/bin`, then PATH.
+ * Undefined when none is found.
  */
 export function findTool(tool: Tool): string | undefined {
   const override = process.env[ENV_OVERRIDE[tool]];
@@ -38,13 +39,24 @@ export function findTool(tool: Tool): string | undefined {
   return undefined;
 }
 
+/** How to get each tool, in words that work in an app using Troupe (not only in a checkout of Troupe). */
+const HOW_TO_GET: Record<Tool, { install: string; otherwise?: string }> = {
+  "nats-server": {
+    install:
+      "Install it with a package manager (`apt-get install nats-server`, `brew install nats-server`), " +
+      "with Go (`go install github.com/nats-io/nats-server/v2@latest`, into $(go env GOPATH)/bin), " +
+      "or from a release at https://github.com/nats-io/nats-server/releases",
+    otherwise: "Or use a server that is already running: pass its URL (`--nats URL` or NATS_URL for the troupe command).",
+  },
+  "fake-gcs-server": { install: "Install it with Go (`go install github.com/fsouza/fake-gcs-server@latest`, into $(go env GOPATH)/bin)" },
+  chromium: { install: "Install Chromium or Chrome" },
+};
+
 export function requireTool(tool: Tool): string {
   const found = findTool(tool);
   if (!found) {
-    throw new Error(
-      `${tool} not found: run \`npm run setup\` (installs it into .tools/bin), put it on PATH, ` +
-        `or set ${ENV_OVERRIDE[tool]} to its path.`,
-    );
+    const { install, otherwise } = HOW_TO_GET[tool];
+    throw new Error(`${tool} not found on PATH or in ${ENV_OVERRIDE[tool]}. ${install}, then put it on PATH or set ${ENV_OVERRIDE[tool]} to its path.${otherwise ? ` ${otherwise}` : ""}`);
   }
   return found;
 }
