@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".tools/", "proto/gen/", "examples/*/gen/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/", ".tools/", "dist/", "proto/gen/", "examples/*/gen/", "**/*.js", "**/*.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

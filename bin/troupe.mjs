@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 // The `troupe` command: the compiled CLI in dist/, shipped in the package (in a checkout, built by
 // `npm run build`, which setup runs before tests and the demo).
+//
+// TROUPE_CLI_FROM_SOURCE=1 (set by this repository's test runs) runs the TypeScript sources through
+// tsx instead, in a checkout only: tests hand their nodes topology modules written against the
+// sources, and one process must not mix the compiled runtime with the source one (two copies of
+// every class). The packaging test covers the compiled CLI.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const main = new URL("../dist/runtime/cli/main.js", import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
-  console.error(`troupe: ${fileURLToPath(main)} is missing. In a checkout of Troupe, run \`npm run build\` first; an installed package ships it.`);
+const source = new URL("../runtime/cli/main.ts", import.meta.url);
+const compiled = new URL("../dist/runtime/cli/main.js", import.meta.url);
+if (process.env.TROUPE_CLI_FROM_SOURCE === "1" && existsSync(fileURLToPath(source))) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(source.href);
+} else if (existsSync(fileURLToPath(compiled))) {
+  await import(compiled.href);
+} else {
+  console.error(`troupe: ${fileURLToPath(compiled)} is missing. In a checkout of Troupe, run \`npm run build\` first; an installed package ships it.`);
   process.exit(1);
 }
-await import(main.href);

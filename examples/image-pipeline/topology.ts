@@ -12,6 +12,7 @@ import { findImages, IMAGES_ENV } from "./image-source.js";
 import { summaryTable, summaryTotals } from "./summary.js";
 import { submissionsOf, verify } from "./verify.js";
 import { findTool } from "../../runtime/nats/tool-paths.js";
+import { requireFacePackages } from "./requirements.js";
 
 /** Every image is submitted this many times (default 1): each repeat must match its original. */
 const REPEAT_ENV = "TROUPE_IMAGE_REPEAT";
@@ -20,6 +21,9 @@ const FAKE_GCS_ENV = "TROUPE_FAKE_GCS";
 /** The bucket (and prefix) of the embedded fake-gcs-server. */
 const EMBEDDED_BUCKET = "troupe-demo";
 const EMBEDDED_PREFIX = "image-pipeline";
+
+// Before anything starts: without them, loading this topology fails with what to install.
+requireFacePackages();
 
 export default defineTopology({
   name: "image-pipeline",

@@ -21,7 +21,7 @@ export interface TroupeProcess {
  */
 export function runTroupe(args: readonly string[], env: Record<string, string> = {}): TroupeProcess {
   const base: Record<string, string> = {};
-  for (const key of ["PATH", "HOME", "NATS_SERVER_BIN", "FAKE_GCS_SERVER_BIN", "CI"]) {
+  for (const key of ["PATH", "HOME", "NATS_SERVER_BIN", "FAKE_GCS_SERVER_BIN", "CI", "TROUPE_CLI_FROM_SOURCE"]) {
     const value = process.env[key];
     if (value !== undefined) base[key] = value;
   }

@@ -18,7 +18,8 @@ const NOT_INSTALLED = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vl
 
 async function sh(cmd: string, args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+    // The compiled CLI, as users run it (the suite runs its other `troupe` processes from source).
+    const { stdout } = await run(cmd, args, { cwd, env: { ...process.env, TROUPE_CLI_FROM_SOURCE: "0", ...env }, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -74,6 +75,17 @@ describe("package: packed, installed into an app made by troupe init, run with p
     expect(existsSync(join(app, "dist", "gen", "messages.js"))).to.equal(true);
   });
 
+  it("explains what the image-pipeline example needs, as one JSON line, when those packages are not installed", async () => {
+    const failed = await run(process.execPath, [join(app, "node_modules", "troupe", "bin", "troupe.mjs"), "run", "image-pipeline", "--nats", nats.url, "--json"], { cwd: app, env: { ...process.env, TROUPE_CLI_FROM_SOURCE: "0" } }).then(
+      () => undefined,
+      (error: { code?: number; stdout?: string }) => error,
+    );
+    expect(failed?.code).to.equal(1);
+    const summary = summaryOf(failed?.stdout ?? "");
+    expect(summary.ok).to.equal(false);
+    expect(String(summary.error)).to.include("npm install @vladmandic/face-api");
+  });
+
   for (const [label, node] of [["this Node", process.execPath], ["Node 24", NODE24]] as const) {
     describe(`on ${label}`, () => {
       before(function () {
@@ -88,6 +100,13 @@ describe("package: packed, installed into an app made by troupe init, run with p
         const summary = summaryOf(stdout);
         expect(summary).to.include({ ok: true, verified: true, nodes: 2, tasks: 20 });
         expect(summary.sum).to.equal(110);
+      });
+
+      it("runs a bundled example: ping-pong between two node processes", async () => {
+        const stdout = await sh(node, [join(app, "node_modules", "troupe", "bin", "troupe.mjs"), "run", "ping-pong", "--nodes", "2", "--nats", nats.url, "--json"], app);
+        const summary = summaryOf(stdout);
+        expect(summary).to.include({ ok: true, verified: true, outOfOrder: 0 });
+        expect(summary.pongs).to.equal(summary.expectedPongs);
       });
 
       it("passes the app's own tests", async () => {
