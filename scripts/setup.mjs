@@ -303,7 +303,7 @@ function ensureTools() {
 async function ensureBuild() {
   const { build } = await import('./build.mjs');
   try {
-    build((line) => log(line));
+    await build((line) => log(line));
   } catch (err) {
     log(`build failed: ${err.message}`);
     process.exit(1);

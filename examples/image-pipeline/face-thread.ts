@@ -4,7 +4,10 @@
  * messages (and a node silent for over 2 s is taken for lost, its tasks handed to others). The thread
  * starts on first use, loads the models once, and is replaced if it dies.
  */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { PACKAGE_ROOT } from "../../runtime/package-root.js";
 import type { Detection } from "./face-model.js";
 
 /** A request to the thread: analyse `jpeg`, or just load the models when it is absent. */
@@ -62,10 +65,10 @@ export class FaceThread {
   }
 
   private start(): Running {
-    // Compiled, the entry is JavaScript beside this file; run from source, the thread loads its
-    // TypeScript through tsx, as the node does.
-    const compiled = import.meta.url.endsWith(".js");
-    const entry = new URL(compiled ? "./face-thread-entry.js" : "./face-thread-entry.ts", import.meta.url);
+    // Compiled, the entry is a module of its own in dist/ (this code may sit in a shared chunk);
+    // run from source, the thread loads its TypeScript through tsx, as the node does.
+    const compiled = !import.meta.url.endsWith(".ts");
+    const entry = compiled ? pathToFileURL(join(PACKAGE_ROOT, "dist", "examples", "image-pipeline", "face-thread-entry.js")) : new URL("./face-thread-entry.ts", import.meta.url);
     const worker = compiled
       ? new Worker(entry)
       : new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true });

@@ -1,11 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { PACKAGE_ROOT } from "../package-root.js";
 import type { Topology } from "../topology.js";
 import { prepareTypeScriptImport } from "./typescript-loader.js";
 
-/** The bundled examples, beside the runtime: `examples/` in a checkout, `dist/examples/` compiled. */
-const EXAMPLES = fileURLToPath(new URL("../../examples", import.meta.url));
+/** The bundled examples: `dist/examples/` when this runs compiled, `examples/` when run from source. */
+const EXAMPLES = import.meta.url.endsWith(".ts") ? join(PACKAGE_ROOT, "examples") : join(PACKAGE_ROOT, "dist", "examples");
 
 /** An example's topology module: compiled JavaScript in the package, TypeScript in a checkout. */
 function exampleTopology(name: string): string | undefined {
