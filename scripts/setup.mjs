@@ -5,7 +5,8 @@
 //   2. nats-server and fake-gcs-server: find them, else build them with `go install` into .tools/bin;
 //      chromium (for the trace page test): find it, else install Debian's package
 //   3. the package build (scripts/build.mjs): generated protobuf code, then dist/
-//   4. with --test: a Node 24 binary for the packaging test (.tools/node24, from the npm package `node`)
+//   4. with --test: Node 22 and 24 binaries for the packaging test (.tools/node22, .tools/node24, from
+//      the npm package `node`)
 // The resolved server binaries are recorded in .tools/tools.json for the runtime and tests.
 //
 // Outside CI a missing server binary is only a warning (the tests that need it skip themselves);
@@ -311,27 +312,31 @@ async function ensureBuild() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. with --test: a Node 24 binary for the packaging test, from the npm package `node`
+// 4. with --test: Node 22 and 24 binaries for the packaging test, from the npm package `node`
+// (package.json `engines` names the majors the suite runs on: this machine's and these)
 
-const NODE24_DIR = path.join(TOOLS, 'node24');
-const NODE24_BIN = path.join(NODE24_DIR, 'node_modules', 'node', 'bin', 'node');
+const OTHER_NODE_MAJORS = [22, 24];
+const nodeBin = (major) => path.join(TOOLS, `node${major}`, 'node_modules', 'node', 'bin', 'node');
 
 function nodeMajor(bin) {
   const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   return out.status === 0 ? Number(/^v(\d+)/.exec(out.stdout.trim())?.[1]) : undefined;
 }
 
-function ensureNode24() {
-  if (!isExecutable(NODE24_BIN) || nodeMajor(NODE24_BIN) !== 24) {
-    log(`node 24 (for the packaging test) missing: npm install node@24 into ${rel(NODE24_DIR)}`);
-    fs.mkdirSync(NODE24_DIR, { recursive: true });
-    run('npm', ['install', '--prefix', NODE24_DIR, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', 'node@24']);
+function ensureOtherNodes() {
+  const missing = [];
+  for (const major of OTHER_NODE_MAJORS) {
+    const bin = nodeBin(major);
+    if (!isExecutable(bin) || nodeMajor(bin) !== major) {
+      const dir = path.dirname(path.dirname(path.dirname(path.dirname(bin))));
+      log(`node ${major} (for the packaging test) missing: npm install node@${major} into ${rel(dir)}`);
+      fs.mkdirSync(dir, { recursive: true });
+      run('npm', ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `node@${major}`]);
+    }
+    if (isExecutable(bin) && nodeMajor(bin) === major) log(`node ${major} ok: ${rel(bin)}`);
+    else missing.push({ tool: { name: `node ${major}`, skipped: `the packaging test will not run on Node ${major}` }, problem: `npm install node@${major} failed`, fix: 'check access to the npm registry, then run setup again' });
   }
-  if (isExecutable(NODE24_BIN) && nodeMajor(NODE24_BIN) === 24) {
-    log(`node 24 ok: ${rel(NODE24_BIN)}`);
-    return [];
-  }
-  return [{ tool: { name: 'node 24', skipped: 'the packaging test will not run on Node 24' }, problem: 'npm install node@24 failed', fix: 'check access to the npm registry, then run setup again' }];
+  return missing;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,7 +344,7 @@ function ensureNode24() {
 ensureNodeModules();
 const missing = ensureTools();
 await ensureBuild();
-if (process.argv.includes('--test')) missing.push(...ensureNode24());
+if (process.argv.includes('--test')) missing.push(...ensureOtherNodes());
 
 if (missing.length > 0) {
   for (const { tool, fix } of missing) {

@@ -116,7 +116,7 @@ async function embeddedGcs(ctx: TopologyRunContext): Promise<EmbeddedGcs | undef
   if (!ctx.stateIsDefault || process.env[FAKE_GCS_ENV] === "0") return undefined;
   const binary = findTool("fake-gcs-server");
   if (!binary) {
-    ctx.log(`fake-gcs-server is not installed (\`npm run setup\` builds it): images and state go to the local directory ${ctx.state}`);
+    ctx.log(`fake-gcs-server is not installed (\`go install github.com/fsouza/fake-gcs-server@v1.55.1\`, then PATH or FAKE_GCS_SERVER_BIN): images and state go to the local directory ${ctx.state}`);
     return undefined;
   }
   try {

@@ -43,8 +43,8 @@ export async function connectNats(options: NatsOptions): Promise<Transport> {
   } catch (error) {
     throw new TransportError(
       `cannot connect to NATS at ${servers.join(", ") || "nats://127.0.0.1:4222"}: ${describe(error)}. ` +
-        `Check that nats-server is running there and the credentials are right, or start a node without ` +
-        `--nats/NATS_URL to use an embedded server.`,
+        `Check that a nats-server is running there, reachable from this process, and that the credentials ` +
+        `are right (the troupe command starts a private server when given neither --nats nor NATS_URL).`,
     );
   }
 }

@@ -10,8 +10,8 @@ import { natsServerFor } from "../helpers/nats.js";
 
 const run = promisify(execFile);
 
-/** The Node 24 binary setup installs (`npm test` runs `setup --test`). */
-const NODE24 = process.env.NODE24_BIN ?? join(PROJECT_ROOT, ".tools", "node24", "node_modules", "node", "bin", "node");
+/** The other Node majors `engines` names, as setup installs them (`npm test` runs `setup --test`). */
+const nodeBinary = (major: number): string => join(PROJECT_ROOT, ".tools", `node${major}`, "node_modules", "node", "bin", "node");
 
 /** Packages only the examples, tests or optional parts use: none may reach an app that installs Troupe. */
 const NOT_INSTALLED = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vladmandic/face-api", "jpeg-js", "@google-cloud/storage", "@opentelemetry/sdk-node", "tsx", "moleculer", "nact"];
@@ -36,7 +36,7 @@ function summaryOf(stdout: string): Record<string, unknown> {
 /**
  * Troupe as a user gets it: `npm pack`, a new app made by `troupe init` outside the repository that
  * installs the tarball, its messages generated with `troupe proto`, compiled with `tsc`, run with plain
- * `node` on two worker processes over a real nats-server, and its own tests; on this Node and on 24.
+ * `node` on two worker processes over a real nats-server, and its own tests; on this Node, 22 and 24.
  */
 describe("package: packed, installed into an app made by troupe init, run with plain node", function () {
   this.timeout(10 * 60_000);
@@ -86,7 +86,7 @@ describe("package: packed, installed into an app made by troupe init, run with p
     expect(String(summary.error)).to.include("npm install @vladmandic/face-api");
   });
 
-  for (const [label, node] of [["this Node", process.execPath], ["Node 24", NODE24]] as const) {
+  for (const [label, node] of [[`this Node (${process.version})`, process.execPath], ["Node 22", nodeBinary(22)], ["Node 24", nodeBinary(24)]] as const) {
     describe(`on ${label}`, () => {
       before(function () {
         if (!existsSync(node)) {
