@@ -1,7 +1,12 @@
 import type { SystemEvent } from "../actor-system.js";
+import { printable } from "../printable.js";
 
-/** One line for an operator about something a node noticed. */
+/** One line for an operator about something a node noticed; what came from the wire is escaped. */
 export function describeEvent(event: SystemEvent): string {
+  return printable(describeRaw(event));
+}
+
+function describeRaw(event: SystemEvent): string {
   switch (event.type) {
     case "transport":
       return `nats: ${event.event.type}${"server" in event.event ? ` ${event.event.server}` : ""}`;

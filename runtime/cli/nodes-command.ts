@@ -4,6 +4,7 @@ import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
 import { parseOptions } from "./parse-options.js";
 import { VERBS } from "./usage.js";
+import { printable } from "../printable.js";
 
 /**
  * `troupe nodes`: listens to a system's heartbeats for `--wait` ms and prints the live nodes, the
@@ -39,7 +40,8 @@ export async function nodesCommand(args: string[]): Promise<number> {
 export function formatNodeTable(nodes: readonly NodeInfo[], nowMs: number): string {
   const rows = [
     ["NODE", "KINDS", "ACTORS", "UP", "LAST SEEN"],
-    ...nodes.map((n) => [n.node, n.kinds.join(",") || "-", String(n.actorCount), duration(nowMs - n.startedAtMs), `${duration(nowMs - n.lastSeenMs)} ago`]),
+    // Node ids and kinds come from heartbeats, which anyone on the bus can send.
+    ...nodes.map((n) => [printable(n.node), printable(n.kinds.join(",")) || "-", String(n.actorCount), duration(nowMs - n.startedAtMs), `${duration(nowMs - n.lastSeenMs)} ago`]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");

@@ -26,10 +26,12 @@ export interface WorkerLaunch {
 
 /** Starts `troupe node` as a child process and resolves once it reports ready. */
 export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> {
-  const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--nats", launch.servers.join(","), "--exit-with-stdin"];
+  const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--exit-with-stdin"];
   if (launch.modulePath) args.push("--module", launch.modulePath);
   if (launch.traceFile) args.push("--trace", launch.traceFile);
-  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: process.env });
+  // Servers (whose URLs may carry user:password) go through the environment, as credentials do
+  // (NATS_CREDS, NATS_TOKEN, ...): a command line is visible to every user of the machine in `ps`.
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NATS_URL: launch.servers.join(",") } });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   createInterface({ input: child.stderr }).on("line", launch.log);
 

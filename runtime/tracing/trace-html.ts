@@ -61,7 +61,7 @@ export function traceHtml(trace: LoadedTrace, title = "Troupe trace"): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>${escape(title)} ${trace.traceId}</title>
+<title>${escape(title)} ${escape(trace.traceId)}</title>
 <style>
   body { font: 13px/1.4 system-ui, sans-serif; margin: 16px; color: #1d2733; }
   h1 { font-size: 18px; margin: 0 0 4px; }
@@ -83,7 +83,7 @@ export function traceHtml(trace: LoadedTrace, title = "Troupe trace"): string {
 </head>
 <body>
 <h1>${escape(title)}</h1>
-<div class="summary">trace <code>${trace.traceId}</code>: ${trace.spans.length} spans on ${nodes.length} nodes, ${(trace.endMs - trace.startMs).toFixed(1)} ms${errors.length ? `, <span class="errors">${errors.length} errors</span>` : ", no errors"}</div>
+<div class="summary">trace <code>${escape(trace.traceId)}</code>: ${trace.spans.length} spans on ${nodes.length} nodes, ${(trace.endMs - trace.startMs).toFixed(1)} ms${errors.length ? `, <span class="errors">${errors.length} errors</span>` : ", no errors"}</div>
 <div class="legend">${nodes.map((n, i) => `<span><i style="background:${PALETTE[i % PALETTE.length]}"></i>${escape(n)}</span>`).join("")}<span><i style="background:#d62828"></i>failed</span></div>
 <div class="axis" id="axis"></div>
 <div id="timeline"></div>
@@ -138,6 +138,7 @@ document.body.dataset.rendered = String(bars.length);
 `;
 }
 
+/** Everything printed into the page goes through here (a trace file is only data). */
 function escape(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }

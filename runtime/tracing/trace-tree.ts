@@ -1,4 +1,5 @@
 import type { SpanRecord } from "./file-span-exporter.js";
+import { printable } from "../printable.js";
 import { actorOf, nodeOf, type LoadedTrace, type SpanNode } from "./trace-file.js";
 
 /**
@@ -25,7 +26,8 @@ export function formatTraceTree(trace: LoadedTrace, options: { all?: boolean; ma
   };
   walk(trace.roots, 0);
   if (lines.length >= maxLines) lines.push(`... (${trace.spans.length} spans; --all prints every one, a span per line up to ${maxLines})`);
-  return lines.join("\n");
+  // Span names, nodes, paths and messages may come from anywhere (a trace file is only data).
+  return lines.map(printable).join("\n");
 }
 
 function describe(span: SpanRecord): string {

@@ -56,7 +56,19 @@ export function redactedServers(servers: ConnectionOptions["servers"]): string[]
 
 function serverList(servers: ConnectionOptions["servers"]): string[] {
   const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
-  return list.map((s) => s.replace(/\/\/[^@/]*@/, "//"));
+  return list.map((s) => splitUserinfo(s).server);
+}
+
+/**
+ * A server URL taken apart: `[scheme://][userinfo@]host[:port]`. A server URL has no path, so the
+ * userinfo is everything up to the last `@`: a password may hold `/`, `:` or `@` unencoded, and the
+ * scheme may be missing (`user:pass@host:4222`); a pattern that stops at the first `/` or `@` leaks.
+ */
+export function splitUserinfo(url: string): { server: string; userinfo: string | undefined } {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
+  const rest = url.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  return at < 0 ? { server: url, userinfo: undefined } : { server: scheme + rest.slice(at + 1), userinfo: rest.slice(0, at) };
 }
 
 /**
@@ -67,7 +79,7 @@ function credentialsInUrls(servers: ConnectionOptions["servers"]): { user: strin
   const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
   const found = new Set<string>();
   for (const server of list) {
-    const userinfo = /^[a-z]+:\/\/([^@/]*)@/i.exec(server)?.[1];
+    const { userinfo } = splitUserinfo(server);
     if (userinfo !== undefined) found.add(userinfo);
   }
   if (found.size === 0) return undefined;
@@ -82,7 +94,8 @@ function describe(error: unknown): string {
   const code = e.code ?? e.cause?.code;
   const message = e.message ?? String(error);
   // Never echo connection strings back: they may carry passwords or tokens.
-  return (code && !message.includes(code) ? `${message} (${code})` : message).replace(/\/\/[^@/\s]*@/g, "//");
+  // Up to the last `@` of a URL-like word, for passwords holding `/` or `@`.
+  return (code && !message.includes(code) ? `${message} (${code})` : message).replace(/\/\/\S*@/g, "//");
 }
 
 /** Messages waiting in the client for one subscription before a `slow-consumer` event is raised. */
