@@ -109,7 +109,7 @@ authorization {
 
     const viaRuntime = await failure(connectNats({ servers: server.url, tls: tls() }));
     expect(viaRuntime).to.be.instanceOf(TransportError);
-    expect(viaRuntime.message).to.match(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: Authorization Violation\. Check that nats-server is running there and the credentials are right/);
+    expect(viaRuntime.message).to.match(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: Authorization Violation\. Check that a nats-server is running there, reachable from this process, and that the credentials are right/);
 
     const wrongPassword = await failure(connectNats({ ...s1(), pass: "not-the-password" }));
     expect(wrongPassword.message).to.include("Authorization Violation");
