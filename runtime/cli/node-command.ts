@@ -6,7 +6,7 @@ import { systemInboxPrefix } from "./inbox-prefix.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
 import { natsCredentialsFromEnv } from "./nats-credentials.js";
 import { resolveNats } from "./nats-endpoint.js";
-import { parseOptions } from "./parse-options.js";
+import { parseOptions, UsageError } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 import { untilSignal } from "./signals.js";
 
@@ -19,6 +19,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const parsed = parseOptions(VERBS.node, args);
   if (parsed === undefined) return 0;
   const { values } = parsed;
+  const shutdownMs = Number(values["shutdown-ms"]);
+  if (!Number.isInteger(shutdownMs) || shutdownMs < 1) throw new UsageError(`--shutdown-ms must be a positive whole number of milliseconds; got ${values["shutdown-ms"]}`, VERBS.node);
   const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
   const signal = untilSignal();
   const onStdinClosed = (): boolean => process.kill(process.pid, "SIGTERM");
@@ -35,11 +37,23 @@ export async function nodeCommand(args: string[]): Promise<number> {
     const system = await ActorSystem.start({ name: values.system, nodeId, tracing: tracing !== undefined, transport, types: topology?.types, kinds: topology?.kinds });
     const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
     system.onEvent((event) => say(describeEvent(event)));
-    await topology?.worker?.(system);
+    try {
+      await topology?.worker?.(system);
+    } catch (error) {
+      // The node is up and would keep the process alive: take it down, then report.
+      await system.shutdown();
+      throw error;
+    }
     console.log(JSON.stringify({ event: "ready", system: system.name, node: system.nodeId, inbox: system.inboxSubject }));
     const outcome = await Promise.race([signal.promise.then((name) => ({ signal: name })), system.closed().then((error) => ({ error }))]);
     if ("signal" in outcome) {
       say(`${outcome.signal}: shutting down`);
+      // Draining needs the server: with the connection gone it could wait for a reconnect forever.
+      // Unreferenced, the timer only fires if something still holds the process open by then.
+      setTimeout(() => {
+        say(`shutdown did not finish within ${shutdownMs} ms; exiting`);
+        process.exit(1);
+      }, shutdownMs).unref();
       await system.shutdown();
       return 0;
     }

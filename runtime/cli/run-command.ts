@@ -14,7 +14,8 @@ import { resolveNats, type NatsEndpoint } from "./nats-endpoint.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { progressPrinter } from "./progress-printer.js";
 import { untilSignal } from "./signals.js";
-import { startWorker, type WorkerProcess } from "./worker-processes.js";
+import { WorkerPool } from "./worker-pool.js";
+import { printable } from "../printable.js";
 import { loosePositionals, parseOptions, UsageError } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 
@@ -70,7 +71,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
   let nats: NatsEndpoint | undefined;
   let system: ActorSystem | undefined;
   let tracing: TracingHandle | undefined;
-  const workers: WorkerProcess[] = [];
+  let workers: WorkerPool | undefined;
 
   const run = async (): Promise<number> => {
     say(`troupe run ${topology.name}: system ${systemName}, ${nodes} worker node${nodes === 1 ? "" : "s"}`);
@@ -90,17 +91,19 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
       tracing: tracing !== undefined,
     });
     const ids = Array.from({ length: nodes }, (_, i) => `worker-${i + 1}`);
-    workers.push(
-      ...(await Promise.all(ids.map((nodeId) => startWorker({ system: systemName, nodeId, servers: nats!.servers, modulePath, traceFile, log: (line) => console.error(line) })))),
-    );
-    say(`workers ready: ${ids.join(", ")} (pids ${workers.map((w) => w.child.pid).join(", ")})`);
+    // Held before it starts, so that Ctrl-C during the start stops what has started.
+    workers = new WorkerPool({ system: systemName, servers: nats.servers, modulePath, traceFile, log: (line) => console.error(printable(line)) });
+    await workers.start(ids);
+    say(`workers ready: ${ids.join(", ")} (pids ${workers.pids().join(", ")})`);
 
     const printer = progressPrinter();
     // With --trace, the whole run is one root span: everything the topology does is in its trace.
     const otel = tracing ? await loadOtelApi() : undefined;
     const runSpan = otel?.trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } });
     const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
-    const result = await (otel && runSpan ? otel.context.with(otel.trace.setSpan(otel.context.active(), runSpan), main) : main()).finally(() => {
+    // A worker that dies is restarted (WorkerPool); the run fails only when they keep dying.
+    const supervised = (): Promise<TopologyResult> => Promise.race([main(), workers!.failed]);
+    const result = await (otel && runSpan ? otel.context.with(otel.trace.setSpan(otel.context.active(), runSpan), supervised) : supervised()).finally(() => {
       printer.end();
       runSpan?.end();
     });
@@ -128,7 +131,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     ]);
   } finally {
     signal.dispose();
-    await Promise.all(workers.map((w) => w.stop()));
+    await workers?.stop();
     await system?.shutdown();
     await tracing?.shutdown();
     await nats?.stop();

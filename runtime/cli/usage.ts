@@ -69,6 +69,12 @@ export const VERBS = {
       nats: { type: "string", value: "URL[,URL]", help: NATS_HELP },
       module: { type: "string", value: "FILE", help: "topology module: its types and kinds are registered here and its\nworker hook runs here" },
       trace: { type: "string", value: "FILE", help: "append this node's spans to FILE" },
+      "shutdown-ms": {
+        type: "string",
+        default: "10000",
+        value: "MS",
+        help: "after SIGINT/SIGTERM, exit (code 1) if draining has not finished by then,\nwhatever state the connection is in",
+      },
       "exit-with-stdin": { type: "boolean", default: false, help: "stop when stdin closes (set by troupe run)", hidden: true },
     },
   },
