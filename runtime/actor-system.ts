@@ -1,15 +1,18 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { addressFromWire, parseAddress, validateActorName, validateToken, type Address } from "./address.js";
+import { parseAddress, validateActorName, validateToken, type Address } from "./address.js";
 import { errorText, type ActorCell, type CellHost, type FailureReport } from "./actor-cell.js";
 import { Children } from "./children.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
+import { AnswerRef } from "./answer-ref.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { MessageType } from "./codec/message-type.js";
 import { TypeRegistry } from "./codec/type-registry.js";
 import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
-import { DeadLetters, type DeadLetterReason } from "./dead-letters.js";
+import { lookupOnOtherNodes } from "./name-lookup.js";
+import { DeadLetters, type DeadLetterLimits, type DeadLetterReason } from "./dead-letters.js";
+import type { FrameLimits } from "./codec/frame-limits.js";
 import { Dispatcher } from "./dispatcher.js";
 import { CellDirectory } from "./cell-directory.js";
 import { SystemStoppedError } from "./errors.js";
@@ -19,6 +22,7 @@ import { NO_SPAWN_OPTIONS, type SpawnOptions } from "./spawn-options.js";
 import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
 import { DeathWatch } from "./watch/death-watch.js";
 import { Membership, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
+import { actorListPages } from "./introspection/actor-list-pages.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
 import { chooseNode, type Placement } from "./remote/placement.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
@@ -31,7 +35,8 @@ import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
 
-export interface ActorSystemOptions {
+/** With the limits on what a frame may hold (FrameLimits) and on what the dead letters keep (DeadLetterLimits). */
+export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits {
   /** The system this node joins. Nodes of one system reach each other's actors. */
   readonly name: string;
   /** Unique within the system. Default: `<hostname>-<pid>-<random>`. */
@@ -99,7 +104,7 @@ export class ActorSystem implements MessageRouter {
   readonly name: string;
   readonly nodeId: string;
   readonly registry = new TypeRegistry();
-  readonly deadLetters = new DeadLetters();
+  readonly deadLetters: DeadLetters;
   readonly clock: Clock;
   readonly subjects: Subjects;
   readonly transport: Transport;
@@ -122,6 +127,8 @@ export class ActorSystem implements MessageRouter {
   private readonly askTimeoutMs: number;
   private readonly lookupTimeoutMs: number;
   private readonly host: CellHost;
+  /** The sender of the Failures this node answers with for its actors (`/system` on this node). */
+  private readonly nodeRef: ActorRef<any>;
   private shutdownPromise: Promise<void> | undefined;
   private resolveClosed!: (error: Error | undefined) => void;
   private readonly closedPromise = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
@@ -138,14 +145,16 @@ export class ActorSystem implements MessageRouter {
     this.name = validateToken("system name", options.name);
     this.nodeId = validateToken("node id", options.nodeId ?? defaultNodeId());
     this.transport = options.transport;
+    this.deadLetters = new DeadLetters(options);
     this.clock = options.clock ?? systemClock;
     this.subjects = new Subjects(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, this.name);
     this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
     this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
-    this.asks = new PendingAsks(this.clock);
+    this.asks = new PendingAsks(this.clock, (message) => this.registry.nameOf(message));
+    this.nodeRef = new ActorRef(this.addressOf(NODE_PATH), this);
     this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name) : undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
-    this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024));
+    this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
     this.host = {
       nodeId: this.nodeId,
       systemName: this.name,
@@ -285,25 +294,19 @@ export class ActorSystem implements MessageRouter {
   }
 
   /**
-   * Finds a top-level actor by name: on this node first, then by asking the other nodes of the system
-   * (the first to answer wins). Resolves undefined when nobody has it within `timeoutMs`.
+   * Finds a top-level actor by name: on this node first, then by asking the other nodes of the system.
+   * The first answer from a live member of this system naming `/user/<name>` wins; other answers are
+   * `forged-reply` dead letters. Resolves undefined when nobody has it within `timeoutMs`.
    */
   async lookup<M extends object = object>(name: string, options: { timeoutMs?: number } = {}): Promise<ActorRef<M> | undefined> {
     validateActorName(name);
     const local = this.cells.get(`/user/${name}`);
     if (local) return local.self as ActorRef<M>;
-    let reply: LookupReply;
-    try {
-      const bytes = await this.transport.request(
-        this.subjects.lookup,
-        LookupRequest.encode({ name }).finish(),
-        options.timeoutMs ?? this.lookupTimeoutMs,
-      );
-      reply = LookupReply.decode(bytes);
-    } catch {
-      return undefined;
-    }
-    const address = reply.found ? addressFromWire(reply.address) : undefined;
+    const address = await lookupOnOtherNodes(
+      { system: this.name, transport: this.transport, subject: this.subjects.lookup, deadLetters: this.deadLetters, membership: this.membership },
+      name,
+      options.timeoutMs ?? this.lookupTimeoutMs,
+    );
     return address ? this.refFor<M>(address) : undefined;
   }
 
@@ -378,8 +381,10 @@ export class ActorSystem implements MessageRouter {
   /** @internal Delivers to an actor of this node by path; used by refs and by the remote endpoint. */
   deliverLocal(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     if (path.startsWith(TEMP_PREFIX)) {
-      if (!this.asks.settle(path, message, this.registry.nameOf(message))) {
-        this.deadLetters.publish({ reason: "late-reply", detail: `no ask is waiting at ${path} (timed out or already answered)`, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message });
+      // Settled only by the asked actor (or a Failure from its node): see PendingAsks.
+      const refused = this.asks.settle(path, message, sender?.address);
+      if (refused !== undefined) {
+        this.deadLetters.publish({ reason: refused.reason, detail: refused.detail, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message, headers });
       }
       return;
     }
@@ -401,7 +406,8 @@ export class ActorSystem implements MessageRouter {
     const path = sender?.address.path;
     if (path === undefined || !(path.startsWith(TEMP_PREFIX) || path.startsWith("/reply/"))) return;
     try {
-      sender!.tell(Failure.create({ reason, message: detail }));
+      // From the node, so that the asker takes it as the answer of the actor it asked here.
+      sender!.tell(Failure.create({ reason, message: detail }), this.nodeRef);
     } catch {
       // The asker is gone or unreachable; its ask times out on its own.
     }
@@ -417,9 +423,9 @@ export class ActorSystem implements MessageRouter {
       case "terminated":
         return this.deathWatch.terminatedArrived(path, message as Terminated);
       case "spawn":
-        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, sender);
+        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, this.answerAs(path, sender));
       case "supervise":
-        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, sender);
+        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, this.answerAs(path, sender));
       case "child-failed": {
         const report = message as troupe.system.ChildFailed;
         const child = this.remoteChildOf(path, sender);
@@ -428,6 +434,11 @@ export class ActorSystem implements MessageRouter {
       case "child-stopped":
         return this.remoteChildOf(path, sender)?.stoppedRemotely((message as troupe.system.ChildStopped).stoppedItself);
     }
+  }
+
+  /** The asker of a request this node answers for the actor at `path`: answers go out in that actor's name. */
+  private answerAs(path: string, asker: ActorRef<any> | undefined): ActorRef<any> | undefined {
+    return asker && new AnswerRef(asker, new ActorRef(this.addressOf(path), this), this);
   }
 
   /** The proxy, in the parent at `parentPath`, of the remote child that `sender` is. */
@@ -473,11 +484,14 @@ export class ActorSystem implements MessageRouter {
     };
   }
 
-  /** `troupe actors`: whoever asks gets this node's actors; the request body carries nothing. */
+  /**
+   * `troupe actors`: whoever asks gets this node's actors; the request body carries nothing. The answer
+   * is as many `ActorList` pages as keep each under the message size limit, each with the total.
+   */
   private readonly onActorList = (request: InboundMessage): void => {
     if (!request.reply) return;
-    const actors = this.actors().map((a) => ({ path: a.path, kind: a.kind ?? "", restarts: a.restarts, mailboxSize: a.mailboxSize }));
-    this.transport.publish(request.reply, troupe.system.ActorList.encode({ node: this.nodeId, actors }).finish());
+    const actors = this.cells.all().map((c) => ({ path: c.path, kind: c.kind ?? "", restarts: c.restartCount, mailboxSize: c.mailboxSize }));
+    for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes)) this.transport.publish(request.reply, page);
   };
 
   private readonly onLookup = (request: InboundMessage): void => {
@@ -537,6 +551,9 @@ export class ActorSystem implements MessageRouter {
     return this.closedPromise;
   }
 }
+
+/** Where a node answers from when it answers for its actors (a Failure for a missing or stopped one). */
+const NODE_PATH = "/system";
 
 /** Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once. */
 function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>): void {

@@ -43,7 +43,18 @@ export {
 } from "./membership/membership.js";
 export { listNodes } from "./membership/list-nodes.js";
 export { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, type OverflowPolicy } from "./mailbox.js";
-export { DeadLetters, type DeadLetter, type DeadLetterReason, type DeadLetterListener } from "./dead-letters.js";
+export {
+  DeadLetters,
+  DEFAULT_MAX_DEAD_LETTERS,
+  DEFAULT_MAX_DEAD_LETTER_LOG_BYTES,
+  DEFAULT_MAX_DEAD_LETTER_KEPT_BYTES,
+  type DeadLetter,
+  type DeadLetterReason,
+  type DeadLetterListener,
+  type DeadLetterLimits,
+  type LimitName,
+} from "./dead-letters.js";
+export { DEFAULT_MAX_FRAME_ENVELOPES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES, type FrameLimits } from "./codec/frame-limits.js";
 export { addressFromWire, formatAddress, parseAddress, type Address } from "./address.js";
 export { TypeRegistry } from "./codec/type-registry.js";
 export { protobufNameOf, type MessageType, type MessageOf } from "./codec/message-type.js";

@@ -1,4 +1,5 @@
 import type { ActorRef } from "./actor-ref.js";
+import { approximateBytes } from "./approximate-bytes.js";
 
 /**
  * What a full mailbox does with one more message. Either way the message that loses goes to dead
@@ -13,6 +14,14 @@ export interface MailboxOptions {
   readonly capacity?: number;
   /** Default "drop-newest". */
   readonly overflow?: OverflowPolicy;
+  /**
+   * Most bytes queued at once, by estimate: `approximateBytes` of each message (the length of its
+   * strings and byte arrays, 8 bytes per other field, 16 per object), not the bytes it came in on
+   * the wire nor the memory V8 gives it. A mailbox holding this much or more takes no more: the next
+   * message is refused or the oldest evicted, by `overflow`, as when it is full by count; so it holds
+   * at most this plus one message. Default `Infinity`: bounded by `capacity` only, and no estimate made.
+   */
+  readonly maxBytes?: number;
 }
 
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
@@ -36,7 +45,11 @@ class WithHeaders {
 export class Mailbox {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
+  readonly maxBytes: number;
   private ring: (object | undefined)[] = EMPTY;
+  /** Parallel to `ring` when `maxBytes` is finite: the estimate of each queued message. */
+  private sizes: number[] | undefined;
+  private queuedBytes = 0;
   /** Parallel to `ring` once any message came with a sender; a shifted slot is cleared in both. */
   private senders: (ActorRef<any> | undefined)[] | undefined;
   private head = 0;
@@ -53,16 +66,24 @@ export class Mailbox {
     if (overflow !== "drop-newest" && overflow !== "drop-oldest") {
       throw new RangeError(`mailbox overflow must be "drop-newest" or "drop-oldest"; got ${JSON.stringify(overflow)}`);
     }
+    const maxBytes = options.maxBytes ?? Infinity;
+    if (!(maxBytes >= 1)) throw new RangeError(`mailbox maxBytes must be at least 1 (or Infinity); got ${maxBytes}`);
     this.capacity = capacity;
     this.overflow = overflow;
+    this.maxBytes = maxBytes;
   }
 
   get size(): number {
     return this.count;
   }
 
+  /** The estimate of the queued messages' bytes; 0 unless `maxBytes` is finite. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+
   get isFull(): boolean {
-    return this.count >= this.capacity;
+    return this.count >= this.capacity || this.queuedBytes >= this.maxBytes;
   }
 
   push(message: object, sender: ActorRef<any> | undefined, headers: Readonly<Record<string, string>> | undefined): void {
@@ -71,6 +92,11 @@ export class Mailbox {
     this.ring[slot] = headers === undefined ? message : new WithHeaders(message, headers);
     // Free slots are always empty in `senders`, so a message without a sender writes nothing there.
     if (sender !== undefined) (this.senders ??= new Array<ActorRef<any> | undefined>(this.ring.length))[slot] = sender;
+    if (this.sizes !== undefined) {
+      const bytes = approximateBytes(message);
+      this.sizes[slot] = bytes;
+      this.queuedBytes += bytes;
+    }
     this.count++;
   }
 
@@ -89,6 +115,7 @@ export class Mailbox {
       this.lastSender = senders[head];
       senders[head] = undefined;
     }
+    if (this.sizes !== undefined) this.queuedBytes -= this.sizes[head]!;
     this.head = (head + 1) & (this.ring.length - 1);
     this.count--;
     if (entry.constructor === WithHeaders) {
@@ -104,6 +131,7 @@ export class Mailbox {
     const next = size === 0 ? INITIAL_SLOTS : size * 2;
     this.ring = unwrap(this.ring, this.head, this.count, next);
     if (this.senders !== undefined) this.senders = unwrap(this.senders, this.head, this.count, next);
+    if (this.maxBytes !== Infinity) this.sizes = unwrap(this.sizes ?? [], this.head, this.count, next);
     this.head = 0;
   }
 }

@@ -1,8 +1,11 @@
-import type { Address } from "./address.js";
+import { formatAddress, type Address } from "./address.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { MessageType } from "./codec/message-type.js";
 import { Failure } from "./codec/wire-types.js";
 import { AskFailedError, AskTimeoutError, UnexpectedReplyError } from "./errors.js";
+import { TempPaths } from "./temp-paths.js";
+
+export { TEMP_PREFIX } from "./temp-paths.js";
 
 interface Pending {
   readonly resolve: (reply: any) => void;
@@ -13,18 +16,33 @@ interface Pending {
   readonly timer: TimerHandle;
 }
 
-export const TEMP_PREFIX = "/temp/";
+/** Why a message to a temporary path settled nothing. */
+export interface Refusal {
+  readonly reason: "forged-reply" | "late-reply";
+  readonly detail: string;
+}
 
 /**
- * Asks waiting for their reply. Each ask gets a temporary address `/temp/<n>` on this node, used as
- * the sender of the request; a reply is an ordinary message to that address, so it is correlated
- * wherever it comes from and costs no extra subscription.
+ * Asks waiting for their reply. Each ask gets a temporary address `/temp/<32 hex digits>` on this
+ * node (unguessable: see TempPaths), used as the sender of the request; a reply is an ordinary
+ * message to that address, so it costs no extra subscription.
+ *
+ * A reply settles an ask only when it comes from the asked actor: its sender is the ask's target
+ * address, or it is a `Failure` from the target's node (the node answers so for a missing, stopped or
+ * failing actor). Anything else is refused as a forged reply and the ask keeps waiting for the real
+ * one. The sender is data an attacker can write too: the path, which only the asker and the asked
+ * node see, is what keeps strangers out; the sender check keeps out whoever learnt the path without
+ * being the one asked (a third actor it was passed on to, a client that watched the request go by).
  */
 export class PendingAsks {
-  private readonly pending = new Map<number, Pending>();
-  private seq = 0;
+  private readonly pending = new Map<string, Pending>();
+  private readonly paths = new TempPaths();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** The protobuf name of a message, for errors about replies of the wrong type. */
+    private readonly typeNameOf: (message: object) => string | undefined = () => undefined,
+  ) {}
 
   get size(): number {
     return this.pending.size;
@@ -38,47 +56,58 @@ export class PendingAsks {
     replyTypeName: string,
     timeoutMs: number,
   ): { path: string; reply: Promise<R> } {
-    const id = ++this.seq;
+    const path = this.paths.mint();
     let entry!: Pending;
     const reply = new Promise<R>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
-        this.pending.delete(id);
+        this.pending.delete(path);
         reject(new AskTimeoutError(target, requestTypeName, timeoutMs));
       }, timeoutMs);
       entry = { resolve, reject, replyType, replyTypeName, target, timer };
     });
-    this.pending.set(id, entry);
-    return { path: `${TEMP_PREFIX}${id}`, reply };
+    this.pending.set(path, entry);
+    return { path, reply };
   }
 
-  /** Settles the ask behind `path` with `message`; false when no such ask is waiting. */
-  settle(path: string, message: object, messageTypeName: string | undefined): boolean {
-    const id = Number(path.slice(TEMP_PREFIX.length));
-    const entry = this.pending.get(id);
-    if (entry === undefined) return false;
-    this.pending.delete(id);
+  /**
+   * Settles the ask behind `path` with `message` from `sender`; returns undefined when it did, else
+   * why not (the message then settled nothing and belongs to dead letters).
+   */
+  settle(path: string, message: object, sender: Address | undefined): Refusal | undefined {
+    const entry = this.pending.get(path);
+    if (entry === undefined) {
+      return this.paths.wasIssued(path)
+        ? { reason: "late-reply", detail: `no ask is waiting at ${path} (timed out or already answered)` }
+        : { reason: "forged-reply", detail: `no ask of this node ever had the path ${path}` };
+    }
+    const target = entry.target;
+    const fromTarget = sender !== undefined && sender.node === target.node && sender.system === target.system && (sender.path === target.path || message instanceof Failure);
+    if (!fromTarget) {
+      const from = sender === undefined ? "no sender" : formatAddress(sender);
+      return { reason: "forged-reply", detail: `reply to ${path} from ${from}, not from ${formatAddress(target)} (nor a Failure from its node); the ask still waits` };
+    }
+    this.pending.delete(path);
     this.clock.clearTimeout(entry.timer);
     if (message instanceof entry.replyType) entry.resolve(message);
-    else if (message instanceof Failure) entry.reject(new AskFailedError(entry.target, message.reason, message.message));
-    else entry.reject(new UnexpectedReplyError(entry.target, entry.replyTypeName, messageTypeName ?? message.constructor.name));
-    return true;
+    else if (message instanceof Failure) entry.reject(new AskFailedError(target, message.reason, message.message));
+    else entry.reject(new UnexpectedReplyError(target, entry.replyTypeName, this.typeNameOf(message) ?? message.constructor.name));
+    return undefined;
   }
 
   /** Fails an ask whose request could not even be sent. */
   abandon(path: string, error: Error): void {
-    const id = Number(path.slice(TEMP_PREFIX.length));
-    const entry = this.pending.get(id);
+    const entry = this.pending.get(path);
     if (entry === undefined) return;
-    this.pending.delete(id);
+    this.pending.delete(path);
     this.clock.clearTimeout(entry.timer);
     entry.reject(error);
   }
 
   rejectAll(error: Error): void {
-    for (const [id, entry] of this.pending) {
+    for (const [path, entry] of this.pending) {
       this.clock.clearTimeout(entry.timer);
       entry.reject(error);
-      this.pending.delete(id);
+      this.pending.delete(path);
     }
   }
 }

@@ -2,10 +2,12 @@ import { addressFromWire, type Address } from "./address.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
 import protobuf from "protobufjs/minimal.js";
 import { encodeFrame } from "./codec/frame-codec.js";
-import { readFrame, type WireEnvelope } from "./codec/frame-reader.js";
+import { readFrameWithin, type HeadersOverLimit, type WireEnvelope } from "./codec/frame-reader.js";
+import { frameLimits, type FrameLimits } from "./codec/frame-limits.js";
 import type { MessageType } from "./codec/message-type.js";
 import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
+import { Failure } from "./codec/wire-types.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
@@ -32,24 +34,25 @@ export interface EndpointHost {
 /** Largest batch frame: big enough to amortise a publish over hundreds of small messages. */
 const MAX_BATCH_BYTES = 128 * 1024;
 
-/** How much of an undecodable frame a dead letter keeps: enough to diagnose, bounded in memory. */
-const KEPT_BYTES = 4096;
-
 /**
  * The node's side of the wire: encodes messages for other nodes into frames on their inbox subject,
  * and turns frames arriving on this node's inbox into local deliveries. Whatever arrives, a bad frame
- * becomes a dead letter with its reason; nothing thrown here can reach the connection.
+ * becomes a dead letter with its reason; nothing thrown here can reach the connection. Reading a
+ * frame costs at most `limits` allow, and one frame gets at most one Failure on its reply subject.
  */
 export class RemoteEndpoint {
   readonly maxMessageBytes: number;
+  readonly limits: Required<FrameLimits>;
 
   private readonly batcher: FrameBatcher;
 
   constructor(
     private readonly host: EndpointHost,
     maxMessageBytes: number,
+    limits: FrameLimits = {},
   ) {
     this.maxMessageBytes = Math.min(maxMessageBytes, host.transport.maxPayload);
+    this.limits = frameLimits(limits);
     this.batcher = new FrameBatcher(
       (subject, data) => host.transport.publish(subject, data),
       (subject, envelopes, error) =>
@@ -92,8 +95,9 @@ export class RemoteEndpoint {
       return;
     }
     let envelopes: readonly WireEnvelope[];
+    let unreadBytes: number;
     try {
-      envelopes = readFrame(data);
+      ({ envelopes, unreadBytes } = readFrameWithin(data, this.limits));
     } catch (error) {
       this.dead("malformed-frame", `not a troupe.wire.Frame: ${errorText(error)}`, inbound);
       return;
@@ -104,23 +108,28 @@ export class RemoteEndpoint {
     }
     // Payloads are decoded straight from the frame, through one reader.
     const reader = protobuf.Reader.create(data);
+    // Envelopes without a sender are answered on the frame's reply subject, through one ref per frame.
+    const replyTo = inbound.reply ? new ReplySubjectRef(this, inbound.reply, this.host.name, this.host.router) : undefined;
     for (const envelope of envelopes) {
       try {
-        this.deliverEnvelope(envelope, reader, inbound);
+        this.deliverEnvelope(envelope, reader, inbound, replyTo);
       } catch (error) {
         this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject: inbound.subject, type: envelope.type });
       }
     }
+    if (unreadBytes > 0) {
+      // After the envelopes' own letters, so that it is the newest in `recent()`.
+      this.host.deadLetters.limitHit("maxFrameEnvelopes");
+      const detail = `frame holds more than maxFrameEnvelopes ${this.limits.maxFrameEnvelopes} envelopes: the last ${unreadBytes} of its ${data.length} bytes were not read`;
+      this.host.deadLetters.publish({ reason: "too-many-envelopes", detail, subject: inbound.subject, bytes: data.subarray(data.length - unreadBytes), size: unreadBytes });
+    }
   };
 
-  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage): void {
+  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage, replyTo: ReplySubjectRef | undefined): void {
     const { type: typeName, target: path } = envelope;
     const senderAddress = addressFromWire(envelope.sender);
-    const sender = senderAddress
-      ? this.host.refFor(senderAddress)
-      : inbound.reply
-        ? new ReplySubjectRef(this, inbound.reply, this.host.name, this.host.router)
-        : undefined;
+    const sender = senderAddress ? this.host.refFor(senderAddress) : replyTo;
+    if (envelope.headersOverLimit !== undefined) return this.refuseHeaders(envelope, envelope.headersOverLimit, sender, inbound);
     const type = this.host.registry.typeNamed(typeName);
     if (type === undefined) {
       const detail = `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`;
@@ -150,25 +159,45 @@ export class RemoteEndpoint {
     this.host.deliverLocal(path, message, sender, envelope.headers);
   }
 
-  private deadEnvelope(reason: "unknown-type" | "malformed-payload", detail: string, envelope: WireEnvelope, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
+  private refuseHeaders(envelope: WireEnvelope, over: HeadersOverLimit, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
+    this.host.deadLetters.limitHit(over.limit);
+    const detail = `envelope carries ${over.count} headers (${over.bytes} bytes); ${over.limit} is ${this.limits[over.limit]}`;
+    this.host.failAsk(sender, "headers-over-limit", detail);
+    this.deadEnvelope("headers-over-limit", detail, envelope, sender, inbound);
+  }
+
+  private deadEnvelope(reason: "unknown-type" | "malformed-payload" | "headers-over-limit", detail: string, envelope: WireEnvelope, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
     this.host.deadLetters.publish({
       reason,
       detail,
       target: { system: this.host.name, node: this.host.nodeId, path: envelope.target },
       sender: sender?.address,
       type: envelope.type,
-      bytes: inbound.data.slice(envelope.payloadStart, envelope.payloadEnd),
+      // A view: the dead letters copy what they keep (at most maxDeadLetterKeptBytes).
+      bytes: inbound.data.subarray(envelope.payloadStart, envelope.payloadEnd),
       subject: inbound.subject,
     });
   }
 
   private dead(reason: "oversized" | "malformed-frame", detail: string, inbound: InboundMessage): void {
-    this.host.deadLetters.publish({ reason, detail, subject: inbound.subject, bytes: inbound.data.slice(0, KEPT_BYTES) });
+    this.host.deadLetters.publish({ reason, detail, subject: inbound.subject, bytes: inbound.data });
+  }
+
+  /** Counts a Failure that one frame's reply subject does not get, as it had one already. @internal */
+  failureNotAnswered(): void {
+    this.host.deadLetters.limitHit("failureAnswersPerFrame");
   }
 }
 
-/** The sender of a request from a plain NATS client: replying publishes to its reply subject. */
+/**
+ * The sender of the requests of one frame from a plain NATS client: replying publishes to its reply
+ * subject. Replies from actors all go out; of the Failures the node answers with (now or later, as a
+ * mailbox overflows or a handler throws), only the first: one frame must not make the node publish
+ * thousands of messages to a subject of the sender's choosing. The others are counted.
+ */
 class ReplySubjectRef extends ActorRef<object> {
+  private failureSent = false;
+
   constructor(
     private readonly endpoint: RemoteEndpoint,
     private readonly subject: string,
@@ -179,6 +208,10 @@ class ReplySubjectRef extends ActorRef<object> {
   }
 
   override tell(message: object, sender?: ActorRef<any>): void {
+    if (message.constructor === Failure) {
+      if (this.failureSent) return this.endpoint.failureNotAnswered();
+      this.failureSent = true;
+    }
     this.endpoint.sendToSubject(this.subject, message, sender);
   }
 }

@@ -1,6 +1,7 @@
 import protobuf from "protobufjs/minimal.js";
 import type { AddressData } from "./wire-types.js";
 import { InternedStrings } from "./interned-strings.js";
+import { UNLIMITED_FRAMES, type FrameLimits } from "./frame-limits.js";
 
 /**
  * One envelope of a received frame. The payload is left where it is, as a range of the frame's
@@ -13,6 +14,23 @@ export interface WireEnvelope {
   readonly payloadEnd: number;
   readonly sender: AddressData | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Set when the envelope carries more headers than the limits allow: it is refused, `headers` is undefined. */
+  readonly headersOverLimit: HeadersOverLimit | undefined;
+}
+
+/** What an envelope refused for its headers carried: all of its entries, counted without being decoded. */
+export interface HeadersOverLimit {
+  /** The limit hit first. */
+  readonly limit: "maxHeaders" | "maxHeaderBytes";
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** A frame as read: its envelopes, and what was left unread. */
+export interface FrameContents {
+  readonly envelopes: WireEnvelope[];
+  /** Bytes at the end of the frame left unread because it holds more than `maxFrameEnvelopes` envelopes; 0 when read to its end. */
+  readonly unreadBytes: number;
 }
 
 const WIRE_BYTES = 2;
@@ -26,17 +44,31 @@ const interned = new InternedStrings();
  * feed (type registry, actor paths) hash each only once. Throws on bytes that are not a valid frame.
  */
 export function readFrame(bytes: Uint8Array): WireEnvelope[] {
-  const reader = protobuf.Reader.create(bytes);
-  const envelopes: WireEnvelope[] = [];
-  while (reader.pos < reader.len) {
-    const tag = reader.tag();
-    if (tag >>> 3 === 1 && (tag & 7) === WIRE_BYTES) envelopes.push(readEnvelope(reader, bytes, delimitedEnd(reader)));
-    else skip(reader, tag);
-  }
-  return envelopes;
+  return readFrameWithin(bytes, UNLIMITED_FRAMES).envelopes;
 }
 
-function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number): WireEnvelope {
+/**
+ * Reads a frame as `readFrame` does, within `limits`: it stops before envelope `maxFrameEnvelopes + 1`
+ * (what follows is neither read nor checked), and an envelope's header entries past `maxHeaders` or
+ * `maxHeaderBytes` are checked for structure but not decoded (the envelope comes back refused). So
+ * the work done is bounded whatever the frame holds; the checks are integer comparisons.
+ */
+export function readFrameWithin(bytes: Uint8Array, limits: Required<FrameLimits>): FrameContents {
+  const reader = protobuf.Reader.create(bytes);
+  const envelopes: WireEnvelope[] = [];
+  const { maxFrameEnvelopes, maxHeaders, maxHeaderBytes } = limits;
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.tag();
+    if (tag >>> 3 === 1 && (tag & 7) === WIRE_BYTES) {
+      if (envelopes.length === maxFrameEnvelopes) return { envelopes, unreadBytes: reader.len - start };
+      envelopes.push(readEnvelope(reader, bytes, delimitedEnd(reader), maxHeaders, maxHeaderBytes));
+    } else skip(reader, tag);
+  }
+  return { envelopes, unreadBytes: 0 };
+}
+
+function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number, maxHeaders: number, maxHeaderBytes: number): WireEnvelope {
   const outerEnd = narrow(reader, end);
   let target = "";
   let type = "";
@@ -44,6 +76,9 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number): 
   let payloadEnd = 0;
   let sender: AddressData | undefined;
   let headers: Record<string, string> | undefined;
+  let headerCount = 0;
+  let headerBytes = 0;
+  let overLimit: HeadersOverLimit["limit"] | undefined;
   while (reader.pos < end) {
     const tag = reader.tag();
     const field = tag >>> 3;
@@ -60,13 +95,20 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number): 
     } else if (field === 4) {
       sender = readAddress(reader, bytes, valueEnd);
     } else {
-      const [key, value] = readHeader(reader, bytes, valueEnd);
-      (headers ??= {})[key] = value;
+      headerCount++;
+      headerBytes += valueEnd - reader.pos;
+      if (overLimit === undefined && headerCount > maxHeaders) overLimit = "maxHeaders";
+      if (overLimit === undefined && headerBytes > maxHeaderBytes) overLimit = "maxHeaderBytes";
+      if (overLimit === undefined) {
+        const [key, value] = readHeader(reader, bytes, valueEnd);
+        (headers ??= {})[key] = value;
+      } else checkHeader(reader, valueEnd);
     }
     reader.pos = valueEnd;
   }
   widen(reader, end, outerEnd);
-  return { target, type, payloadStart, payloadEnd, sender, headers };
+  if (overLimit === undefined) return { target, type, payloadStart, payloadEnd, sender, headers, headersOverLimit: undefined };
+  return { target, type, payloadStart, payloadEnd, sender, headers: undefined, headersOverLimit: { limit: overLimit, count: headerCount, bytes: headerBytes } };
 }
 
 function readAddress(reader: protobuf.Reader, bytes: Uint8Array, end: number): AddressData {
@@ -94,7 +136,7 @@ function readAddress(reader: protobuf.Reader, bytes: Uint8Array, end: number): A
 /** "/temp/": an ask's reply address, a new one per ask (runtime/pending-asks.ts). */
 const TEMP_PATH = new TextEncoder().encode("/temp/");
 
-/** Actor paths repeat, except an ask's `/temp/<n>`, which would only evict strings that do. */
+/** Actor paths repeat, except an ask's `/temp/<32 hex digits>`, which would only evict strings that do. */
 function readPath(bytes: Uint8Array, start: number, end: number): string {
   if (end - start > TEMP_PATH.length && startsWith(bytes, start, TEMP_PATH)) return InternedStrings.decode(bytes, start, end);
   return interned.read(bytes, start, end);
@@ -125,6 +167,18 @@ function readHeader(reader: protobuf.Reader, bytes: Uint8Array, end: number): [s
   }
   widen(reader, end, outerEnd);
   return [key, value];
+}
+
+/** A header entry past the limits: its structure checked as `readHeader` does, nothing decoded. */
+function checkHeader(reader: protobuf.Reader, end: number): void {
+  const outerEnd = narrow(reader, end);
+  while (reader.pos < end) {
+    const tag = reader.tag();
+    const field = tag >>> 3;
+    if ((tag & 7) !== WIRE_BYTES || (field !== 1 && field !== 2)) skip(reader, tag);
+    else reader.pos = delimitedEnd(reader, end);
+  }
+  widen(reader, end, outerEnd);
 }
 
 /**

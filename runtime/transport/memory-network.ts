@@ -102,6 +102,29 @@ class MemoryTransport implements Transport {
     });
   }
 
+  requestMany(subject: string, data: Uint8Array, options: { readonly timeoutMs: number; readonly signal: AbortSignal }, onReply: (reply: Uint8Array) => void): Promise<void> {
+    const inbox = this.network.newInbox();
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        options.signal.removeEventListener("abort", end);
+        unsubscribe();
+        resolve();
+      };
+      const timer = setTimeout(end, options.timeoutMs);
+      options.signal.addEventListener("abort", end, { once: true });
+      const unsubscribe = this.subscribe(inbox, (reply) => {
+        if (!options.signal.aborted) onReply(reply.data);
+      });
+      if (options.signal.aborted) return end();
+      try {
+        this.publish(subject, data, inbox);
+      } catch {
+        end();
+      }
+    });
+  }
+
   async flush(): Promise<void> {}
 
   onEvent(listener: (event: TransportEvent) => void): Unsubscribe {

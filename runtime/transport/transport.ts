@@ -12,12 +12,23 @@ export interface Transport {
   subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe;
   /** Publishes and resolves with the first reply; rejects with a TransportError after `timeoutMs`. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * Publishes a request and passes every reply, as it comes, to `onReply` until `signal` aborts or
+   * `timeoutMs` has passed; resolves then, and never rejects: a request nobody answers gets no
+   * replies. Replies arrive on the same kind of inbox as `request`'s. Optional: without it, a lookup
+   * can judge only the first answer.
+   */
+  requestMany?(subject: string, data: Uint8Array, options: { readonly timeoutMs: number; readonly signal: AbortSignal }, onReply: (reply: Uint8Array) => void): Promise<void>;
   /** Resolves once everything published so far has reached the server. */
   flush(): Promise<void>;
   onEvent(listener: (event: TransportEvent) => void): Unsubscribe;
   /** Stops taking new messages, delivers what is in flight, then disconnects. */
   close(): Promise<void>;
-  /** Resolves when the transport has closed: with the error that closed it, or undefined if asked to. */
+  /**
+   * Resolves when the transport has closed: with the error that closed it, or undefined if asked to.
+   * A transport that finds it can no longer receive (its connection stopped reading, or the server
+   * closed one of its subscriptions) closes itself and resolves with that reason: it never runs on deaf.
+   */
   closed(): Promise<Error | undefined>;
 }
 
@@ -38,4 +49,10 @@ export type TransportEvent =
   | { readonly type: "error"; readonly error: Error }
   | { readonly type: "slow-consumer"; readonly subject: string; readonly pending: number }
   | { readonly type: "stale-connection" }
+  /**
+   * A function the transport handed to its client (a subscription's callback, so `onMessage`, or a
+   * status listener) threw. It was caught: the connection keeps receiving. `failures` counts them all
+   * since the transport connected.
+   */
+  | { readonly type: "callback-failed"; readonly subject: string; readonly error: Error; readonly failures: number }
   | { readonly type: "closed"; readonly error: Error | undefined };

@@ -55,7 +55,7 @@ export type Verdict =
       readonly send: true;
       /** Dead letters the body must produce on each node that receives it. */
       readonly letters: readonly DeadLetterReason[];
-      /** `Failure` answers published to the NATS reply subject. */
+      /** `Failure` answers published to the NATS reply subject: at most one per frame (docs/wire.md, "Replies and asks"). */
       readonly replyAnswers: number;
       /** `Failure` answers sent to the envelopes' `sender` addresses, as the subject they go to. */
       readonly senderAnswers: readonly string[];
@@ -94,13 +94,17 @@ export function predictInbox(data: Uint8Array, hasReply: boolean, view: NodeView
       }
     }
     letters.push(reason);
-    // The node answers a request it cannot handle: to the sender when it is an asker, else to the reply subject.
+    // The node answers a request it cannot handle: to the sender when it is an asker (each its own
+    // ask), else to the reply subject, which gets one Failure per frame however many envelopes fail.
     if (sender) {
       if (sender.path.startsWith("/temp/") || sender.path.startsWith("/reply/")) senderAnswers.push(`${view.prefix}.${sender.system}.node.${sender.node}`);
     } else if (hasReply) {
-      replyAnswers++;
+      replyAnswers = 1;
     }
   }
+  // The generators stay within the node's frame limits (at most 20 envelopes; at most 20 headers, under
+  // 14 KB), so `too-many-envelopes` and `headers-over-limit` are not predicted here;
+  // test/integration/hostile-budgets.test.ts covers them.
   return { send: true, letters, replyAnswers, senderAnswers };
 }
 
