@@ -1,3 +1,4 @@
+import { printable } from "../printable.js";
 import type { ActorReport } from "./list-actors.js";
 
 /** An actor with the children it supervises, wherever they run. */
@@ -31,7 +32,8 @@ export function formatActorTree(roots: readonly ActorTreeNode[]): string {
   const rows: string[][] = [["PATH", "KIND", "NODE", "RESTARTS", "MAILBOX"]];
   const walk = (nodes: readonly ActorTreeNode[], depth: number): void => {
     for (const n of nodes) {
-      rows.push([`${"  ".repeat(depth)}${n.path}`, n.kind ?? "-", n.node, String(n.restarts), String(n.mailboxSize)]);
+      // Paths, kinds and node ids come from the nodes' answers: anyone on the bus can send one.
+      rows.push([`${"  ".repeat(depth)}${printable(n.path)}`, printable(n.kind ?? "-"), printable(n.node), String(n.restarts), String(n.mailboxSize)]);
       walk(n.children, depth + 1);
     }
   };
