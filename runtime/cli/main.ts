@@ -2,6 +2,7 @@ import { troupeVersion } from "../package-root.js";
 import { didYouMean } from "./did-you-mean.js";
 import { UsageError } from "./parse-options.js";
 import { isVerb, mainUsage, verbUsage, VERBS, type VerbName } from "./usage.js";
+import { printable } from "../printable.js";
 
 type Command = (args: string[]) => number | Promise<number>;
 
@@ -58,7 +59,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`troupe: ${error instanceof Error ? error.message : String(error)}`);
+    // An error's message may quote what came over the wire (a node id, an actor's failure).
+    console.error(`troupe: ${printable(error instanceof Error ? error.message : String(error))}`);
     process.exitCode = 1;
   },
 );
