@@ -21,7 +21,8 @@ import { RemoteEndpoint } from "./remote-endpoint.js";
 import { NO_SPAWN_OPTIONS, type SpawnOptions } from "./spawn-options.js";
 import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
 import { DeathWatch } from "./watch/death-watch.js";
-import { Membership, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
+import { Membership, type HeartbeatRefusal, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
+import { refusalCounts } from "./membership/heartbeat-refusal.js";
 import { actorListPages } from "./introspection/actor-list-pages.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
 import { chooseNode, type Placement } from "./remote/placement.js";
@@ -65,9 +66,12 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits {
   /**
    * Membership: heartbeats every `intervalMs` (default 500) on the system's heartbeat subject; a node
    * silent for `failureTimeoutMs` (default 2000) is lost: its remote children fail, watches of its
-   * actors deliver Terminated "node-lost". `false` turns it off (a single node, or unit tests).
+   * actors deliver Terminated "node-lost". Peers are judged by these settings, never by what their
+   * heartbeats claim. At most `maxNodes` (default 1,000) other nodes are tracked and `maxKindsPerNode`
+   * (default 256) kinds accepted per heartbeat; refused heartbeats are counted (`heartbeatsRefused()`).
+   * `false` turns it off (a single node, or unit tests).
    */
-  readonly membership?: false | { readonly intervalMs?: number; readonly failureTimeoutMs?: number };
+  readonly membership?: false | { readonly intervalMs?: number; readonly failureTimeoutMs?: number; readonly maxNodes?: number; readonly maxKindsPerNode?: number };
   /**
    * OpenTelemetry tracing of every message flow (docs/tracing.md): `true` uses the global tracer
    * provider (set up by `startTracing` or the user's own SDK), or pass `{ tracerProvider }`. Default
@@ -249,6 +253,9 @@ export class ActorSystem implements MessageRouter {
         clock: this.clock,
         intervalMs: this.membershipOptions?.intervalMs,
         failureTimeoutMs: this.membershipOptions?.failureTimeoutMs,
+        maxNodes: this.membershipOptions?.maxNodes,
+        maxKindsPerNode: this.membershipOptions?.maxKindsPerNode,
+        system: this.name,
         localInfo: () => ({ kinds: this.kinds.names(), actorCount: this.cells.size }),
         onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes: bytes.slice(0, 4096) }),
       });
@@ -284,6 +291,11 @@ export class ActorSystem implements MessageRouter {
   /** Live nodes of the system as this node's membership sees them (itself included). */
   nodes(): NodeInfo[] {
     return this.membership?.nodes() ?? [];
+  }
+
+  /** Heartbeats this node's membership refused, by reason (all zero when membership is off). */
+  heartbeatsRefused(): Record<HeartbeatRefusal, number> {
+    return this.membership?.refused() ?? refusalCounts();
   }
 
   /** Stops an actor hosted on this node and resolves once it (and its children) have stopped. */

@@ -1,5 +1,7 @@
 import { validateToken } from "../address.js";
 import { NodeHeartbeat } from "../codec/wire-types.js";
+import { isKindName } from "../kind-name.js";
+import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
 
 /** One `troupe.membership.NodeHeartbeat`, as checked plain data (see proto/troupe/membership.proto). */
 export interface Heartbeat {
@@ -9,31 +11,53 @@ export interface Heartbeat {
   readonly startedAtMs: number;
   readonly kinds: readonly string[];
   readonly actorCount: number;
-  /** The sender's heartbeat interval; 0 when it did not say. */
+  /** The sender's heartbeat interval, for information only: observers judge by their own; 0 when it did not say. */
   readonly intervalMs: number;
   readonly leaving: boolean;
+  /** The sender's system; empty (or absent) from nodes that do not say. */
+  readonly system?: string;
 }
 
-export type DecodedHeartbeat = { readonly ok: true; readonly heartbeat: Heartbeat } | { readonly ok: false; readonly detail: string };
+/** Most kinds one heartbeat may list, by default. */
+export const DEFAULT_MAX_KINDS_PER_NODE = 256;
+
+export type DecodedHeartbeat =
+  | { readonly ok: true; readonly heartbeat: Heartbeat }
+  | { readonly ok: false; readonly reason: HeartbeatRefusal; readonly detail: string };
 
 export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
   return NodeHeartbeat.encode({ ...heartbeat, kinds: [...heartbeat.kinds] }).finish();
 }
 
+export interface HeartbeatChecks {
+  /** Refuse heartbeats of another system (those that name none pass). */
+  readonly system?: string;
+  /** Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
+  readonly maxKinds?: number;
+}
+
 /**
  * Decodes and checks a heartbeat. Anyone with publish rights on the subject can put bytes there, so
- * this never throws: garbage comes back as `{ ok: false, detail }` for the caller to report.
+ * this never throws: garbage comes back as `{ ok: false, reason, detail }` for the caller to count.
  */
-export function decodeHeartbeat(bytes: Uint8Array): DecodedHeartbeat {
+export function decodeHeartbeat(bytes: Uint8Array, checks: HeartbeatChecks = {}): DecodedHeartbeat {
   let m: ReturnType<typeof NodeHeartbeat.decode>;
   try {
     m = NodeHeartbeat.decode(bytes);
   } catch (error) {
-    return { ok: false, detail: `not a troupe.membership.NodeHeartbeat: ${(error as Error).message}` };
+    return { ok: false, reason: "malformed", detail: `not a troupe.membership.NodeHeartbeat: ${(error as Error).message}` };
   }
-  if (!isNodeId(m.node)) return { ok: false, detail: `heartbeat with invalid node id ${JSON.stringify(m.node.slice(0, 80))}` };
-  if (m.incarnation === "") return { ok: false, detail: `heartbeat from node ${m.node} has no incarnation` };
-  if (!Number.isFinite(m.startedAtMs)) return { ok: false, detail: `heartbeat from node ${m.node} has started_at_ms ${m.startedAtMs}` };
+  if (!isNodeId(m.node)) return { ok: false, reason: "malformed", detail: `heartbeat with invalid node id ${JSON.stringify(m.node.slice(0, 80))}` };
+  if (m.incarnation === "") return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has no incarnation` };
+  if (m.incarnation.length > 64) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has an incarnation of ${m.incarnation.length} characters (at most 64)` };
+  if (!Number.isFinite(m.startedAtMs)) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has started_at_ms ${m.startedAtMs}` };
+  if (checks.system !== undefined && m.system !== "" && m.system !== checks.system) {
+    return { ok: false, reason: "foreign-system", detail: `heartbeat from node ${m.node} of system ${JSON.stringify(m.system.slice(0, 80))}, not ${checks.system}` };
+  }
+  const maxKinds = checks.maxKinds ?? DEFAULT_MAX_KINDS_PER_NODE;
+  if (m.kinds.length > maxKinds) return { ok: false, reason: "kinds-over-limit", detail: `heartbeat from node ${m.node} lists ${m.kinds.length} kinds (maxKindsPerNode ${maxKinds})` };
+  const invalid = m.kinds.find((kind) => !isKindName(kind));
+  if (invalid !== undefined) return { ok: false, reason: "invalid-kind", detail: `heartbeat from node ${m.node} lists an invalid kind ${JSON.stringify(invalid.slice(0, 80))}` };
   return {
     ok: true,
     heartbeat: {
@@ -44,6 +68,7 @@ export function decodeHeartbeat(bytes: Uint8Array): DecodedHeartbeat {
       actorCount: m.actorCount,
       intervalMs: m.intervalMs,
       leaving: m.leaving,
+      system: m.system,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from "../clock.js";
 import type { Transport } from "../transport/transport.js";
 import { decodeHeartbeat } from "./heartbeat.js";
-import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "./membership.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
 import { NodeTable, type NodeInfo } from "./node-table.js";
 
 /** A little over two default heartbeat intervals: every live node with default settings is heard. */
@@ -11,6 +11,8 @@ export interface ListNodesOptions {
   /** How long to listen. Default `DEFAULT_LIST_WAIT_MS`; raise it for nodes with longer intervals. */
   readonly waitMs?: number;
   readonly clock?: Clock;
+  /** Most nodes listed. Default `DEFAULT_MAX_NODES` (1,000). */
+  readonly maxNodes?: number;
   readonly onInvalid?: (detail: string, bytes: Uint8Array) => void;
 }
 
@@ -22,7 +24,7 @@ export async function listNodes(transport: Transport, subject: string, options: 
   const clock = options.clock ?? systemClock;
   const waitMs = options.waitMs ?? DEFAULT_LIST_WAIT_MS;
   // Nobody is timed out during such a short listen: only joins, restarts and leaves matter.
-  const table = new NodeTable(Number.POSITIVE_INFINITY);
+  const table = new NodeTable({ failureTimeoutMs: Number.POSITIVE_INFINITY, silenceMs: Math.ceil(DEFAULT_HEARTBEAT_INTERVAL_MS * 1.25), maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES });
   const unsubscribe = transport.subscribe(subject, (message) => {
     const decoded = decodeHeartbeat(message.data);
     if (decoded.ok) table.observe(decoded.heartbeat, clock.now());
@@ -35,5 +37,6 @@ export async function listNodes(transport: Transport, subject: string, options: 
   } finally {
     unsubscribe();
   }
-  return table.list();
+  table.settle(clock.now());
+  return table.list({ announcedLeaving: false });
 }

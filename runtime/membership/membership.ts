@@ -2,10 +2,15 @@ import { randomBytes } from "node:crypto";
 import { validateToken } from "../address.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Transport, Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, encodeHeartbeat } from "./heartbeat.js";
-import { byNode, NodeTable, type MembershipEvent, type NodeInfo } from "./node-table.js";
+import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat } from "./heartbeat.js";
+import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { byNode, NodeTable, type MembershipEvent, type NodeInfo, type Observation } from "./node-table.js";
 
 export type { MembershipEvent, NodeInfo } from "./node-table.js";
+export type { HeartbeatRefusal } from "./heartbeat-refusal.js";
+export { DEFAULT_MAX_KINDS_PER_NODE } from "./heartbeat.js";
+
+const EMPTY = new Uint8Array(0);
 
 /** How often a node announces itself by default. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
@@ -14,6 +19,8 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
  * within this plus one check period (at most `intervalMs`): 2.5 s with the defaults.
  */
 export const DEFAULT_FAILURE_TIMEOUT_MS = 2_000;
+/** Most other nodes one node tracks, by default; heartbeats of further nodes are refused and counted. */
+export const DEFAULT_MAX_NODES = 1_000;
 
 export interface MembershipOptions {
   readonly transport: Transport;
@@ -25,27 +32,53 @@ export interface MembershipOptions {
   readonly intervalMs?: number;
   /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
   readonly failureTimeoutMs?: number;
+  /** Most other nodes tracked. Default `DEFAULT_MAX_NODES` (1,000). */
+  readonly maxNodes?: number;
+  /** Most kinds one heartbeat may list (each a valid kind name). Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
+  readonly maxKindsPerNode?: number;
+  /** The system's name, sent in heartbeats; heartbeats naming another system are refused. */
+  readonly system?: string;
   /** What this node hosts, read at every heartbeat. */
   readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
-  /** Told about each heartbeat that cannot be used (malformed, or another process using this node's id). */
-  readonly onInvalid?: (detail: string, bytes: Uint8Array) => void;
+  /**
+   * Told about each heartbeat refused (malformed, over a cap, another system, another process using
+   * this node's id, a restart or leave claim refuted by the node itself), with its reason; `bytes` are
+   * empty for a claim refuted later by another heartbeat.
+   */
+  readonly onInvalid?: (detail: string, bytes: Uint8Array, reason: HeartbeatRefusal) => void;
 }
 
 /**
  * Which nodes of a system are alive, from plain NATS publish/subscribe: every node publishes a
  * `NodeHeartbeat` on one subject every `intervalMs` and listens to everybody else's. A node that stays
- * silent longer than `failureTimeoutMs` is `lost`; one that shuts down says so and is `left` at once.
- * There is no agreement protocol: each node has its own view, and views converge within the timeout.
+ * silent longer than `failureTimeoutMs` is `lost`; one that shuts down says so and is `left` once it
+ * has stayed silent for `silenceMs` after its last ordinary heartbeat. There is no agreement protocol:
+ * each node has its own view, and views converge within the timeout.
  *
  * A node that was lost and then speaks again with the same incarnation (a paused process resumed, or
- * a partition healed) is reported `joined` again; a new run under the same node id is `restarted`.
+ * a partition healed) is reported `joined` again; a new run under the same node id is `restarted`
+ * once the old run has been silent for `silenceMs`.
+ *
+ * Heartbeats are not trusted: every peer is judged by this node's own interval and timeout (never the
+ * interval a heartbeat claims); at most `maxNodes` peers and `maxKindsPerNode` valid kind names per
+ * heartbeat are accepted; a claimed restart or leave that the node's own next heartbeat refutes
+ * changes nothing. Refused heartbeats are counted by reason (`refused()`).
  */
 export class Membership {
   /** Identifies this run of the node; a restarted process gets a new one. */
   readonly incarnation = randomBytes(8).toString("hex");
   readonly intervalMs: number;
   readonly failureTimeoutMs: number;
+  /**
+   * How long a node's incarnation must stay silent before a claimed restart or leave notice about it is
+   * believed: one interval and a quarter (for jitter) of this node's own interval.
+   */
+  readonly silenceMs: number;
+  readonly maxNodes: number;
+  readonly maxKindsPerNode: number;
   private readonly table: NodeTable;
+  private readonly refusals = new Map<HeartbeatRefusal, number>();
+  private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
   private readonly listeners = new Set<(event: MembershipEvent) => void>();
   private state: "new" | "running" | "stopped" = "new";
   private startedAtMs = 0;
@@ -68,7 +101,13 @@ export class Membership {
           `a node is lost only after missing heartbeats, so the timeout must span at least one`,
       );
     }
-    this.table = new NodeTable(this.failureTimeoutMs);
+    this.silenceMs = Math.ceil(this.intervalMs * 1.25);
+    this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
+    this.maxKindsPerNode = options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE;
+    for (const [name, value] of [["maxNodes", this.maxNodes], ["maxKindsPerNode", this.maxKindsPerNode]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
+    }
+    this.table = new NodeTable({ failureTimeoutMs: this.failureTimeoutMs, silenceMs: this.silenceMs, maxNodes: this.maxNodes });
   }
 
   /** How often silence is checked for: often enough that a loss is noticed soon after the timeout. */
@@ -120,6 +159,11 @@ export class Membership {
     return this.state === "running" && (node === this.options.nodeId || this.table.has(node));
   }
 
+  /** Heartbeats refused since start, by reason (every reason present, 0 when none). */
+  refused(): Record<HeartbeatRefusal, number> {
+    return refusalCounts(this.refusals);
+  }
+
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -146,22 +190,62 @@ export class Membership {
 
   private receive(bytes: Uint8Array): void {
     if (this.state !== "running") return;
-    const decoded = decodeHeartbeat(bytes);
-    if (!decoded.ok) return this.options.onInvalid?.(decoded.detail, bytes);
+    const decoded = decodeHeartbeat(bytes, { system: this.options.system, maxKinds: this.maxKindsPerNode });
+    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
     const beat = decoded.heartbeat;
     if (beat.node === this.options.nodeId) {
       // Our own heartbeats come back to us; another incarnation under our id is a misconfiguration.
       if (beat.incarnation !== this.incarnation && !beat.leaving) {
-        this.options.onInvalid?.(`another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, bytes);
+        this.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, bytes);
       }
       return;
     }
-    this.emit(this.table.observe(beat, this.options.clock.now()));
+    const observation: Observation = this.table.observe(beat, this.options.clock.now());
+    if (observation.refused) this.refuse(observation.refused.reason, observation.refused.detail, observation.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
+    this.emit(observation.events);
+    this.scheduleSettle();
+  }
+
+  private refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+    this.options.onInvalid?.(detail, bytes, reason);
+  }
+
+  /** Arms one timer for the earliest claimed restart or leave notice waiting to be confirmed. */
+  private scheduleSettle(): void {
+    if (this.state !== "running") return;
+    const { clock } = this.options;
+    const dueMs = this.table.nextDueMs();
+    if (this.settleTimer !== undefined) {
+      if (dueMs !== undefined && this.settleTimer.dueMs <= dueMs) return;
+      clock.clearTimeout(this.settleTimer.handle);
+      this.settleTimer = undefined;
+    }
+    if (dueMs === undefined) return;
+    const handle = clock.setTimeout(() => {
+      this.settleTimer = undefined;
+      // Late means this process was stalled: the heartbeats that would refute a claim may be waiting
+      // to be read. Look again a little later, after they have been.
+      const lateMs = clock.now() - dueMs;
+      if (lateMs > this.checkPeriodMs) {
+        this.settleTimer = { handle: clock.setTimeout(() => this.settleNow(), 1), dueMs: clock.now() + 1 };
+        return;
+      }
+      this.settleNow();
+    }, Math.max(0, dueMs - clock.now()));
+    this.settleTimer = { handle, dueMs };
+  }
+
+  private settleNow(): void {
+    this.settleTimer = undefined;
+    if (this.state !== "running") return;
+    this.emit(this.table.settle(this.options.clock.now()));
+    this.scheduleSettle();
   }
 
   private publish(leaving: boolean): void {
     const { kinds, actorCount } = this.options.localInfo();
-    const heartbeat = { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds, actorCount, intervalMs: this.intervalMs, leaving };
+    const heartbeat = { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds, actorCount, intervalMs: this.intervalMs, leaving, system: this.options.system ?? "" };
     this.options.transport.publish(this.options.subject, encodeHeartbeat(heartbeat));
   }
 
@@ -184,7 +268,10 @@ export class Membership {
       // others' heartbeats are still waiting to be read, so judging them now would report everyone
       // lost. Skip one round; the next check sees the fresh heartbeats.
       if (clock.now() - dueMs <= this.checkPeriodMs) this.emit(this.table.expire(clock.now()));
-      if (this.state === "running") this.scheduleCheck();
+      if (this.state === "running") {
+        this.scheduleCheck();
+        this.scheduleSettle();
+      }
     }, this.checkPeriodMs);
   }
 
@@ -194,6 +281,8 @@ export class Membership {
     const { clock } = this.options;
     if (this.heartbeatTimer !== undefined) clock.clearTimeout(this.heartbeatTimer);
     if (this.checkTimer !== undefined) clock.clearTimeout(this.checkTimer);
+    if (this.settleTimer !== undefined) clock.clearTimeout(this.settleTimer.handle);
+    this.settleTimer = undefined;
     this.unsubscribe?.();
     this.unwatch?.();
     this.table.clear();

@@ -1,4 +1,5 @@
 import type { Heartbeat } from "./heartbeat.js";
+import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
 
 /** A live node as one observer sees it. */
 export interface NodeInfo {
@@ -18,29 +19,57 @@ export interface NodeInfo {
 /** A change in which nodes are alive, as one observer sees it. */
 export type MembershipEvent =
   | { readonly type: "joined"; readonly node: NodeInfo }
-  /** The node announced that it is shutting down. */
+  /** The node announced that it is shutting down, and then stayed silent. */
   | { readonly type: "left"; readonly node: NodeInfo }
   /** The node went silent for longer than the failure timeout. */
   | { readonly type: "lost"; readonly node: NodeInfo }
-  /** A new run of a node id that was still alive: its previous incarnation is gone, as if lost. */
+  /** A new run of a node id that was alive: its previous incarnation fell silent, as if lost. */
   | { readonly type: "restarted"; readonly node: NodeInfo; readonly previousIncarnation: string };
 
+/** What `observe` did with a heartbeat: the changes it made, or why it refused the heartbeat. */
+export interface Observation {
+  readonly events: MembershipEvent[];
+  readonly refused?: { readonly reason: HeartbeatRefusal; readonly detail: string };
+}
+
+export interface NodeTableOptions {
+  /** Silence after which a node is lost. */
+  readonly failureTimeoutMs: number;
+  /**
+   * Silence after which a node's incarnation is taken to be gone when another incarnation claims its
+   * id, or when it announced it is leaving: this observer's heartbeat interval and a quarter, for jitter.
+   */
+  readonly silenceMs: number;
+  /** Most nodes tracked; heartbeats of further nodes are refused. */
+  readonly maxNodes: number;
+}
+
 interface Entry {
-  readonly info: NodeInfo;
-  readonly intervalMs: number;
+  info: NodeInfo;
+  /** Another incarnation claims this node id: believed once `info`'s incarnation has been silent for `silenceMs`. */
+  successor?: NodeInfo;
+  /** The node said it is leaving: it has left once silent for `silenceMs` since its last ordinary heartbeat. */
+  leaving?: NodeInfo;
 }
 
 /**
  * The other nodes one observer knows to be alive, and the rules for how heartbeats and silence change
- * that. Pure bookkeeping: the caller supplies the time and passes the returned events on.
+ * that. Pure bookkeeping: the caller supplies the time, calls `settle` when `nextDueMs` comes, and
+ * passes the returned events on.
+ *
+ * Anyone who can publish on the heartbeat subject can claim anything, so one message never drops a
+ * live node: a claimed restart (a new incarnation) or a leave notice takes effect only once the known
+ * incarnation has stayed silent for `silenceMs` (a real restart or leave means the old run stopped
+ * heartbeating); an ordinary heartbeat of the known incarnation in the meantime refutes the claim.
+ * Timing comes from this observer's own settings, never from the heartbeat.
  */
 export class NodeTable {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly failureTimeoutMs: number) {}
+  constructor(private readonly options: NodeTableOptions) {}
 
-  /** Applies one heartbeat received at `nowMs` and returns the changes it makes, in order. */
-  observe(beat: Heartbeat, nowMs: number): MembershipEvent[] {
+  /** Applies one heartbeat received at `nowMs`. */
+  observe(beat: Heartbeat, nowMs: number): Observation {
     const known = this.entries.get(beat.node);
     const info: NodeInfo = {
       node: beat.node,
@@ -51,37 +80,83 @@ export class NodeTable {
       lastSeenMs: nowMs,
       self: false,
     };
-    const events: MembershipEvent[] = [];
     if (!known) {
       // Silence from a node that was never seen, or was already lost: nothing to announce.
-      if (beat.leaving) return [];
+      if (beat.leaving) return { events: [] };
+      if (this.entries.size >= this.options.maxNodes) {
+        return { events: [], refused: { reason: "nodes-over-limit", detail: `heartbeat from node ${beat.node} refused: already tracking maxNodes (${this.options.maxNodes}) nodes` } };
+      }
       // This includes a lost node coming back with the same incarnation (a process that was paused,
       // or cut off from NATS, and resumed): it is alive again, so it has joined again.
-      this.entries.set(beat.node, { info, intervalMs: beat.intervalMs });
-      return [{ type: "joined", node: copy(info) }];
+      this.entries.set(beat.node, { info });
+      return { events: [{ type: "joined", node: copy(info) }] };
     }
-    if (known.info.incarnation !== beat.incarnation) {
-      // Two runs of one node id both talking: the later-started one wins, so every observer settles on
-      // the same run and a stray zombie of the old run does not flip the node back and forth.
-      if (startedBefore(beat, known.info)) return [];
-      events.push({ type: "restarted", node: copy(info), previousIncarnation: known.info.incarnation });
+    if (known.info.incarnation === beat.incarnation) {
+      if (beat.leaving) {
+        known.leaving = info;
+        return { events: this.settle(nowMs, beat.node) };
+      }
+      known.info = info;
+      const refuted = known.successor ?? known.leaving;
+      const detail = known.successor
+        ? `node ${beat.node} (incarnation ${beat.incarnation}) is still heartbeating: the claim that incarnation ${known.successor.incarnation} replaced it is refused`
+        : `node ${beat.node} (incarnation ${beat.incarnation}) is still heartbeating after a notice that it is leaving: the notice is refused`;
+      const reason: HeartbeatRefusal = known.successor ? "incarnation-conflict" : "leave-contradicted";
+      known.successor = undefined;
+      known.leaving = undefined;
+      return refuted ? { events: [], refused: { reason, detail } } : { events: [] };
     }
-    this.entries.set(beat.node, { info, intervalMs: beat.intervalMs });
+    // Another incarnation under a known id. An older run (a zombie) never replaces a newer one, so that
+    // every observer settles on the same run.
+    if (startedBefore(beat, known.info)) {
+      return { events: [], refused: { reason: "incarnation-conflict", detail: `node ${beat.node}: heartbeat of incarnation ${beat.incarnation}, which started before the known ${known.info.incarnation}, ignored` } };
+    }
     if (beat.leaving) {
-      this.entries.delete(beat.node);
-      events.push({ type: "left", node: copy(info) });
+      // The claimed successor leaving is no longer a successor; anything else about it means nothing.
+      if (known.successor?.incarnation === beat.incarnation) known.successor = undefined;
+      return { events: [] };
+    }
+    known.successor = info;
+    return { events: this.settle(nowMs, beat.node) };
+  }
+
+  /**
+   * Confirms the claimed restarts and leave notices whose known incarnation has now been silent for
+   * `silenceMs` (all nodes, or only `only`), and returns the changes.
+   */
+  settle(nowMs: number, only?: string): MembershipEvent[] {
+    const events: MembershipEvent[] = [];
+    for (const [node, entry] of only === undefined ? this.entries : [[only, this.entries.get(only)!] as const]) {
+      if (nowMs - entry.info.lastSeenMs < this.options.silenceMs) continue;
+      if (entry.leaving) {
+        this.entries.delete(node);
+        events.push({ type: "left", node: copy(entry.leaving) });
+      } else if (entry.successor) {
+        const previousIncarnation = entry.info.incarnation;
+        this.entries.set(node, { info: entry.successor });
+        events.push({ type: "restarted", node: copy(entry.successor), previousIncarnation });
+      }
     }
     return events;
   }
 
+  /** When `settle` may next have something to confirm, or undefined when nothing waits. */
+  nextDueMs(): number | undefined {
+    let due: number | undefined;
+    for (const entry of this.entries.values()) {
+      if (!entry.leaving && !entry.successor) continue;
+      const at = entry.info.lastSeenMs + this.options.silenceMs;
+      if (due === undefined || at < due) due = at;
+    }
+    return due;
+  }
+
   /** Removes the nodes that have been silent for too long at `nowMs` and returns them as `lost`. */
   expire(nowMs: number): MembershipEvent[] {
-    const events: MembershipEvent[] = [];
+    // A confirmed restart or leave is reported as such, not as a loss.
+    const events = this.settle(nowMs);
     for (const [node, entry] of this.entries) {
-      // A node that heartbeats less often than this observer expects is given two of its own intervals,
-      // so that mixed configurations do not report it lost between two heartbeats.
-      const timeoutMs = Math.max(this.failureTimeoutMs, 2 * entry.intervalMs);
-      if (nowMs - entry.info.lastSeenMs > timeoutMs) {
+      if (nowMs - entry.info.lastSeenMs > this.options.failureTimeoutMs) {
         this.entries.delete(node);
         events.push({ type: "lost", node: copy(entry.info) });
       }
@@ -93,9 +168,14 @@ export class NodeTable {
     return this.entries.has(node);
   }
 
-  /** Live nodes, sorted by node id; copies, so callers cannot change the table. */
-  list(): NodeInfo[] {
-    return [...this.entries.values()].map((e) => copy(e.info)).sort(byNode);
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Live nodes, sorted by node id; copies, so callers cannot change the table. `announcedLeaving: false` leaves out those that said they are leaving. */
+  list(options: { readonly announcedLeaving?: boolean } = {}): NodeInfo[] {
+    const entries = [...this.entries.values()].filter((e) => options.announcedLeaving !== false || e.leaving === undefined);
+    return entries.map((e) => copy(e.info)).sort(byNode);
   }
 
   clear(): void {

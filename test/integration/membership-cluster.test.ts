@@ -70,7 +70,10 @@ describe("membership over a 3-server NATS cluster (integration)", function () {
     await node("c").membership.stop();
     await eventually("a and b to see c leave", () => ["a", "b"].every((o) => eventsAbout(o, "c").includes("left")));
     const latest = Math.max(...["a", "b"].map((o) => node(o).events.find((e) => e.event.type === "left")!.at));
-    expect(latest - stoppedAt).to.be.below(node("a").membership.intervalMs);
+    // A leave notice is believed once c has been silent for silenceMs (one interval and a quarter)
+    // after its last ordinary heartbeat, so that a forged notice is refuted by c's next heartbeat.
+    const { silenceMs, failureTimeoutMs } = node("a").membership;
+    expect(latest - stoppedAt).to.be.below(silenceMs + 250).and.below(failureTimeoutMs / 2);
     expect(eventsAbout("a", "c")).to.deep.equal(["joined", "left"]);
   });
 

@@ -84,7 +84,7 @@ describe("membership (in-memory network, manual clock)", () => {
     const a = await start("a");
     local.b = { kinds: ["player", "pinger"], actorCount: 3 };
     const b = await start("b");
-    expect(heard.at(-1)).to.deep.equal({ node: "b", incarnation: b.incarnation, startedAtMs: clock.now(), kinds: ["player", "pinger"], actorCount: 3, intervalMs: 500, leaving: false });
+    expect(heard.at(-1)).to.deep.equal({ node: "b", incarnation: b.incarnation, startedAtMs: clock.now(), kinds: ["player", "pinger"], actorCount: 3, intervalMs: 500, leaving: false, system: "" });
     expect(a.nodes().find((n) => n.node === "b")).to.include({ actorCount: 3, incarnation: b.incarnation, lastSeenMs: clock.now() });
 
     local.b = { kinds: ["player"], actorCount: 7 };
@@ -133,12 +133,19 @@ describe("membership (in-memory network, manual clock)", () => {
     expect(a.isAlive("b")).to.equal(true);
   });
 
-  it("membership: a node that stops says so and has left at once, without waiting for the timeout", async () => {
+  it("membership: a node that stops says so and has left once silent for one interval (and a quarter) after its last heartbeat, well before the timeout", async () => {
     const a = await start("a");
     const seen = record(a);
     const b = await start("b");
+    await advance(200);
     await b.stop();
     await settle();
+    expect(seen, "not on the notice alone").to.deep.equal(["joined b"]);
+    expect(a.isAlive("b")).to.equal(true);
+    // b's last heartbeat came 200 ms ago: it has left once a.silenceMs (625) have passed since.
+    await advance(a.silenceMs - 200 - 10);
+    expect(seen).to.deep.equal(["joined b"]);
+    await advance(10);
     expect(seen).to.deep.equal(["joined b", "left b"]);
     expect(a.isAlive("b")).to.equal(false);
     await advance(5_000, 100);
@@ -155,6 +162,9 @@ describe("membership (in-memory network, manual clock)", () => {
     await oldTransport.close();
     await advance(100);
     const restarted = await start("b");
+    // Believed once the old run has been silent for silenceMs (625 ms after its last heartbeat).
+    expect(seen, "not while the old run may still be alive").to.deep.equal(["joined b"]);
+    await advance(a.silenceMs - 100);
     expect(seen).to.deep.equal(["joined b", `restarted b (was ${old.incarnation})`]);
     expect(a.nodes().find((n) => n.node === "b")!.incarnation).to.equal(restarted.incarnation);
 
@@ -162,6 +172,74 @@ describe("membership (in-memory network, manual clock)", () => {
     await publishRaw(encodeHeartbeat(beat({ node: "b", incarnation: old.incarnation, startedAtMs: clock.now() - 100 })));
     expect(seen).to.have.length(2);
     expect(a.nodes().find((n) => n.node === "b")!.incarnation).to.equal(restarted.incarnation);
+  });
+
+  it("membership: a new run whose old run is already silent for an interval is reported restarted at once (a killed process replaced)", async () => {
+    const a = await start("a");
+    const seen = record(a);
+    const oldTransport = network.connect("b-old");
+    const old = new Membership({ transport: oldTransport, subject: SUBJECT, nodeId: "b", clock, localInfo: () => ({ kinds: [], actorCount: 0 }) });
+    await old.start();
+    await oldTransport.close();
+    await advance(a.silenceMs);
+    const restarted = await start("b");
+    expect(seen).to.deep.equal(["joined b", `restarted b (was ${old.incarnation})`]);
+    expect(a.nodes().find((n) => n.node === "b")!.incarnation).to.equal(restarted.incarnation);
+  });
+
+  it("membership: a forged restart interleaved with the live node's heartbeats never replaces it, and each refuted claim is counted", async () => {
+    const a = await start("a");
+    const seen = record(a);
+    const b = await start("b");
+    for (let i = 0; i < 8; i++) {
+      await publishRaw(encodeHeartbeat(beat({ node: "b", incarnation: `forged-${i}`, startedAtMs: clock.now() + 1_000 })));
+      await advance(b.intervalMs);
+    }
+    expect(seen).to.deep.equal(["joined b"]);
+    expect(a.nodes().find((n) => n.node === "b")!.incarnation).to.equal(b.incarnation);
+    expect(a.refused()["incarnation-conflict"]).to.equal(8);
+  });
+
+  it("membership: a forged leave notice is refuted by the node's next heartbeat and counted; a leave of a node never seen changes nothing", async () => {
+    const a = await start("a");
+    const seen = record(a);
+    const b = await start("b");
+    await advance(100);
+    await publishRaw(encodeHeartbeat(beat({ node: "b", incarnation: b.incarnation, leaving: true })));
+    await publishRaw(encodeHeartbeat(beat({ node: "nobody", leaving: true })));
+    await advance(3 * b.intervalMs);
+    expect(seen).to.deep.equal(["joined b"]);
+    expect(a.isAlive("b")).to.equal(true);
+    expect(a.refused()["leave-contradicted"]).to.equal(1);
+  });
+
+  it("membership: every peer is judged by this node's own timeout, whatever interval its heartbeats claim", async () => {
+    const a = await start("a");
+    const seen = record(a);
+    await publishRaw(encodeHeartbeat(beat({ node: "ghost", intervalMs: 0xffff_ffff })));
+    await advance(a.failureTimeoutMs + a.checkPeriodMs);
+    expect(seen).to.deep.equal(["joined ghost", "lost ghost"]);
+    expect(a.isAlive("ghost")).to.equal(false);
+  });
+
+  it("membership: heartbeats over maxKindsPerNode, with invalid kinds, of another system, or of nodes beyond maxNodes are refused and counted", async () => {
+    const invalid: string[] = [];
+    const a = await start("a", { system: "unit", maxNodes: 3, maxKindsPerNode: 4, onInvalid: (detail, _bytes, reason) => invalid.push(`${reason}: ${detail}`) });
+    await publishRaw(encodeHeartbeat(beat({ node: "k1", kinds: ["a", "b", "c", "d", "e"] })));
+    await publishRaw(encodeHeartbeat(beat({ node: "k2", kinds: ["ok", "bad\u001b[31m"] })));
+    await publishRaw(encodeHeartbeat(beat({ node: "k3", kinds: ["x".repeat(129)] })));
+    await publishRaw(encodeHeartbeat(beat({ node: "k4", system: "other" })));
+    await publishRaw(encodeHeartbeat(beat({ node: "k5", incarnation: "i".repeat(65) })));
+    for (const node of ["n1", "n2", "n3", "n4"]) await publishRaw(encodeHeartbeat(beat({ node, kinds: ["a", "b", "c", "d"], system: node === "n1" ? "unit" : "" })));
+    expect(a.nodes().map((n) => n.node)).to.deep.equal(["a", "n1", "n2", "n3"]);
+    expect(a.refused()).to.deep.include({ "kinds-over-limit": 1, "invalid-kind": 2, "foreign-system": 1, malformed: 1, "nodes-over-limit": 1 });
+    expect(invalid[0]).to.equal("kinds-over-limit: heartbeat from node k1 lists 5 kinds (maxKindsPerNode 4)");
+    expect(invalid[3]).to.equal('foreign-system: heartbeat from node k4 of system "other", not unit');
+    expect(invalid.at(-1)).to.equal("nodes-over-limit: heartbeat from node n4 refused: already tracking maxNodes (3) nodes");
+    // A slot frees up when a node is lost.
+    await advance(a.failureTimeoutMs + a.checkPeriodMs);
+    await publishRaw(encodeHeartbeat(beat({ node: "n4" })));
+    expect(a.nodes().map((n) => n.node)).to.deep.equal(["a", "n4"]);
   });
 
   it("membership: a lost node that speaks again with the same incarnation has joined again (a resumed zombie)", async () => {
@@ -227,6 +305,9 @@ describe("membership (in-memory network, manual clock)", () => {
     expect(() => member("a", { failureTimeoutMs: Number.NaN })).to.throw(RangeError, "failureTimeoutMs (NaN)");
     expect(() => member("a.b")).to.throw(TypeError, 'Invalid node id "a.b"');
     expect(() => member("a", { subject: "" })).to.throw(TypeError, "heartbeat subject");
+    expect(() => member("a", { maxNodes: 0 })).to.throw(RangeError, "maxNodes must be a whole number of at least 1, got 0");
+    expect(() => member("a", { maxKindsPerNode: 1.5 })).to.throw(RangeError, "maxKindsPerNode must be a whole number of at least 1, got 1.5");
+    expect(member("a")).to.include({ maxNodes: 1_000, maxKindsPerNode: 256, silenceMs: 625 });
     const m = member("a", { intervalMs: 1_000, failureTimeoutMs: 2_000 });
     expect(m.checkPeriodMs, "a quarter of the timeout when that is shorter than the interval").to.equal(500);
     expect(member("a").checkPeriodMs).to.equal(500);

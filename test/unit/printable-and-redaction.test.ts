@@ -46,7 +46,7 @@ describe("credentials in server URLs (unit)", () => {
 describe("troupe actors output (unit)", () => {
   it("a path, kind or node id with control characters is escaped in the tree", async () => {
     const { formatActorTree } = await import("../../runtime/introspection/actor-tree.js");
-    const text = formatActorTree([{ path: "/user/a\u001b[2J", kind: "k\nX", node: "n\u0007", restarts: 0, mailboxSize: 0, children: [] } as never]);
+    const text = formatActorTree([{ path: "/user/a\u001b[2J", kind: "k\nX", node: "n\u0007", restarts: 0, mailboxSize: 0, children: [] }]);
     expect(text).not.to.match(/[\u001b\u0007]/);
     expect(text.split("\n")).to.have.length(2);
     expect(text).to.include("/user/a\\x1b[2J").and.to.include("k\\nX").and.to.include("n\\x07");
