@@ -61,6 +61,8 @@ describe("jobs with state in GCS (integration: nats-server, fake-gcs-server, wor
     const ra = a.spawn(sumReducer, { props: { store: sa, key: "race/sum", flushEveryMs: 200 } });
     const rb = b.spawn(sumReducer, { props: { store: sb, key: "race/sum", flushEveryMs: 200 } });
     const result = (n: number) => TaskResult.create({ jobId: "race", taskId: `t${n}`, resultType: "troupe.examples.sum.SumResult", result: SumResult.encode({ n, square: n * n }).finish() });
+    // A reducer answers only once its `started` has loaded the object: both have seen it absent.
+    await Promise.all([ra.ask(ReducerStateRequest.create(), ReducerState), rb.ask(ReducerStateRequest.create(), ReducerState)]);
     for (let n = 1; n <= 400; n++) (n % 2 ? ra : rb).tell(result(n));
     await Promise.all([ra.ask(Flush.create(), Flushed, { timeoutMs: 30_000 }), rb.ask(Flush.create(), Flushed, { timeoutMs: 30_000 })]);
     expect(await durableSum("race/sum")).to.deep.equal(expectedSum(400));
