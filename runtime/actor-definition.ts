@@ -1,5 +1,6 @@
 import type { ActorContext } from "./actor-context.js";
 import type { MessageOf, MessageType } from "./codec/message-type.js";
+import { isKindName } from "./kind-name.js";
 
 /** What a handler returns: the next state, or nothing to keep the current one; sync or async. */
 export type HandlerResult<S> = S | void | Promise<S | void>;
@@ -82,7 +83,7 @@ export function defineActor<S, T extends MessageTypes, P = void>(
     if (typeof handler !== "function") throw new TypeError(`defineActor: no handler for messages.${name}`);
     handlers.set(type, handler as Handler<S, any, AcceptedBy<T>>);
   }
-  if (spec.kind !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(spec.kind)) {
+  if (spec.kind !== undefined && !isKindName(spec.kind)) {
     throw new TypeError(`defineActor: invalid kind ${JSON.stringify(spec.kind)} (letters, digits, '_', '.', '-')`);
   }
   return Object.freeze({
