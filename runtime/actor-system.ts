@@ -257,7 +257,7 @@ export class ActorSystem implements MessageRouter {
         maxKindsPerNode: this.membershipOptions?.maxKindsPerNode,
         system: this.name,
         localInfo: () => ({ kinds: this.kinds.names(), actorCount: this.cells.size }),
-        onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes: bytes.slice(0, 4096) }),
+        onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes }),
       });
       this.unsubscribes.push(membership.onEvent(this.onMembership));
       await membership.start();

@@ -19,9 +19,8 @@ const SHAPE = /^[0-9a-f]{32}$/;
  * ECB is right here, and only here: every block is a distinct counter, so no two plaintexts repeat.
  *
  * Cost matters, as every ask pays it: paths are minted in batches, back to back in one flat string,
- * so an ask costs a slice (no copy, nothing to flatten before hashing or encoding). At 38 bytes a
- * path is also past the frame reader's byte-by-byte decoding (up to 32 bytes, which builds a string
- * a character at a time): decoded natively, a longer path costs less than a shorter one would.
+ * so an ask costs a slice (no copy, nothing to flatten before hashing or encoding). The frame reader
+ * decodes the 38 ASCII bytes of a path with one native latin1 slice (InternedStrings.decode).
  */
 export class TempPaths {
   private readonly cipher: Cipher;

@@ -141,13 +141,15 @@ describe("hostile client: never deaf (integration: nats-server)", function () {
 
   it("never deaf: shutting down a node whose read loop has just ended finishes: it cannot drain, so it closes", async () => {
     const scene = await hostileScene(nats);
+    let loopEnded = false;
     natsConnectionOf(scene.victim).protocol.processMsg = () => {
+      loopEnded = true;
       throw new Error("injected: the read loop dies");
     };
     // Any message for the victim ends its read loop; then it is asked to shut down, before it noticed.
     scene.attacker.publish(`troupe.${scene.system}.membership.heartbeat`, new Uint8Array(0));
     await scene.attacker.flush();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually("the victim's read loop to end", () => loopEnded, 5_000);
     const started = Date.now();
     expect(await within(scene.victim.shutdown(), 8_000, "still shutting down after 8 s")).to.equal(undefined);
     expect(Date.now() - started, "shutdown (ms)").to.be.below(4_000);
