@@ -11,8 +11,10 @@ import type { MessageType } from "./codec/message-type.js";
 import { TypeRegistry } from "./codec/type-registry.js";
 import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
 import { lookupOnOtherNodes } from "./name-lookup.js";
-import { DeadLetters, type DeadLetterLimits, type DeadLetterReason } from "./dead-letters.js";
+import { DeadLetters, type DeadLetterLimits, type DeadLetterReason, type LimitName } from "./dead-letters.js";
 import type { FrameLimits } from "./codec/frame-limits.js";
+import { controlLimits, type ControlLimits } from "./control/control-limits.js";
+import { MemberGate } from "./control/member-gate.js";
 import { Dispatcher } from "./dispatcher.js";
 import { CellDirectory } from "./cell-directory.js";
 import { SystemStoppedError } from "./errors.js";
@@ -36,8 +38,11 @@ import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
 
-/** With the limits on what a frame may hold (FrameLimits) and on what the dead letters keep (DeadLetterLimits). */
-export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits {
+/**
+ * With the limits on what a frame may hold (FrameLimits), on what the dead letters keep
+ * (DeadLetterLimits) and on what other nodes may make this one hold (ControlLimits).
+ */
+export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, ControlLimits {
   /** The system this node joins. Nodes of one system reach each other's actors. */
   readonly name: string;
   /** Unique within the system. Default: `<hostname>-<pid>-<random>`. */
@@ -198,15 +203,26 @@ export class ActorSystem implements MessageRouter {
       if ("definition" in kind) this.registerKind(kind.definition, kind.options);
       else this.registerKind(kind);
     }
+    const limits = controlLimits(options);
+    const gate = new MemberGate({ nodeId: this.nodeId, system: this.name, membership: () => this.membership }, limits.maxControlAwaitingMembership, () =>
+      this.deadLetters.limitHit("maxControlAwaitingMembership"),
+    );
+    const refused = (detail: string, path: string, sender: Address | undefined, type: string, limit?: LimitName): void => {
+      if (limit !== undefined) this.deadLetters.limitHit(limit);
+      this.deadLetters.publish({ reason: "refused-control", detail, target: this.addressOf(path), sender, type });
+    };
     this.hosting = new RemoteHosting({
       nodeId: this.nodeId,
       cellHost: this.host,
       kinds: this.kinds,
       registry: this.registry,
+      gate,
+      maxHostedChildrenPerNode: limits.maxHostedChildrenPerNode,
       cellAt: (path) => this.cells.get(path),
       refFor: (address) => this.refFor(address),
+      refused,
     });
-    this.deathWatch = new DeathWatch({ nodeId: this.nodeId, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address) });
+    this.deathWatch = new DeathWatch({ nodeId: this.nodeId, gate, maxWatchesPerNode: limits.maxWatchesPerNode, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address), refused });
     const guardianAddress = { system: this.name, node: this.nodeId, path: "/user" };
     this.guardian = new Children(
       this.host,
@@ -241,7 +257,8 @@ export class ActorSystem implements MessageRouter {
   }
 
   private async listen(): Promise<void> {
-    this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onFrame));
+    this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onDataFrame));
+    this.unsubscribes.push(this.transport.subscribe(this.subjects.controlInbox(this.nodeId), this.endpoint.onControlFrame));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.lookup, this.onLookup));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.actors, this.onActorList));
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
@@ -351,7 +368,7 @@ export class ActorSystem implements MessageRouter {
     const local = a.node === this.nodeId && a.system === this.name;
     if (this.tracing !== undefined) {
       const typeName = this.spanTypeName(message);
-      headers = this.tracing.send(a, local ? a.path : this.subjects.nodeInbox(a.node, a.system), typeName, headers);
+      headers = this.tracing.send(a, local ? a.path : this.endpoint.subjectFor(a, message), typeName, headers);
     }
     if (local) this.deliverLocal(a.path, message, sender, headers);
     else this.endpoint.send(a, message, sender, headers);
@@ -433,18 +450,18 @@ export class ActorSystem implements MessageRouter {
       case "unwatch":
         return this.deathWatch.unwatchArrived(path, sender);
       case "terminated":
-        return this.deathWatch.terminatedArrived(path, message as Terminated);
+        return this.deathWatch.terminatedArrived(path, message as Terminated, sender?.address);
       case "spawn":
-        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, this.answerAs(path, sender));
+        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, sender?.address, this.answerAs(path, sender));
       case "supervise":
-        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, this.answerAs(path, sender));
+        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, sender?.address, this.answerAs(path, sender));
       case "child-failed": {
         const report = message as troupe.system.ChildFailed;
-        const child = this.remoteChildOf(path, sender);
+        const child = this.remoteChildOf(path, sender, "troupe.system.ChildFailed");
         return child?.failed(new RemoteChildError(child.path, report.error, report.messageType || undefined));
       }
       case "child-stopped":
-        return this.remoteChildOf(path, sender)?.stoppedRemotely((message as troupe.system.ChildStopped).stoppedItself);
+        return this.remoteChildOf(path, sender, "troupe.system.ChildStopped")?.stoppedRemotely((message as troupe.system.ChildStopped).stoppedItself);
     }
   }
 
@@ -453,12 +470,20 @@ export class ActorSystem implements MessageRouter {
     return asker && new AnswerRef(asker, new ActorRef(this.addressOf(path), this), this);
   }
 
-  /** The proxy, in the parent at `parentPath`, of the remote child that `sender` is. */
-  private remoteChildOf(parentPath: string, sender: ActorRef<any> | undefined): RemoteChild | undefined {
+  /**
+   * The proxy, in the parent at `parentPath`, of the remote child that `sender` is. A report naming a
+   * child the parent has, from anywhere but that child's address, is refused; one about a child the
+   * parent no longer has is stale, and ignored.
+   */
+  private remoteChildOf(parentPath: string, sender: ActorRef<any> | undefined, type: string): RemoteChild | undefined {
     if (sender === undefined) return undefined;
     const path = sender.address.path;
     const child = this.cells.get(parentPath)?.childCells?.get(path.slice(path.lastIndexOf("/") + 1));
-    return child instanceof RemoteChild && child.self.equals(sender) ? child : undefined;
+    if (!(child instanceof RemoteChild)) return undefined;
+    if (child.self.equals(sender)) return child;
+    const detail = `child report for ${parentPath} from ${sender.toString()}: its child of that name is ${child.self.toString()}`;
+    this.deadLetters.publish({ reason: "refused-control", detail, target: this.addressOf(parentPath), sender: sender.address, type });
+    return undefined;
   }
 
   private readonly onMembership = (event: MembershipEvent): void => {
@@ -501,13 +526,13 @@ export class ActorSystem implements MessageRouter {
    * is as many `ActorList` pages as keep each under the message size limit, each with the total.
    */
   private readonly onActorList = (request: InboundMessage): void => {
-    if (!request.reply) return;
+    if (!this.mayAnswer(request)) return;
     const actors = this.cells.all().map((c) => ({ path: c.path, kind: c.kind ?? "", restarts: c.restartCount, mailboxSize: c.mailboxSize }));
     for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes)) this.transport.publish(request.reply, page);
   };
 
   private readonly onLookup = (request: InboundMessage): void => {
-    if (!request.reply) return;
+    if (!this.mayAnswer(request)) return;
     let name: string;
     try {
       name = LookupRequest.decode(request.data).name;
@@ -518,6 +543,15 @@ export class ActorSystem implements MessageRouter {
     const cell = this.cells.get(`/user/${name}`);
     if (cell) this.transport.publish(request.reply, LookupReply.encode({ found: true, address: cell.address }).finish());
   };
+
+  /** A request on a system subject is answered only on a reply subject the node may answer to. */
+  private mayAnswer(request: InboundMessage): request is InboundMessage & { reply: string } {
+    if (!request.reply) return false;
+    if (this.subjects.answersTo(request.reply)) return true;
+    const detail = `request asks for answers on ${request.reply}, inside ${this.subjects.prefix}'s subjects but not a request inbox of system ${this.name}: not answered`;
+    this.deadLetters.publish({ reason: "forbidden-reply-subject", detail, subject: request.subject });
+    return false;
+  }
 
   private addressOf(path: string): Address {
     return { system: this.name, node: this.nodeId, path };

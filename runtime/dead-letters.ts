@@ -32,6 +32,12 @@ export type DeadLetterReason =
   | "forged-reply"
   /** `ctx.reply` was called while processing a message that has no sender. */
   | "no-sender"
+  /** A control message on a node's data inbox, or an actor message on its control inbox. */
+  | "wrong-plane"
+  /** A control message this node refused: not from whom it must come, or over a cap (see its detail). */
+  | "refused-control"
+  /** A request whose reply subject is inside the subject prefix but not a request inbox of the system. */
+  | "forbidden-reply-subject"
   /** The transport refused the publish (e.g. the connection closed); the batch was not sent. */
   | "send-failed";
 
@@ -94,7 +100,13 @@ export type LimitName =
   /** A kept letter was dropped from `recent()` to stay within `maxDeadLetterLogBytes`. */
   | "maxDeadLetterLogBytes"
   /** A Failure answer not sent: one went to that reply subject for the same frame already. */
-  | "failureAnswersPerFrame";
+  | "failureAnswersPerFrame"
+  /** A SpawnRequest refused: this node hosts `maxHostedChildrenPerNode` children for that node already. */
+  | "maxHostedChildrenPerNode"
+  /** A Watch refused: this node holds `maxWatchesPerNode` watches for that node already. */
+  | "maxWatchesPerNode"
+  /** A control message from a node not seen yet refused: `maxControlAwaitingMembership` wait already. */
+  | "maxControlAwaitingMembership";
 
 /** What a letter costs beyond what `approximateBytes` finds in its fields: the object and its small fields. */
 const LETTER_BYTES = 160;

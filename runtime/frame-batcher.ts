@@ -38,9 +38,13 @@ export class FrameBatcher {
   /**
    * Encodes `envelope` into the frame for `subject`, published at the end of the current turn (or
    * sooner when the frame is full). Throws, leaving the frame as it was, when the message cannot be
-   * encoded or its envelope exceeds `maxEnvelopeBytes`: the sender learns at once.
+   * encoded or its envelope exceeds `maxEnvelopeBytes`: the sender learns at once. Anything queued
+   * for `orderedAfter` is published before it, so the two subjects' frames leave in the order sent.
    */
-  add(subject: string, envelope: OutgoingEnvelope): void {
+  add(subject: string, envelope: OutgoingEnvelope, orderedAfter?: string): void {
+    // Frames to two subjects of one node (its data and control planes) must not overtake each other:
+    // what was queued for the other one goes first.
+    if (orderedAfter !== undefined && this.pending.size > 0) this.flushSubject(orderedAfter);
     let batch = this.pending.get(subject);
     if (batch === undefined) {
       batch = { writer: this.spare.pop() ?? protobuf.Writer.create(), envelopes: 0 };
@@ -76,14 +80,18 @@ export class FrameBatcher {
   /** Publishes everything queued. */
   flush(): void {
     this.scheduled = false;
-    for (const [subject, batch] of this.pending) {
-      this.pending.delete(subject);
-      const writer = batch.writer;
-      const data = writer.finish();
-      writer.reset();
-      if (this.spare.length < SPARE_WRITERS) this.spare.push(writer);
-      this.publishBatch(subject, data, batch.envelopes);
-    }
+    for (const subject of this.pending.keys()) this.flushSubject(subject);
+  }
+
+  private flushSubject(subject: string): void {
+    const batch = this.pending.get(subject);
+    if (batch === undefined) return;
+    this.pending.delete(subject);
+    const writer = batch.writer;
+    const data = writer.finish();
+    writer.reset();
+    if (this.spare.length < SPARE_WRITERS) this.spare.push(writer);
+    this.publishBatch(subject, data, batch.envelopes);
   }
 
   private publishBatch(subject: string, data: Uint8Array, envelopes: number): void {

@@ -55,6 +55,12 @@ export {
   type LimitName,
 } from "./dead-letters.js";
 export { DEFAULT_MAX_FRAME_ENVELOPES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES, type FrameLimits } from "./codec/frame-limits.js";
+export {
+  DEFAULT_MAX_CONTROL_AWAITING_MEMBERSHIP,
+  DEFAULT_MAX_HOSTED_CHILDREN_PER_NODE,
+  DEFAULT_MAX_WATCHES_PER_NODE,
+  type ControlLimits,
+} from "./control/control-limits.js";
 export { addressFromWire, formatAddress, parseAddress, type Address } from "./address.js";
 export { TypeRegistry } from "./codec/type-registry.js";
 export { protobufNameOf, type MessageType, type MessageOf } from "./codec/message-type.js";

@@ -8,6 +8,7 @@ import type { MessageType } from "./codec/message-type.js";
 import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import { Failure } from "./codec/wire-types.js";
+import { isControlMessageType } from "./codec/system-messages.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
 import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
@@ -71,7 +72,15 @@ export class RemoteEndpoint {
     const typeName = registry.requireName(message);
     const type = message.constructor as MessageType;
     const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers, otherProtobuf: registry.usesOtherProtobuf(type) };
-    this.batcher.add(this.host.subjects.nodeInbox(target.node, target.system), envelope);
+    const subjects = this.host.subjects;
+    if (isControlMessageType(type)) this.batcher.add(subjects.controlInbox(target.node, target.system), envelope, subjects.nodeInbox(target.node, target.system));
+    else this.batcher.add(subjects.nodeInbox(target.node, target.system), envelope, subjects.controlInbox(target.node, target.system));
+  }
+
+  /** The subject a message to `target` travels on: its node's control inbox or its data inbox. */
+  subjectFor(target: Address, message: object): string {
+    const subjects = this.host.subjects;
+    return isControlMessageType(message.constructor) ? subjects.controlInbox(target.node, target.system) : subjects.nodeInbox(target.node, target.system);
   }
 
   /** Publishes whatever is batched; called before the transport drains. */
@@ -88,7 +97,13 @@ export class RemoteEndpoint {
     this.host.transport.publish(subject, frame);
   }
 
-  readonly onFrame = (inbound: InboundMessage): void => {
+  /** Frames on the node's data inbox: actor messages only. */
+  readonly onDataFrame = (inbound: InboundMessage): void => this.onFrame(inbound, false);
+
+  /** Frames on the node's control inbox: control messages only. */
+  readonly onControlFrame = (inbound: InboundMessage): void => this.onFrame(inbound, true);
+
+  private onFrame(inbound: InboundMessage, controlPlane: boolean): void {
     const { data } = inbound;
     if (data.length > this.maxMessageBytes) {
       this.dead("oversized", `frame of ${data.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes}`, inbound);
@@ -106,13 +121,19 @@ export class RemoteEndpoint {
       this.dead("malformed-frame", "frame carries no envelopes", inbound);
       return;
     }
+    if (inbound.reply && !this.host.subjects.answersTo(inbound.reply)) {
+      // Answering would publish into a system's own subjects on the requester's behalf (allow_responses).
+      const detail = `frame asks for answers on ${inbound.reply}, inside ${this.host.subjects.prefix}'s subjects but not a request inbox of system ${this.host.name}: not delivered`;
+      this.dead("forbidden-reply-subject", detail, inbound);
+      return;
+    }
     // Payloads are decoded straight from the frame, through one reader.
     const reader = protobuf.Reader.create(data);
     // Envelopes without a sender are answered on the frame's reply subject, through one ref per frame.
     const replyTo = inbound.reply ? new ReplySubjectRef(this, inbound.reply, this.host.name, this.host.router) : undefined;
     for (const envelope of envelopes) {
       try {
-        this.deliverEnvelope(envelope, reader, inbound, replyTo);
+        this.deliverEnvelope(envelope, reader, inbound, replyTo, controlPlane);
       } catch (error) {
         this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject: inbound.subject, type: envelope.type });
       }
@@ -123,9 +144,9 @@ export class RemoteEndpoint {
       const detail = `frame holds more than maxFrameEnvelopes ${this.limits.maxFrameEnvelopes} envelopes: the last ${unreadBytes} of its ${data.length} bytes were not read`;
       this.host.deadLetters.publish({ reason: "too-many-envelopes", detail, subject: inbound.subject, bytes: data.subarray(data.length - unreadBytes), size: unreadBytes });
     }
-  };
+  }
 
-  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage, replyTo: ReplySubjectRef | undefined): void {
+  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage, replyTo: ReplySubjectRef | undefined, controlPlane: boolean): void {
     const { type: typeName, target: path } = envelope;
     const senderAddress = addressFromWire(envelope.sender);
     const sender = senderAddress ? this.host.refFor(senderAddress) : replyTo;
@@ -135,6 +156,15 @@ export class RemoteEndpoint {
       const detail = `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`;
       this.host.failAsk(sender, "unknown-type", detail);
       this.deadEnvelope("unknown-type", detail, envelope, sender, inbound);
+      return;
+    }
+    if (isControlMessageType(type) !== controlPlane) {
+      // Permissions give clients the data plane only: control messages there are refused unread.
+      const detail = controlPlane
+        ? `${typeName} is an actor message: it belongs on the data inbox ${this.host.subjects.nodeInbox(this.host.nodeId)}, not the control inbox`
+        : `${typeName} is a control message: only the control inbox ${this.host.subjects.controlInbox(this.host.nodeId)} takes it`;
+      this.host.failAsk(sender, "wrong-plane", detail);
+      this.deadEnvelope("wrong-plane", detail, envelope, sender, inbound);
       return;
     }
     const otherProtobuf = this.host.registry.usesOtherProtobuf(type);
@@ -166,7 +196,7 @@ export class RemoteEndpoint {
     this.deadEnvelope("headers-over-limit", detail, envelope, sender, inbound);
   }
 
-  private deadEnvelope(reason: "unknown-type" | "malformed-payload" | "headers-over-limit", detail: string, envelope: WireEnvelope, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
+  private deadEnvelope(reason: "unknown-type" | "malformed-payload" | "headers-over-limit" | "wrong-plane", detail: string, envelope: WireEnvelope, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {
     this.host.deadLetters.publish({
       reason,
       detail,
@@ -179,7 +209,7 @@ export class RemoteEndpoint {
     });
   }
 
-  private dead(reason: "oversized" | "malformed-frame", detail: string, inbound: InboundMessage): void {
+  private dead(reason: "oversized" | "malformed-frame" | "forbidden-reply-subject", detail: string, inbound: InboundMessage): void {
     this.host.deadLetters.publish({ reason, detail, subject: inbound.subject, bytes: inbound.data });
   }
 

@@ -10,8 +10,11 @@ const MAX_CACHED_INBOXES = 1_024;
  */
 export class Subjects {
   readonly root: string;
+  private readonly prefixDot: string;
+  private readonly requestInboxes: string;
   /** Inbox subjects of this system's nodes, built once each: sending looks one up per message. */
   private readonly inboxes = new Map<string, string>();
+  private readonly controlInboxes = new Map<string, string>();
 
   constructor(
     readonly prefix: string,
@@ -20,16 +23,33 @@ export class Subjects {
     validateToken("subject prefix", prefix);
     validateToken("system name", system);
     this.root = `${prefix}.${system}`;
+    this.prefixDot = `${prefix}.`;
+    this.requestInboxes = `${this.root}._INBOX.`;
   }
 
-  /** A node's inbox: frames for every actor hosted by that node (one subscription per node). */
+  /**
+   * A node's inbox, the data plane: frames of actor messages (tells, asks, their replies) for every
+   * actor hosted by that node, one subscription per node. What a client role may publish to.
+   */
   nodeInbox(node: string, system = this.system): string {
-    if (system !== this.system) return `${this.prefix}.${system}.node.${node}`;
-    let subject = this.inboxes.get(node);
+    return this.cached(this.inboxes, "node", node, system);
+  }
+
+  /**
+   * A node's control inbox, the control plane: spawn, supervise, watch and child reports between
+   * nodes. Only the node role may publish here; a node refuses control messages on its data inbox.
+   */
+  controlInbox(node: string, system = this.system): string {
+    return this.cached(this.controlInboxes, "control", node, system);
+  }
+
+  private cached(cache: Map<string, string>, plane: string, node: string, system: string): string {
+    if (system !== this.system) return `${this.prefix}.${system}.${plane}.${node}`;
+    let subject = cache.get(node);
     if (subject === undefined) {
       // Node ids come and go over a long run (restarts get new ids): bound the cache.
-      if (this.inboxes.size >= MAX_CACHED_INBOXES) this.inboxes.clear();
-      this.inboxes.set(node, (subject = `${this.root}.node.${node}`));
+      if (cache.size >= MAX_CACHED_INBOXES) cache.clear();
+      cache.set(node, (subject = `${this.root}.${plane}.${node}`));
     }
     return subject;
   }
@@ -47,6 +67,18 @@ export class Subjects {
   /** Introspection: every node answers a request here with the actors it hosts. */
   get actors(): string {
     return `${this.root}.actors`;
+  }
+
+  /**
+   * Whether a node may publish an answer to `subject`, the reply subject of a request it received.
+   * NATS's `allow_responses` lets a node publish to any reply subject, so a requester could aim the
+   * answer at another system's inboxes or at this system's own planes; under the prefix, only the
+   * system's request inboxes (`<prefix>.<system>._INBOX.`) are answered. Elsewhere (`_INBOX.…`, a
+   * client's own subjects) anything goes.
+   */
+  answersTo(subject: string): boolean {
+    if (!subject.startsWith(this.prefixDot)) return true;
+    return subject.startsWith(this.requestInboxes) && subject.length > this.requestInboxes.length;
   }
 
   /** Every subject of the system: what a permission or a monitoring subscription names. */

@@ -15,3 +15,14 @@ export const systemMessageKinds: ReadonlyMap<unknown, SystemMessageKind> = new M
   [troupe.system.ChildFailed, "child-failed"],
   [troupe.system.ChildStopped, "child-stopped"],
 ]);
+
+/**
+ * The control plane: classes that travel on a node's control inbox, never on its data inbox (the
+ * system messages above and the answers a node gives to them). `Failure` is not among them: it
+ * answers asks of both planes and travels on the data plane.
+ */
+const controlClasses: ReadonlySet<unknown> = new Set<unknown>([...systemMessageKinds.keys(), troupe.system.SpawnReply, troupe.system.SuperviseAck]);
+
+export function isControlMessageType(type: unknown): boolean {
+  return controlClasses.has(type);
+}

@@ -86,6 +86,7 @@ export class Membership {
   private checkTimer: TimerHandle | undefined;
   private unsubscribe: Unsubscribe | undefined;
   private unwatch: Unsubscribe | undefined;
+  private announcedThisTurn = false;
 
   constructor(private readonly options: MembershipOptions) {
     validateToken("node id", options.nodeId);
@@ -201,9 +202,26 @@ export class Membership {
       return;
     }
     const observation: Observation = this.table.observe(beat, this.options.clock.now());
+    if (observation.events.some((event) => event.type === "joined" || event.type === "restarted")) this.announce();
     if (observation.refused) this.refuse(observation.refused.reason, observation.refused.detail, observation.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
     this.emit(observation.events);
     this.scheduleSettle();
+  }
+
+  /**
+   * Answers a newcomer's heartbeat with one of ours at once (once per turn, however many joined), sent
+   * before anything else this node sends it: the control messages that follow on the same connection
+   * then reach it after our heartbeat, so it can tell a member from a ghost (MemberGate).
+   */
+  private announce(): void {
+    if (this.announcedThisTurn) return;
+    this.announcedThisTurn = true;
+    queueMicrotask(() => (this.announcedThisTurn = false));
+    try {
+      this.publish(false);
+    } catch {
+      // The transport has closed; its "closed" event stops the membership.
+    }
   }
 
   private refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {

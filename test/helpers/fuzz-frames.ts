@@ -1,6 +1,6 @@
 import { addressFromWire } from "../../runtime/address.js";
 import type { MessageType } from "../../runtime/codec/message-type.js";
-import { systemMessageKinds } from "../../runtime/codec/system-messages.js";
+import { isControlMessageType } from "../../runtime/codec/system-messages.js";
 import type { DeadLetterReason } from "../../runtime/dead-letters.js";
 import { decodeHeartbeat } from "../../runtime/membership/heartbeat.js";
 import { troupe } from "../../proto/gen/troupe.js";
@@ -22,7 +22,7 @@ const { LookupRequest } = troupe.system;
 const { NodeHeartbeat } = troupe.membership;
 const { SumTask, SumResult } = examples.examples.sum;
 
-export type SubjectKind = "inbox" | "lookup" | "heartbeat" | "actors" | "unknown";
+export type SubjectKind = "inbox" | "control" | "lookup" | "heartbeat" | "actors" | "unknown";
 
 /** What a subject of `<root>.` is, by docs/wire.md. */
 export function subjectKind(subject: string, root: string): { kind: SubjectKind; node?: string } {
@@ -32,6 +32,8 @@ export function subjectKind(subject: string, root: string): { kind: SubjectKind;
   if (rest === "membership.heartbeat") return { kind: "heartbeat" };
   const inbox = rest === undefined ? null : /^node\.([A-Za-z0-9_-]{1,64})$/.exec(rest);
   if (inbox) return { kind: "inbox", node: inbox[1]! };
+  const control = rest === undefined ? null : /^control\.([A-Za-z0-9_-]{1,64})$/.exec(rest);
+  if (control) return { kind: "control", node: control[1]! };
   return { kind: "unknown" };
 }
 
@@ -61,8 +63,12 @@ export type Verdict =
       readonly senderAnswers: readonly string[];
     };
 
-/** What a node must do with `data` arriving on its inbox (see runtime/remote-endpoint.ts, docs/wire.md "Bad input"). */
-export function predictInbox(data: Uint8Array, hasReply: boolean, view: NodeView): Verdict {
+/**
+ * What a node must do with `data` arriving on its data inbox, or with `controlPlane` its control inbox
+ * (see runtime/remote-endpoint.ts, docs/wire.md "Bad input"): a type of the other plane is refused
+ * before its payload is decoded.
+ */
+export function predictInbox(data: Uint8Array, hasReply: boolean, view: NodeView, controlPlane = false): Verdict {
   if (data.length > view.maxMessageBytes) return { send: true, letters: ["oversized"], replyAnswers: 0, senderAnswers: [] };
   let envelopes: troupe.wire.Envelope.$Properties[];
   try {
@@ -81,13 +87,15 @@ export function predictInbox(data: Uint8Array, hasReply: boolean, view: NodeView
     let reason: DeadLetterReason;
     if (type === undefined) {
       reason = "unknown-type";
+    } else if (isControlMessageType(type) !== controlPlane) {
+      reason = "wrong-plane";
     } else {
       const message = tryDecode(type, e.payload ?? new Uint8Array(0));
       if (message === undefined) {
         reason = "malformed-payload";
       } else {
         const path = e.target ?? "";
-        if (systemMessageKinds.has(message.constructor)) return { send: false, why: "decodes as a system message" };
+        if (controlPlane) return { send: false, why: "decodes as a control message" };
         if (path.startsWith("/temp/")) return { send: false, why: "decodes as a reply to an ask" };
         if (view.paths.has(path)) return { send: false, why: "decodes as a message to a real actor" };
         reason = "unknown-target";

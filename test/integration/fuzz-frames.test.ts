@@ -141,15 +141,15 @@ describe("bad input: a seeded fuzzer against a running system (integration: nats
       bump(sent, `${kind}:${label}`);
       bytesSent += data.length;
       // Heartbeats and lookups reach every node; an inbox frame only its node.
-      const receivers = kind === "inbox" ? [node!] : [...accounted.keys()];
+      const receivers = kind === "inbox" || kind === "control" ? [node!] : [...accounted.keys()];
       for (const receiver of receivers) {
         const counts = expected.get(receiver);
         if (counts) for (const reason of verdict.letters) bump(counts, reason);
       }
       if (kind === "actors" && reply) bump(expectedReplyAnswers, "actors.all", realNodes.size);
-      if (kind === "inbox") {
+      if (kind === "inbox" || kind === "control") {
         inboxFrames++;
-        if (verdict.replyAnswers > 0) bump(expectedReplyAnswers, `inbox.${node}`, verdict.replyAnswers);
+        if (verdict.replyAnswers > 0) bump(expectedReplyAnswers, `${kind}.${node}`, verdict.replyAnswers);
         for (const to of verdict.senderAnswers) bump(expectedSenderAnswers, to);
       }
       nc.publish(subject, data, reply ? { reply } : undefined);
@@ -209,6 +209,7 @@ describe("bad input: a seeded fuzzer against a running system (integration: nats
 function generate(inputs: FuzzInputs, kind: SubjectKind, view: NodeView): { label: string; data: Uint8Array } {
   switch (kind) {
     case "inbox":
+    case "control":
       return inputs.inbox([...view.paths]);
     case "heartbeat":
       return inputs.heartbeat();
@@ -223,6 +224,8 @@ function predict(kind: SubjectKind, data: Uint8Array, hasReply: boolean, view: N
   switch (kind) {
     case "inbox":
       return predictInbox(data, hasReply, view!);
+    case "control":
+      return predictInbox(data, hasReply, view!, true);
     case "heartbeat":
       return predictHeartbeat(data);
     case "lookup":
