@@ -450,11 +450,11 @@ export class ActorSystem implements MessageRouter {
       case "unwatch":
         return this.deathWatch.unwatchArrived(path, sender);
       case "terminated":
-        return this.deathWatch.terminatedArrived(path, message as Terminated, sender?.address);
+        return this.deathWatch.terminatedArrived(path, message as Terminated, nodeOf(sender));
       case "spawn":
-        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, sender?.address, this.answerAs(path, sender));
+        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, nodeOf(sender), this.answerAs(path, sender));
       case "supervise":
-        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, sender?.address, this.answerAs(path, sender));
+        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, nodeOf(sender), this.answerAs(path, sender));
       case "child-failed": {
         const report = message as troupe.system.ChildFailed;
         const child = this.remoteChildOf(path, sender, "troupe.system.ChildFailed");
@@ -600,6 +600,11 @@ export class ActorSystem implements MessageRouter {
 
 /** Where a node answers from when it answers for its actors (a Failure for a missing or stopped one). */
 const NODE_PATH = "/system";
+
+/** The sender's address when it is an actor of some node; a plain NATS requester (a reply subject) has none. */
+function nodeOf(sender: ActorRef<any> | undefined): Address | undefined {
+  return sender?.address.node ? sender.address : undefined;
+}
 
 /** Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once. */
 function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>): void {

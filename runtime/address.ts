@@ -61,13 +61,10 @@ export function addressFromWire(data: { system?: string | null; node?: string | 
   return { system: data.system, node: data.node, path: data.path };
 }
 
-/** One path segment: an actor name, a generated `$` name or a node id; never empty, `.` or `..`. */
-const SEGMENT_PATTERN = /^[A-Za-z0-9_$~-][A-Za-z0-9_.~$-]{0,127}$/;
+/** `/segment[/segment...]`, each segment an actor name, a generated `$` name or a node id; never empty, `.` or `..`. */
+const PATH_PATTERN = /^(?:\/[A-Za-z0-9_$~-][A-Za-z0-9_.~$-]{0,127})+$/;
 
-/** Whether `path` is `/segment[/segment...]` with every segment one a node could have made. */
+/** Whether `path` is one a node could have made: no empty, `.` or `..` segments, no odd characters. */
 export function isWellFormedPath(path: string): boolean {
-  if (!path.startsWith("/")) return false;
-  const segments = path.split("/");
-  for (let i = 1; i < segments.length; i++) if (!SEGMENT_PATTERN.test(segments[i]!)) return false;
-  return true;
+  return PATH_PATTERN.test(path);
 }

@@ -24,12 +24,19 @@ export class MemberGate {
     private readonly onLimitHit: () => void,
   ) {}
 
+  /** Whether `sender` is an actor of a live member of this system (this node included), now. */
+  isMember(sender: Address): boolean {
+    if (sender.system !== this.host.system) return false;
+    const membership = this.host.membership();
+    return membership === undefined || sender.node === this.host.nodeId || membership.isAlive(sender.node);
+  }
+
   /** Calls `admitted` now or once `sender`'s node has joined; `refused` with why otherwise. */
   admit(sender: Address | undefined, what: string, admitted: () => void, refused: (detail: string) => void): void {
     if (sender === undefined) return refused(`${what} names no sender: control messages come from nodes`);
     if (sender.system !== this.host.system) return refused(`${what} from ${formatAddress(sender)}, outside system ${this.host.system}`);
-    const membership = this.host.membership();
-    if (membership === undefined || sender.node === this.host.nodeId || membership.isAlive(sender.node)) return admitted();
+    if (this.isMember(sender)) return admitted();
+    const membership = this.host.membership()!;
     if (this.awaiting >= this.maxAwaiting) {
       this.onLimitHit();
       return refused(`${what} from node ${sender.node}, which is not a live member; ${this.maxAwaiting} control messages already wait for their nodes (maxControlAwaitingMembership)`);

@@ -10,6 +10,11 @@ import type { MemberGate } from "../control/member-gate.js";
 const { SpawnReply, SuperviseAck, Failure, ChildFailed, ChildStopped } = troupe.system;
 const Directive = troupe.system.Supervise.Directive;
 const RESTART_TYPES: readonly string[] = ["permanent", "transient", "temporary"];
+const SPAWN = "troupe.system.SpawnRequest";
+
+function fail(replyTo: ActorRef<any> | undefined, reason: string, detail: string): void {
+  replyTo?.tell(Failure.create({ reason, message: detail }));
+}
 
 /** What hosting children for other nodes needs from this node. */
 export interface RemoteHostingHost {
@@ -41,41 +46,45 @@ export class RemoteHosting {
 
   constructor(private readonly host: RemoteHostingHost) {}
 
-  /** A SpawnRequest for `path` from `sender` (the parent's node, asking). */
+  /**
+   * A SpawnRequest for `path` from `sender` (the parent's node, asking). Membership is looked at first:
+   * it is the cheapest test, so a flood from nodes that do not exist costs one look-up a request. A
+   * sender that is not a member gets no answer (answering would make this node publish to inboxes of
+   * an attacker's choosing, one message a request); a member is told why.
+   */
   spawnArrived(path: string, request: troupe.system.SpawnRequest, sender: Address | undefined, replyTo: ActorRef<any> | undefined): void {
-    const refuse = (reason: string, detail: string): void => replyTo?.tell(Failure.create({ reason, message: detail }));
-    const refuseControl = (detail: string, limit?: "maxHostedChildrenPerNode"): void => {
-      this.host.refused(detail, path, sender, "troupe.system.SpawnRequest", limit);
-      refuse("refused", detail);
-    };
-    const parent = addressFromWire(request.parent);
-    if (parent === undefined || !isWellFormedPath(parent.path)) return refuse("bad-request", `spawn request for ${path} names no valid parent`);
-    const name = path.slice(path.lastIndexOf("/") + 1);
-    if (path !== `/remote/${parent.node}${parent.path}/${name}` || !isWellFormedPath(path)) return refuse("bad-request", `spawn request for ${path}: a child of ${formatAddress(parent)} lives at /remote/${parent.node}${parent.path}/<name>`);
-    if (sender !== undefined && (sender.node !== parent.node || sender.system !== parent.system)) {
-      return refuseControl(`spawn request for a child of ${formatAddress(parent)} sent from ${formatAddress(sender)}: only the parent's node asks for its children`);
-    }
-    this.host.gate.admit(sender, "spawn request", () => this.spawnAdmitted(path, request, parent, replyTo, refuse, refuseControl), refuseControl);
+    if (sender === undefined) return this.refuse(replyTo, path, sender, SPAWN, "spawn request names no sender: control messages come from nodes");
+    const gate = this.host.gate;
+    if (gate.isMember(sender)) return this.spawnFromMember(path, request, sender, replyTo);
+    gate.admit(sender, "spawn request", () => this.spawnFromMember(path, request, sender, replyTo), (detail) => this.host.refused(detail, path, sender, SPAWN));
   }
 
-  private spawnAdmitted(path: string, request: troupe.system.SpawnRequest, parent: Address, replyTo: ActorRef<any> | undefined, refuse: (reason: string, detail: string) => void, refuseControl: (detail: string, limit?: "maxHostedChildrenPerNode") => void): void {
+  private spawnFromMember(path: string, request: troupe.system.SpawnRequest, sender: Address, replyTo: ActorRef<any> | undefined): void {
+    const parent = addressFromWire(request.parent);
+    if (parent === undefined || !isWellFormedPath(parent.path)) return fail(replyTo, "bad-request", `spawn request for ${path} names no valid parent`);
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (path !== `/remote/${parent.node}${parent.path}/${name}` || !isWellFormedPath(path)) return fail(replyTo, "bad-request", `spawn request for ${path}: a child of ${formatAddress(parent)} lives at /remote/${parent.node}${parent.path}/<name>`);
+    if (sender.node !== parent.node || sender.system !== parent.system) {
+      return this.refuse(replyTo, path, sender, SPAWN, `spawn request for a child of ${formatAddress(parent)} sent from ${formatAddress(sender)}: only the parent's node asks for its children`);
+    }
     const existing = this.host.cellAt(path);
     if (existing !== undefined && !existing.isStopping) return replyTo?.tell(SpawnReply.create({ child: existing.address }));
     const registration = this.host.kinds.get(request.kind);
-    if (registration === undefined) return refuse("unknown-kind", `node ${this.host.nodeId} hosts no actor kind ${JSON.stringify(request.kind)} (it hosts: ${this.host.kinds.names().join(", ") || "none"})`);
-    if (!RESTART_TYPES.includes(request.restart)) return refuse("bad-request", `unknown restart type ${JSON.stringify(request.restart)}`);
+    if (registration === undefined) return fail(replyTo, "unknown-kind", `node ${this.host.nodeId} hosts no actor kind ${JSON.stringify(request.kind)} (it hosts: ${this.host.kinds.names().join(", ") || "none"})`);
+    if (!RESTART_TYPES.includes(request.restart)) return fail(replyTo, "bad-request", `unknown restart type ${JSON.stringify(request.restart)}`);
     let siblings = this.byParentNode.get(parent.node);
     if ((siblings?.size ?? 0) >= this.host.maxHostedChildrenPerNode) {
-      return refuseControl(`node ${this.host.nodeId} already hosts ${this.host.maxHostedChildrenPerNode} children for node ${parent.node} (maxHostedChildrenPerNode)`, "maxHostedChildrenPerNode");
+      const detail = `node ${this.host.nodeId} already hosts ${this.host.maxHostedChildrenPerNode} children for node ${parent.node} (maxHostedChildrenPerNode)`;
+      return this.refuse(replyTo, path, sender, SPAWN, detail, "maxHostedChildrenPerNode");
     }
     let props: object | undefined;
     if (request.propsType !== "") {
       const type = this.host.registry.typeNamed(request.propsType);
-      if (type === undefined) return refuse("unknown-type", `props type ${request.propsType} is not registered on node ${this.host.nodeId}`);
+      if (type === undefined) return fail(replyTo, "unknown-type", `props type ${request.propsType} is not registered on node ${this.host.nodeId}`);
       try {
         props = type.decode(request.props);
       } catch (error) {
-        return refuse("malformed-payload", `props do not decode as ${request.propsType}: ${errorText(error)}`);
+        return fail(replyTo, "malformed-payload", `props do not decode as ${request.propsType}: ${errorText(error)}`);
       }
     }
     const parentRef = this.host.refFor(parent);
@@ -98,9 +107,7 @@ export class RemoteHosting {
       const detail = parentNode === undefined
         ? `${path} is not a child node ${this.host.nodeId} hosts for another node: it takes no directive from the wire`
         : `directive for ${path} from ${sender ? formatAddress(sender) : "no sender"}: only its parent's node ${parentNode} directs it`;
-      this.host.refused(detail, path, sender, "troupe.system.Supervise");
-      replyTo?.tell(Failure.create({ reason: "refused", message: detail }));
-      return;
+      return this.refuse(replyTo, path, sender, "troupe.system.Supervise", detail);
     }
     if (cell === undefined) {
       // Gone already: for a stop that is success; anything else must fail so the parent re-places it.
@@ -122,6 +129,12 @@ export class RemoteHosting {
       default:
         replyTo?.tell(Failure.create({ reason: "bad-request", message: `unknown directive ${String(message.directive)}` }));
     }
+  }
+
+  /** A refused control message: a dead letter, and a Failure "refused" to the asker. */
+  private refuse(replyTo: ActorRef<any> | undefined, path: string, sender: Address | undefined, type: string, detail: string, limit?: "maxHostedChildrenPerNode"): void {
+    this.host.refused(detail, path, sender, type, limit);
+    fail(replyTo, "refused", detail);
   }
 
   /** The parents on `node` are gone: stop their children here. */

@@ -85,6 +85,7 @@ export class DeathWatch {
 
   /** A `Watch` arrived from another node for the actor at `path`. */
   watchArrived(path: string, watcher: ActorRef<any> | undefined): void {
+    if (watcher !== undefined && this.host.gate.isMember(watcher.address)) return this.watchAdmitted(path, watcher);
     this.host.gate.admit(watcher?.address, "watch", () => this.watchAdmitted(path, watcher!), (detail) => this.host.refused(detail, path, watcher?.address, "troupe.system.Watch"));
   }
 
