@@ -13,6 +13,7 @@ import { counter } from "../fixtures/counter.js";
 import { eventually } from "../helpers/conditions.js";
 import { monitorJson, startNatsWithConfig, type ConfiguredNats } from "../helpers/nats-with-config.js";
 import { createNkeyUser } from "../helpers/nkey-user.js";
+import { inboxPrefixOf, rolePermissions } from "../helpers/role-users.js";
 import { generateTestCertificates, type TestCertificates } from "../helpers/tls-certs.js";
 import { runTroupe, type TroupeProcess } from "../helpers/troupe-process.js";
 
@@ -68,8 +69,8 @@ authorization {
     ${nodeUser("s1-node", pw.s1, "s1")}
     ${nodeUser("s2-node", pw.s2, "s2")}
     { nkey: "${nkey.publicKey}", permissions: ${nodePermissions("s1")} }
-    { user: "s1-monitor", password: "${pw.monitor}", permissions: { publish: { allow: ["troupe.s1.actors"] }, subscribe: { allow: ["troupe.s1.membership.heartbeat", "troupe.s1._INBOX.*"] } } }
-    { user: "s1-client", password: "${pw.client}", permissions: { publish: { allow: ["troupe.s1.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
+    { user: "s1-monitor", password: "${pw.monitor}", permissions: ${rolePermissions.monitor("s1", "s1-monitor")} }
+    { user: "s1-client", password: "${pw.client}", permissions: ${rolePermissions.client("s1", "s1-client")} }
   ]
 }
 `);
@@ -133,7 +134,7 @@ authorization {
     expect((await remote!.ask(GetStats.create(), Stats)).pings).to.equal(3);
 
     // A client outside Troupe asks a node through a NATS request; the node may answer through allow_responses.
-    const client = await rawClient({ user: "s1-client", pass: pw.client });
+    const client = await rawClient({ user: "s1-client", pass: pw.client, inboxPrefix: inboxPrefixOf("s1-client") });
     const request = encodeFrame([{ target: "/user/counter", typeName: "troupe.examples.pingpong.GetStats", type: GetStats, message: GetStats.create(), sender: undefined, headers: undefined }]);
     const reply = await client.request("troupe.s1.node.a", request, { timeout: 5_000 });
     const [envelope] = troupe.wire.Frame.decode(reply.data).envelopes;
@@ -194,7 +195,7 @@ authorization {
   it("security: `troupe nodes` and `troupe actors` work for a monitoring user who may only listen to heartbeats and ask for actor lists", async () => {
     const a = await node("s1", "a", s1());
     a.spawn(counter, { name: "counter" });
-    const env = { NATS_URL: server.url, NATS_USER: "s1-monitor", NATS_PASSWORD: pw.monitor, NODE_EXTRA_CA_CERTS: certs.caFile };
+    const env = { NATS_URL: server.url, NATS_USER: "s1-monitor", NATS_PASSWORD: pw.monitor, NATS_INBOX_PREFIX: inboxPrefixOf("s1-monitor"), NODE_EXTRA_CA_CERTS: certs.caFile };
     const nodes = runTroupe(["nodes", "--system", "s1", "--json"], env);
     const actors = runTroupe(["actors", "--system", "s1", "--json"], env);
     processes.push(nodes, actors);

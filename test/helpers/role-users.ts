@@ -1,0 +1,45 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/**
+ * The roles of docs/operations.md as nats-server users of one system. Keep the two in step: the
+ * tests in test/integration/roles.test.ts are what the page's threat model points to.
+ */
+export const rolePermissions = {
+  /** Everything in its system; answers to requests it receives wherever they ask (allow_responses). */
+  node: (system: string): string => `{
+      publish: { allow: ["troupe.${system}.>"] }
+      subscribe: { allow: ["troupe.${system}.>"] }
+      allow_responses: { max: 100, expires: "1m" }
+    }`,
+  /** Messages actors (node data inboxes), looks them up, and hears answers on an inbox of its own only. */
+  client: (system: string, user: string): string => `{
+      publish: { allow: ["troupe.${system}.node.*", "troupe.${system}.lookup"] }
+      subscribe: { allow: ["${inboxPrefixOf(user)}.>"] }
+    }`,
+  /** Asks for actor lists, hears heartbeats and its own answers: `troupe nodes`, `troupe actors`. */
+  monitor: (system: string, user: string): string => `{
+      publish: { allow: ["troupe.${system}.actors"] }
+      subscribe: { allow: ["troupe.${system}.membership.heartbeat", "${inboxPrefixOf(user)}.>"] }
+    }`,
+};
+
+/**
+ * The request inbox prefix of a client or monitor user (nats.js `inboxPrefix`, `NATS_INBOX_PREFIX` for
+ * the CLI): one per user, outside the system's subjects, so no user hears another's answers.
+ */
+export function inboxPrefixOf(user: string): string {
+  return `_INBOX_${user}`;
+}
+
+export function roleUser(user: string, password: string, permissions: string): string {
+  return `{ user: "${user}", password: "${password}", permissions: ${permissions} }`;
+}
+
+/** The server's refusals reported to `nc` (publishes and subscriptions it was not allowed), as they come. */
+export function violationsOf(nc: NatsConnection): string[] {
+  const violations: string[] = [];
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === "error") violations.push(status.error.message);
+  })();
+  return violations;
+}
