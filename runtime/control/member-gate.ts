@@ -26,14 +26,14 @@ export class MemberGate {
 
   /** Whether `sender` is an actor of a live member of this system (this node included), now. */
   isMember(sender: Address): boolean {
-    if (sender.system !== this.host.system) return false;
+    if (sender.system !== this.host.system || sender.node === "") return false;
     const membership = this.host.membership();
     return membership === undefined || sender.node === this.host.nodeId || membership.isAlive(sender.node);
   }
 
   /** Calls `admitted` now or once `sender`'s node has joined; `refused` with why otherwise. */
   admit(sender: Address | undefined, what: string, admitted: () => void, refused: (detail: string) => void): void {
-    if (sender === undefined) return refused(`${what} names no sender: control messages come from nodes`);
+    if (sender === undefined || sender.node === "") return refused(`${what} names no sender: control messages come from nodes`);
     if (sender.system !== this.host.system) return refused(`${what} from ${formatAddress(sender)}, outside system ${this.host.system}`);
     if (this.isMember(sender)) return admitted();
     const membership = this.host.membership()!;
