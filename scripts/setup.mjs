@@ -6,7 +6,7 @@
 //      chromium (for the trace page test): find it, else install Debian's package
 //   3. the package build (scripts/build.mjs): generated protobuf code, then dist/
 //   4. with --test: Node 22 and 24 binaries for the packaging test (.tools/node22, .tools/node24, from
-//      the npm package `node`)
+//      the npm package `node`), and an OpenTelemetry Collector for the OTLP export test (built with Go)
 // The resolved server binaries are recorded in .tools/tools.json for the runtime and tests.
 //
 // Outside CI a missing server binary is only a warning (the tests that need it skip themselves);
@@ -159,6 +159,7 @@ function goInstall(tool, goBin) {
     // Another run may have built it while we waited for the lock.
     const target = path.join(TOOLS_BIN, tool.name);
     if (isExecutable(target)) return target;
+    if (tool.build) return tool.build(goBin, target);
     log(`${tool.name}: compiling with \`go install ${tool.goPackage}\` into ${rel(TOOLS_BIN)} (takes about a minute)`);
     // go may copy the binary into GOBIN in place, so build into a private folder and rename it into
     // .tools/bin: a run that checks .tools/bin without the lock never sees a half-written binary.
@@ -176,6 +177,28 @@ function goInstall(tool, goBin) {
     log(`${tool.name}: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return isExecutable(target) ? target : null;
   });
+}
+
+// The OpenTelemetry Collector's core distribution is not a Go module of its own: it is built as the
+// project builds its distributions, with its builder (ocb) and a manifest of the components to take.
+function buildCollector(goBin, target) {
+  const manifest = path.join(ROOT, 'scripts', 'otelcol-builder.yaml');
+  log(`otelcol-troupe: building an OpenTelemetry Collector (core components, ${rel(manifest)}) with its builder ocb into ${rel(TOOLS_BIN)} (3-5 minutes on 2 cores with empty Go caches)`);
+  const work = path.join(TOOLS, `.otelcol-${process.pid}`);
+  fs.mkdirSync(TOOLS_BIN, { recursive: true });
+  const started = Date.now();
+  try {
+    const gobin = path.join(work, 'bin');
+    const env = { ...process.env, GOBIN: gobin };
+    if (!run(goBin, ['install', 'go.opentelemetry.io/collector/cmd/builder@v0.165.0'], { env })) return null;
+    // ocb writes its sources and the binary under output_path, relative to where it runs.
+    if (!run(path.join(gobin, 'builder'), ['--config', manifest], { cwd: work, env })) return null;
+    fs.renameSync(path.join(work, 'out', 'otelcol-troupe'), target);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  log(`otelcol-troupe: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return isExecutable(target) ? target : null;
 }
 
 // Last resort for nats-server when Go cannot build it: Debian's package (2.9.10, older but enough).
@@ -270,12 +293,28 @@ const TOOL_SPECS = [
     aptPackage: 'chromium', // for the test of the trace page in a real browser (playwright-core drives it)
     skipped: 'the test of the HTML trace page in headless Chromium will be skipped',
   },
+  {
+    key: 'otelcol',
+    name: 'otelcol-troupe',
+    envVar: 'OTELCOL_BIN',
+    goPackage: 'go.opentelemetry.io/collector/cmd/builder@v0.165.0', // builds scripts/otelcol-builder.yaml
+    build: buildCollector,
+    minGo: [1, 26, 0], // the `go` line of the collector's go.mod
+    aptPackage: null,
+    testOnly: true, // only `npm test` (setup --test) builds it
+    skipped: 'the test of OTLP export to a real OpenTelemetry Collector will be skipped',
+  },
 ];
 
-function ensureTools() {
+function ensureTools(forTests) {
   const resolved = {};
   const missing = [];
   for (const tool of TOOL_SPECS) {
+    if (tool.testOnly && !forTests) {
+      // Not built here; what a test setup recorded stays recorded.
+      resolved[tool.key] = readRecorded()[tool.key] ?? null;
+      continue;
+    }
     const result = resolveTool(tool);
     if (result.path) {
       resolved[tool.key] = result.path;
@@ -296,6 +335,14 @@ function ensureTools() {
     fs.renameSync(tmp, TOOLS_JSON);
   }
   return missing;
+}
+
+function readRecorded() {
+  try {
+    return JSON.parse(fs.readFileSync(TOOLS_JSON, 'utf8'));
+  } catch {
+    return {};
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +389,7 @@ function ensureOtherNodes() {
 // ---------------------------------------------------------------------------------------------
 
 ensureNodeModules();
-const missing = ensureTools();
+const missing = ensureTools(process.argv.includes('--test'));
 await ensureBuild();
 if (process.argv.includes('--test')) missing.push(...ensureOtherNodes());
 

@@ -1,5 +1,5 @@
 import { ActorSystem, defaultNodeId } from "../actor-system.js";
-import { loadStartTracing } from "../tracing/load-start-tracing.js";
+import { loadStartTracing, tracingWanted } from "../tracing/load-start-tracing.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { describeEvent } from "./describe-event.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
@@ -9,6 +9,7 @@ import { resolveNats } from "./nats-endpoint.js";
 import { parseOptions, UsageError } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 import { untilSignal } from "./signals.js";
+import { exitIfHeldOpen } from "./exit-if-held-open.js";
 
 /**
  * `troupe node`: a worker node. Joins a system, hosts what the module's `worker` spawns, prints one
@@ -29,8 +30,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.stdin.resume();
   }
   const nodeId = values["node-id"] ?? defaultNodeId();
-  // Tracing starts before the node, so the node id and system are on every span's resource.
-  const tracing = values.trace ? (await loadStartTracing())({ file: values.trace, nodeId, system: values.system, serviceName: `troupe-node` }) : undefined;
+  // Tracing (--trace, or the OTEL_* variables alone) starts before the node, so the node id and
+  // system are on every span's resource.
+  const tracing = tracingWanted(values.trace) ? (await loadStartTracing())({ file: values.trace, nodeId, system: values.system, serviceName: "troupe-node", report: (line) => console.error(`tracing [${nodeId}]: ${line}`) }) : undefined;
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), inboxPrefix: systemInboxPrefix(values.system), ...natsCredentialsFromEnv() });
@@ -64,7 +66,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
     // Stop reading stdin, or the open handle would keep this process alive after shutdown.
     process.stdin.off("close", onStdinClosed);
     process.stdin.destroy();
-    await tracing?.shutdown();
+    // Bounded, and never rejects: a collector that is down cannot stop the NATS server below from stopping.
+    const traced = await tracing?.shutdown();
     await nats.stop();
+    exitIfHeldOpen(traced);
   }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { loadStartTracing } from "../tracing/load-start-tracing.js";
+import { loadStartTracing, tracingWanted } from "../tracing/load-start-tracing.js";
 import { loadOtelApi } from "../tracing/otel-api.js";
-import type { TracingHandle } from "../tracing/start-tracing.js";
+import { DEFAULT_TRACING_SHUTDOWN_MS, type TracingHandle } from "../tracing/start-tracing.js";
 import type { TopologyResult } from "../topology.js";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,6 +14,7 @@ import { resolveNats, type NatsEndpoint } from "./nats-endpoint.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { progressPrinter } from "./progress-printer.js";
 import { untilSignal } from "./signals.js";
+import { exitIfHeldOpen } from "./exit-if-held-open.js";
 import { WorkerPool } from "./worker-pool.js";
 import { printable } from "../printable.js";
 import { loosePositionals, parseOptions, UsageError } from "./parse-options.js";
@@ -79,8 +80,9 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
       // A fresh file per run; the coordinator and every worker append their spans to it.
       mkdirSync(dirname(traceFile), { recursive: true });
       writeFileSync(traceFile, "");
-      tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run" });
     }
+    // --trace, or the OTEL_* variables alone (the workers inherit them, and trace the same way).
+    if (tracingWanted(traceFile)) tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run", report: (line) => console.error(`tracing [coordinator]: ${line}`) });
     nats = await resolveNats(values.nats, say);
     const credentials = natsCredentialsFromEnv();
     system = await ActorSystem.start({
@@ -97,7 +99,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     say(`workers ready: ${ids.join(", ")} (pids ${workers.pids().join(", ")})`);
 
     const printer = progressPrinter();
-    // With --trace, the whole run is one root span: everything the topology does is in its trace.
+    // With tracing on, the whole run is one root span: everything the topology does is in its trace.
     const otel = tracing ? await loadOtelApi() : undefined;
     const runSpan = otel?.trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } });
     const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
@@ -112,6 +114,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     const durationMs = Date.now() - started;
     if (result.summary?.length) say(result.summary.join("\n"));
     if (traceFile) say(`trace ${traceId} in ${traceFile} (view: troupe trace ${values.trace} --trace-id ${traceId}, or --html trace.html)`);
+    else if (traceId) say(`trace ${traceId}`);
     say(`${ok ? "ok" : "FAILED"}: ${result.tasks} tasks in ${durationMs} ms${result.verified ? ", verified" : ""}`);
     if (values.json && report.interruptedBy === undefined) {
       const failed = ok ? {} : { error: "the topology's own check failed (verified: false)" };
@@ -131,9 +134,20 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     ]);
   } finally {
     signal.dispose();
-    await workers?.stop();
-    await system?.shutdown();
-    await tracing?.shutdown();
-    await nats?.stop();
+    const teardownStarted = Date.now();
+    try {
+      await workers?.stop();
+      await system?.shutdown();
+    } finally {
+      // The workers' tracing gives up on a collector that is down when they get SIGTERM, plus its
+      // deadline; the coordinator's gives up by the same time (with a moment for its own last batch),
+      // so a broken collector delays the end of a run by one deadline, not two.
+      const traced = await tracing?.shutdown({ timeoutMs: Math.max(COORDINATOR_TRACING_MIN_MS, DEFAULT_TRACING_SHUTDOWN_MS - (Date.now() - teardownStarted)) });
+      await nats?.stop();
+      exitIfHeldOpen(traced);
+    }
   }
 }
+
+/** The least the coordinator's tracing gets to flush after the workers have stopped. */
+const COORDINATOR_TRACING_MIN_MS = 300;

@@ -46,7 +46,7 @@ export const VERBS = {
       nodes: { type: "string", default: "2", value: "N", help: "worker node processes, 1 to 64" },
       nats: { type: "string", value: "URL[,URL]", help: NATS_HELP },
       state: { type: "string", value: "URL", help: "where state goes: file:///dir, gs://bucket/prefix or memory:\n(default file://<cwd>/.troupe/state)" },
-      trace: { type: "string", value: "FILE", help: "record the spans of every node to FILE (view with `troupe trace FILE`)" },
+      trace: { type: "string", value: "FILE", help: "record the spans of every node to FILE (view with `troupe trace FILE`);\nOTEL_EXPORTER_OTLP_ENDPOINT (and the other OTEL_* variables) sends them to a collector" },
       system: { type: "string", value: "NAME", help: "system name (default <topology name>-<random hex>)" },
       json: {
         type: "boolean",
@@ -68,7 +68,7 @@ export const VERBS = {
       "node-id": { type: "string", value: "ID", help: "this node's id (default <hostname>-<pid>-<random>)" },
       nats: { type: "string", value: "URL[,URL]", help: NATS_HELP },
       module: { type: "string", value: "FILE", help: "topology module: its types and kinds are registered here and its\nworker hook runs here" },
-      trace: { type: "string", value: "FILE", help: "append this node's spans to FILE" },
+      trace: { type: "string", value: "FILE", help: "append this node's spans to FILE; OTEL_EXPORTER_OTLP_ENDPOINT (and the\nother OTEL_* variables) sends them to a collector" },
       "shutdown-ms": {
         type: "string",
         default: "10000",

@@ -1,5 +1,7 @@
 import { loadOptional } from "../optional-dependency.js";
+import { loadOtlpExporter } from "./otlp-exporter.js";
 import type { startTracing } from "./start-tracing.js";
+import { traceExportFromEnv, tracingFromEnv } from "./trace-export-env.js";
 
 /** The OpenTelemetry SDK packages `startTracing` needs: optional peer dependencies of Troupe. */
 export const TRACING_SDK_PACKAGES = [
@@ -12,9 +14,18 @@ export const TRACING_SDK_PACKAGES = [
 
 /**
  * `startTracing`, loaded on demand: the SDK costs a few hundred milliseconds to import, and only a
- * process that records spans should pay for it (or need it installed).
+ * process that records spans should pay for it (or need it installed). The OTLP exporter the
+ * environment asks for is loaded here too, so a bad variable or a missing package stops a command
+ * before it has started anything.
  */
 export async function loadStartTracing(): Promise<typeof startTracing> {
-  const module = await loadOptional("tracing (--trace)", TRACING_SDK_PACKAGES, () => import("./start-tracing.js"));
+  const wanted = traceExportFromEnv();
+  const module = await loadOptional("tracing (--trace or OTEL_* variables)", TRACING_SDK_PACKAGES, () => import("./start-tracing.js"));
+  if (wanted.otlp) await loadOtlpExporter(wanted.otlp.protocol);
   return module.startTracing;
+}
+
+/** For the CLI: whether a process traces at all, with `--trace FILE` or with the OTEL_* variables alone. */
+export function tracingWanted(file: string | undefined): boolean {
+  return file !== undefined || tracingFromEnv();
 }
