@@ -4,7 +4,7 @@ import { ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanP
 import { AccountedExport, type ExportTally } from "./accounted-export.js";
 import { FileSpanExporter } from "./file-span-exporter.js";
 import { createOtlpExporter } from "./otlp-exporter.js";
-import { batchOptionsFromEnv, traceExportFromEnv } from "./trace-export-env.js";
+import { batchOptionsFromEnv, traceExportFromEnv, DEFAULT_TRACING_SHUTDOWN_MS } from "./trace-export-env.js";
 import { troupeResource } from "./troupe-resource.js";
 
 export interface StartTracingOptions {
@@ -37,7 +37,7 @@ export interface TracingHandle {
 }
 
 /** Long enough for a reachable collector to take the last batches; short enough that one that is down does not hold a process up. */
-export const DEFAULT_TRACING_SHUTDOWN_MS = 2_000;
+export { DEFAULT_TRACING_SHUTDOWN_MS };
 
 /**
  * Sets up OpenTelemetry for this process with `@opentelemetry/sdk-node`: the global tracer provider,

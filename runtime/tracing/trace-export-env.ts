@@ -80,3 +80,9 @@ function otlpEndpoint(protocol: OtlpProtocol, env: NodeJS.ProcessEnv): string {
   if (protocol === "grpc") return base || "http://localhost:4317";
   return base ? `${base.replace(/\/$/, "")}/v1/traces` : "http://localhost:4318/v1/traces";
 }
+
+/**
+ * How long shutting tracing down waits for the last spans to be exported, by default. Here, with no
+ * SDK import, so that the CLI can read it without loading the SDK (an app may not have it installed).
+ */
+export const DEFAULT_TRACING_SHUTDOWN_MS = 2_000;
