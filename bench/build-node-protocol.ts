@@ -2,7 +2,7 @@ import type { Address } from "../runtime/index.js";
 
 /**
  * How a build node traces: not at all, or with the OpenTelemetry SDK sampling `ratio` of the traces
- * (1: `OTEL_TRACES_SAMPLER=always_on`; below 1: `traceidratio` with that argument, the standard
+ * (1: `OTEL_TRACES_SAMPLER=always_on`; below 1: head sampling, `parentbased_traceidratio` with that argument, the standard
  * variables, read by the SDK as a user's would be) and handing spans to a `processor` (bench/build-node.ts).
  */
 export type TracingMode = "off" | { readonly ratio: number; readonly processor: "batch" | "simple" };
@@ -18,8 +18,11 @@ export type ToBuildNode =
   | { readonly type: "send"; readonly id: number; readonly targets: readonly Address[]; readonly n: number }
   /** The receivers have counted `count` messages of the current send, together. */
   | { readonly type: "ack"; readonly count: number }
-  /** One round of local-tell (`n` tells) or local-ask (`n` asks) on an in-memory node; answered with the rate. */
-  | { readonly type: "local"; readonly id: number; readonly kind: "tell" | "ask"; readonly n: number }
+  /**
+   * One round of local-tell (`n` tells) or local-ask (`n` asks) on an in-memory node; answered with the
+   * rate (for "tell-cpu": local-tell's messages per second of the process's CPU time).
+   */
+  | { readonly type: "local"; readonly id: number; readonly kind: "tell" | "ask" | "tell-cpu"; readonly n: number }
   /** Flush the span processor; answered with the number of spans exported so far. */
   | { readonly type: "spans"; readonly id: number }
   | { readonly type: "exit" };

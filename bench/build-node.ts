@@ -12,12 +12,13 @@ import type { Address, ActorRef, ActorSystem } from "../runtime/index.js";
 import type { FromBuildNode, SendResult, ToBuildNode } from "./build-node-protocol.js";
 import { DropSpanExporter } from "./drop-span-exporter.js";
 import { nowMs } from "./stats.js";
+import { startBenchMeters } from "./bench-meters.js";
 import { Credit, Receiver, sendBlobs } from "./tell-flow.js";
 
 type Runtime = typeof import("../runtime/index.js");
 type BenchProto = typeof import("../proto/gen/examples/bench.js");
 
-const USAGE = "usage: node --import tsx bench/build-node.ts --root <dir> --nats <url> --system <name> --node <id> [--tracing off|on] [--processor batch|simple]";
+const USAGE = "usage: node --import tsx bench/build-node.ts --root <dir> --nats <url> --system <name> --node <id> [--tracing off|on] [--processor batch|simple] [--metrics off|on]";
 const { values } = parseArgs({
   options: {
     root: { type: "string" },
@@ -26,10 +27,11 @@ const { values } = parseArgs({
     node: { type: "string" },
     tracing: { type: "string", default: "off" },
     processor: { type: "string", default: "batch" },
+    metrics: { type: "string", default: "off" },
   },
 });
-const { root, nats, system: systemName, node: nodeId, tracing, processor } = values;
-if (!root || !nats || !systemName || !nodeId || !process.send || !["off", "on"].includes(tracing) || !["batch", "simple"].includes(processor)) {
+const { root, nats, system: systemName, node: nodeId, tracing, processor, metrics } = values;
+if (!root || !nats || !systemName || !nodeId || !process.send || !["off", "on"].includes(tracing) || !["batch", "simple"].includes(processor) || !["off", "on"].includes(metrics)) {
   console.error(`${USAGE}\n(bench/build-node.ts is started by bench/run.ts: it needs an IPC channel)`);
   process.exit(2);
 }
@@ -46,6 +48,8 @@ type Blob = InstanceType<typeof Blob>;
 
 const exporter = new DropSpanExporter();
 const spans = tracing === "off" ? undefined : await startSpans();
+// Only this checkout's runtime has metrics (bench/metrics-on.ts runs no other build with them).
+const meterProvider = metrics === "on" ? await startBenchMeters(root) : undefined;
 
 /**
  * Tracing as a deployment has it: the OpenTelemetry SDK for Node, set up before the system starts,
@@ -63,7 +67,12 @@ async function startSpans(): Promise<{ flush(): Promise<void> }> {
   const { BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const { resourceFromAttributes } = await import("@opentelemetry/resources");
   const batch = new BatchSpanProcessor(exporter, { scheduledDelayMillis: 200 });
+  // As startTracing does: with a trace-id-ratio sampler, new traces are decided by Troupe (builds that have it).
+  const rootSamplingModule = join(root!, "runtime/tracing/root-sampling.ts");
+  const sampling = existsSync(rootSamplingModule) ? ((await import(pathToFileURL(rootSamplingModule).href)) as typeof import("../runtime/tracing/root-sampling.js")) : undefined;
+  const roots = sampling?.setRootSampling(sampling.ratioSamplerFromEnv());
   new NodeSDK({
+    ...(roots && sampling ? { idGenerator: sampling.rootSamplingIdGenerator(roots) } : {}),
     serviceName: "troupe",
     resource: resourceFromAttributes({ "troupe.node.id": nodeId, "troupe.system": systemName }),
     spanProcessors: [batch],
@@ -81,6 +90,7 @@ const system: ActorSystem = await runtime.ActorSystem.start({
   transport: await runtime.connectNats({ servers: nats }),
   types: [Blob, Ack],
   ...(spans ? { tracing: true } : {}),
+  ...(meterProvider ? { metrics: { meterProvider } } : {}),
 });
 
 /** Hands every Blob to a Receiver. */
@@ -165,7 +175,7 @@ const asker = runtime.defineActor({
 });
 
 async function localSystem(): Promise<ActorSystem> {
-  return (local ??= await runtime.ActorSystem.start({ name: "local", nodeId: "local", transport: new runtime.MemoryNetwork().connect(), ...(spans ? { tracing: true } : {}) }));
+  return (local ??= await runtime.ActorSystem.start({ name: "local", nodeId: "local", transport: new runtime.MemoryNetwork().connect(), ...(spans ? { tracing: true } : {}), ...(meterProvider ? { metrics: { meterProvider } } : {}) }));
 }
 
 /** Actor A asks actor B n times, one ask in flight, on an in-memory node (bench/local-ask.ts); round trips per second. */
@@ -184,15 +194,18 @@ async function localAsk(n: number): Promise<number> {
 }
 
 /** One sender tells one actor n messages in a synchronous loop, on an in-memory node (bench/local-tell.ts). */
-async function localTell(n: number): Promise<number> {
+async function localTell(n: number, perCpuSecond = false): Promise<number> {
   const system = await localSystem();
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
   const ref = system.spawn(counter, { props: { n, done }, mailbox: { capacity: Infinity } });
+  const cpu = process.cpuUsage();
   const started = nowMs();
   for (let i = 0; i < n; i++) ref.tell(pool[i & (POOL_SIZE - 1)]!);
   await finished;
-  const rate = n / ((nowMs() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  // Per CPU second: what the process spent, whatever else the machine ran meanwhile.
+  const rate = perCpuSecond ? n / ((used.user + used.system) / 1e6) : n / ((nowMs() - started) / 1000);
   await system.stop(ref);
   return rate;
 }
@@ -226,7 +239,7 @@ process.on("message", (message: ToBuildNode) => {
       credit.ack(message.count);
       break;
     case "local":
-      void answer(message.id, () => (message.kind === "tell" ? localTell(message.n) : localAsk(message.n)));
+      void answer(message.id, () => (message.kind === "ask" ? localAsk(message.n) : localTell(message.n, message.kind === "tell-cpu")));
       break;
     case "spans":
       void answer(message.id, async () => {

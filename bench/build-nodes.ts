@@ -15,6 +15,8 @@ export interface BuildNodeOptions {
   readonly system: string;
   readonly nodeId: string;
   readonly tracing: TracingMode;
+  /** OpenTelemetry metrics on (bench/metrics-on.ts): the node's instruments, collected every second. */
+  readonly metrics?: boolean;
   /** Extra node flags, e.g. `--cpu-prof`. */
   readonly execArgv?: readonly string[];
 }
@@ -27,7 +29,8 @@ function envFor(tracing: TracingMode): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")));
   if (tracing === "off") return env;
   if (tracing.ratio >= 1) return { ...env, OTEL_TRACES_SAMPLER: "always_on" };
-  return { ...env, OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: String(tracing.ratio) };
+  // Head sampling: the root decides, every later span follows the traceparent's flag.
+  return { ...env, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(tracing.ratio) };
 }
 
 /** The driver's handle on one bench/build-node.ts process. */
@@ -69,7 +72,7 @@ export class BuildNode {
 
   static async start(options: BuildNodeOptions): Promise<BuildNode> {
     const tracing = options.tracing === "off" ? ["--tracing", "off"] : ["--tracing", "on", "--processor", options.tracing.processor];
-    const args = ["--root", options.root, "--nats", options.natsUrl, "--system", options.system, "--node", options.nodeId, ...tracing];
+    const args = ["--root", options.root, "--nats", options.natsUrl, "--system", options.system, "--node", options.nodeId, ...tracing, ...(options.metrics ? ["--metrics", "on"] : [])];
     const label = `${options.system}/${options.nodeId}`;
     const child = await startIpcChild(NODE_FILE, args, { label, cwd: options.root, env: envFor(options.tracing), execArgv: options.execArgv, readyWithinMs: 60_000 });
     return new BuildNode(child, label);
@@ -97,7 +100,7 @@ export class BuildNode {
   }
 
   /** One local-tell or local-ask round of `n` messages in the node's process; messages (round trips) per second. */
-  local(kind: "tell" | "ask", n: number): Promise<number> {
+  local(kind: "tell" | "ask" | "tell-cpu", n: number): Promise<number> {
     const id = ++this.nextId;
     return this.request({ type: "local", id, kind, n }, id);
   }

@@ -22,6 +22,8 @@ const post = (message: FromPeer): void => void process.send?.(message);
 const raw = await connect({ servers: natsUrl, name: "bench-peer-raw" });
 const system = await ActorSystem.start({ name: SYSTEM_NAME, nodeId: PEER_NODE_ID, transport: await connectNats({ servers: natsUrl }), types: [Blob, Ack] });
 system.spawn(echo, { name: ECHO_NAME, mailbox: { capacity: Infinity } });
+// The same echo as a service, for service-ask: the peer is the one member of its queue group.
+system.serve(echo, { name: ECHO_NAME, mailbox: { capacity: Infinity } });
 serveRawEcho(raw);
 await raw.flush();
 

@@ -11,6 +11,8 @@ import { localAsk } from "./local-ask.js";
 import { localTell } from "./local-tell.js";
 import { natsServerVersion } from "./nats-server.js";
 import { remoteAsk } from "./remote-ask.js";
+import { serviceAsk } from "./service-ask.js";
+import { routerTell } from "./router-tell.js";
 import { startRemoteEnv, type RemoteEnv } from "./remote-env.js";
 import { remoteLatency } from "./remote-latency.js";
 import { remoteTell } from "./remote-tell.js";
@@ -18,6 +20,7 @@ import { skynet } from "./skynet.js";
 import { restartLatency } from "./restart-latency.js";
 import { nodeLossDetection } from "./node-loss-detection.js";
 import { imagePipelineScaling } from "./image-pipeline-scaling.js";
+import { resultCacheHit } from "./result-cache.js";
 import { reducerThroughput } from "./reducer-throughput.js";
 import { jobOverhead } from "./job-overhead.js";
 import { peerMoleculerAsk } from "./peer-moleculer-ask.js";
@@ -25,10 +28,11 @@ import { peerNactTell } from "./peer-nact-tell.js";
 import { plot } from "./plot.js";
 import { tracingOff } from "./tracing-off.js";
 import { tracingOn } from "./tracing-on.js";
+import { metricsOn } from "./metrics-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [importTime, localTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, imagePipelineScaling, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, metricsOn, imagePipelineScaling, resultCacheHit, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)
@@ -121,7 +125,7 @@ const ctx: BenchContext = {
   childExecArgv: profileArgv,
 };
 
-log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing") || b.name.startsWith("throughput") || b.name.startsWith("peer-moleculer") || b.name === "plot") ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
+log(`bench: ${cpus().length} cpus (${cpus()[0]?.model ?? "unknown"}), node ${process.version}${selected.some((b) => b.name.startsWith("remote") || b.name.startsWith("tracing") || b.name.startsWith("metrics") || b.name.startsWith("throughput") || b.name.startsWith("peer-moleculer") || b.name === "plot") ? `, ${natsServerVersion() ?? "no nats-server"}` : ""}`);
 log(`bench: ${options.quick ? "quick run, " : ""}${options.reps} rounds per side after a warm-up${options.natsNoAsyncTraces ? ", nats.js baseline with noAsyncTraces" : ""}; running ${selected.map((b) => b.name).join(", ")}`);
 
 const rows: Row[] = [];

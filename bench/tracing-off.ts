@@ -74,7 +74,7 @@ export const tracingOff: Benchmark = {
 };
 
 /** The ratios of the rounds taken one by one: how far the figure's ratio could move by chance. */
-function logRoundRatios(ctx: BenchContext, label: string, ratios: readonly number[]): void {
+export function logRoundRatios(ctx: BenchContext, label: string, ratios: readonly number[]): void {
   const sorted = [...ratios].sort((a, b) => a - b);
   ctx.log(`  ${label}: ratio of each round: median ${median(sorted).toFixed(3)}, from ${sorted[0]!.toFixed(3)} to ${sorted.at(-1)!.toFixed(3)}, ${ratios.filter((r) => r >= 1).length} of ${ratios.length} at or above 1`);
 }

@@ -1,4 +1,4 @@
-import type { Span, Tracer } from "@opentelemetry/api";
+import type { Context, Span, Tracer } from "@opentelemetry/api";
 import { formatAddress, type Address } from "./address.js";
 import type { ActorContext, Cancel } from "./actor-context.js";
 import type { ActorDefinition } from "./actor-definition.js";
@@ -15,6 +15,8 @@ import type { ChildRestart, FailureDirective } from "./supervision/supervisor-sp
 import type { TerminationReason } from "./watch/termination.js";
 import { WatchState } from "./watch/watch-state.js";
 import type { Tracing } from "./tracing/tracing.js";
+import type { KindStats } from "./stats/kind-stats.js";
+import type { NodeStats } from "./stats/node-stats.js";
 
 /** Messages one actor processes before yielding the event loop to I/O and other actors. */
 const THROUGHPUT = 1_000;
@@ -44,8 +46,8 @@ export interface CellHost {
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
   /** Something went wrong that no supervisor above can act on: report it, the node keeps running. */
   reportFailure(path: string, error: unknown, what: FailureReport): void;
-  /** A supervisor decided about a failed child (for events and traces). */
-  supervisionDecided(path: string, error: unknown, directive: FailureDirective, delayMs: number): void;
+  /** A supervisor decided about a failed child (for events, traces and metrics: `kind` is the child's). */
+  supervisionDecided(path: string, error: unknown, directive: FailureDirective, delayMs: number, kind?: string): void;
   /** Starts watching `target` on behalf of `watcher` (local or remote target). */
   watch(watcher: ActorCell, target: ActorRef<any>): void;
   unwatch(watcher: ActorCell, target: ActorRef<any>): void;
@@ -54,6 +56,8 @@ export interface CellHost {
   typeNameOf(message: object): string | undefined;
   /** Present when tracing is on. */
   readonly tracing: Tracing | undefined;
+  /** Present when metrics are on: the counters the metrics module reads. */
+  readonly stats?: NodeStats | undefined;
   /** Remote children: placement and the wire. */
   readonly remote: RemoteChildHost & { readonly directiveTimeoutMs: number };
 }
@@ -101,6 +105,10 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   /** Children that escalated into this actor's failure: resumed with it. */
   declare private escalatedFrom: SupervisedChild[] | undefined;
   declare private stoppedWaiters: (() => void)[] | undefined;
+  /** Waiting for the mailbox to empty with no handler running (a service member draining). */
+  declare private idleWaiters: (() => void)[] | undefined;
+  /** This kind's counters on this node, when metrics are on (runtime/stats/kind-stats.ts). */
+  declare private kindStats: KindStats | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -113,6 +121,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     // When tracing, refs have no shortcut to the cell: every tell goes through the router, which makes
     // its span. Untraced, a local tell checks nothing about tracing at all.
     this.self = new ActorRef<M>(address, host.router, host.tracing === undefined ? this : undefined);
+    if (host.stats !== undefined) this.kindStats = host.stats.kind(definition.kind);
   }
 
   get path(): string {
@@ -160,6 +169,11 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.mailboxInstance?.size ?? 0;
   }
 
+  /** Messages processed since it was spawned (kept by its mailbox, so an idle actor carries no counter). */
+  get processed(): number {
+    return this.mailboxInstance?.processed ?? 0;
+  }
+
   get signal(): AbortSignal {
     return (this.abort ??= new AbortController()).signal;
   }
@@ -176,6 +190,11 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     return this.host.tracing?.tracer;
   }
 
+  /** @internal The node's counters when metrics are on (for the runtime's own actors: see nodeStatsOf). */
+  get nodeStats(): NodeStats | undefined {
+    return this.host.stats;
+  }
+
   get watchState(): WatchState {
     return (this.watchStateInstance ??= new WatchState());
   }
@@ -189,6 +208,21 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   get terminated(): Promise<void> {
     if (this.status === "stopped") return Promise.resolve();
     return new Promise((resolve) => (this.stoppedWaiters ??= []).push(resolve));
+  }
+
+  /**
+   * @internal Resolves once nothing is queued and no handler runs (at once if so), or the actor stops:
+   * what it accepted so far has been handled.
+   */
+  whenIdle(): Promise<void> {
+    if (this.status === "stopped" || (!this.scheduled && this.mailboxSize === 0 && (this.status === "running" || this.status === "starting"))) return Promise.resolve();
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters!;
+    this.idleWaiters = undefined;
+    for (const resolve of waiters) resolve();
   }
 
   /** Runs `init` and `started`, then begins processing whatever has queued meanwhile. */
@@ -246,6 +280,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       this.host.failAsk(sender, "stopped-target", `${this.path} has stopped`);
       return;
     }
+    const stats = this.kindStats;
+    if (stats !== undefined) stats.received++;
     const mailbox = (this.mailboxInstance ??= new Mailbox(this.options.mailbox));
     if (mailbox.isFull) {
       const detail = `mailbox of ${this.path} is full (${mailbox.capacity} messages, ${mailbox.overflow})`;
@@ -357,12 +393,24 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    * the run queue, so actors sharing the node take turns. Returns how many messages it handled.
    */
   runTurn(): number {
+    const stats = this.kindStats;
+    if (stats === undefined) return this.turn();
+    // Metrics: one clock read pair per turn, not per message. A turn that ends in an async handler's
+    // promise leaves that message to be timed when it settles (awaitHandler).
+    const started = performance.now();
+    const handled = this.turn();
+    stats.turn(this.settling === undefined ? handled : handled - 1, performance.now() - started);
+    return handled;
+  }
+
+  private turn(): number {
     const mailbox = this.mailboxInstance;
     const tracing = this.host.tracing;
     let handled = 0;
     while (this.status === "running" && !this.stopRequested) {
       if (mailbox === undefined || mailbox.size === 0) {
         this.scheduled = false;
+        if (this.idleWaiters !== undefined) this.wakeIdleWaiters();
         return handled;
       }
       if (handled === THROUGHPUT) {
@@ -370,6 +418,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
         return handled;
       }
       handled++;
+      mailbox.processed++;
       const message = mailbox.shift()!;
       this.sender = mailbox.lastSender;
       this.headers = mailbox.lastHeaders;
@@ -407,9 +456,12 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    * a rejection fails the actor. `done` (tracing) learns of the outcome first and reports the failure.
    */
   private awaitHandler(result: Promise<S | void>, message: object, done: ((error?: unknown) => void) | undefined): void {
+    const stats = this.kindStats;
+    const started = stats === undefined ? 0 : performance.now();
     this.settling = result.then(
       (next) => {
         this.settling = undefined;
+        stats?.settled(performance.now() - started);
         done?.();
         if (this.status !== "running" && this.status !== "suspended") return;
         if (next !== undefined) this.state = next;
@@ -417,6 +469,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       },
       (error: unknown) => {
         this.settling = undefined;
+        stats?.settled(performance.now() - started);
         if (done) done(error);
         else this.fail(error, message);
       },
@@ -428,32 +481,36 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    * context manager, in what it awaits). Returns true to go on with the next message synchronously.
    */
   private runTraced(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
-    const { span, context } = tracing.startProcess(this.path, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
+    const { span, context } = tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
     this.processingSpan = span;
-    const done = (error?: unknown): void => {
-      if (error !== undefined) {
-        tracing.fail(span, error);
-        // Inside the span's context: what the failure sets off (a report to a remote parent) is in its trace.
-        tracing.with(context, () => this.fail(error, message));
-      }
-      this.processingSpan = undefined;
-      span.end();
-    };
     let result: S | void | Promise<S | void>;
     try {
       result = tracing.with(context, handler, undefined, this.state, message, this);
     } catch (error) {
-      done(error);
+      this.endTraced(tracing, span, context, message, error);
       return false;
     }
     if (result instanceof Promise) {
-      this.awaitHandler(result, message, done);
+      this.awaitHandler(result, message, (error?: unknown) => this.endTraced(tracing, span, context, message, error));
       return false;
     }
     if (result !== undefined) this.state = result;
-    done();
+    this.processingSpan = undefined;
+    span.end();
     return true;
   }
+
+  /** Ends a processing span (a method, not a closure per message: closures cost a name each in the bundle). */
+  private endTraced(tracing: Tracing, span: Span, context: Context, message: object, error?: unknown): void {
+    if (error !== undefined) {
+      tracing.fail(span, error);
+      // Inside the span's context: what the failure sets off (a report to a remote parent) is in its trace.
+      tracing.with(context, () => this.fail(error, message));
+    }
+    this.processingSpan = undefined;
+    span.end();
+  }
+
 
   /**
    * A handler threw (`message` is what it was handling), or a child escalated (`message` undefined).
@@ -462,6 +519,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    */
   private fail(error: unknown, message: object | undefined): void {
     if (message !== undefined) {
+      if (this.kindStats !== undefined) this.kindStats.failed++;
       const sender = this.sender;
       this.dead("handler-failed", `${this.path} failed: ${errorText(error)}`, message, sender, this.headers);
       this.host.failAsk(sender, "handler-failed", errorText(error));
@@ -503,6 +561,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     // A sibling restarted along with a failed child may be in the middle of an async handler.
     if (this.settling !== undefined) await this.settling.then(noop, noop);
     this.restarts = this.restartCount + 1;
+    if (this.kindStats !== undefined) this.kindStats.restarts++;
     if (this.initialised) {
       try {
         await this.definition.hooks.restarting?.(this.state, this, error);
@@ -624,6 +683,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     const waiters = this.stoppedWaiters;
     this.stoppedWaiters = undefined;
     waiters?.forEach((resolve) => resolve());
+    if (this.idleWaiters !== undefined) this.wakeIdleWaiters();
   }
 
   private cancelTimer(handle: TimerHandle): void {

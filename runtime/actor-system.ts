@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { parseAddress, validateActorName, validateToken, type Address } from "./address.js";
-import { errorText, type ActorCell, type CellHost, type FailureReport } from "./actor-cell.js";
+import { ActorCell, errorText, type CellHost, type FailureReport } from "./actor-cell.js";
 import { Children } from "./children.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
@@ -26,13 +26,21 @@ import { DeathWatch } from "./watch/death-watch.js";
 import { Membership, type HeartbeatRefusal, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
 import { refusalCounts } from "./membership/heartbeat-refusal.js";
 import { actorListPages } from "./introspection/actor-list-pages.js";
+import { actorListAnswer } from "./introspection/actor-list-answer.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
 import { chooseNode, type Placement } from "./remote/placement.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
+import { Services } from "./services/services.js";
+import type { ServeOptions, ServiceMember } from "./services/service-member.js";
+import type { ServiceRef } from "./services/service-ref.js";
+import { relayAsk } from "./routing/relay-ask.js";
+import { routerDefinition, type RouterConfig } from "./routing/router.js";
 import { troupe } from "../proto/gen/troupe.js";
 import { loadOtelApi, type OtelApi } from "./tracing/otel-api.js";
-import { Tracing, type TracingOption } from "./tracing/tracing.js";
+import { Tracing, actorTemplate, type TracingOption } from "./tracing/tracing.js";
+import { NodeStats } from "./stats/node-stats.js";
+import type { MetricsOption } from "./metrics/metrics-option.js";
 import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
 import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
@@ -83,6 +91,12 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, Contr
    * off: no spans, and one check per routed send and per processing turn (local refs skip even that).
    */
   readonly tracing?: TracingOption;
+  /**
+   * OpenTelemetry metrics of this node (docs/metrics.md): `true` registers them with the global meter
+   * provider (set up by `startTracing`/`startTelemetry` or the user's own SDK), or pass
+   * `{ meterProvider }`. Default off: the node keeps no counters at all.
+   */
+  readonly metrics?: MetricsOption;
 }
 
 export type SystemEvent =
@@ -129,8 +143,12 @@ export class ActorSystem implements MessageRouter {
   private membership: Membership | undefined;
   /** Present only when tracing is on. */
   readonly tracing: Tracing | undefined;
+  /** @internal Present only when metrics are on: the counters the metrics module reads. */
+  readonly stats: NodeStats | undefined;
+  private stopMetrics: (() => void) | undefined;
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
+  private readonly services: Services;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly askTimeoutMs: number;
@@ -145,6 +163,8 @@ export class ActorSystem implements MessageRouter {
   static async start(options: ActorSystemOptions): Promise<ActorSystem> {
     // The OpenTelemetry API is loaded only by systems that trace.
     const system = new ActorSystem(options, options.tracing ? await loadOtelApi() : undefined);
+    // The instruments are registered by a module that only systems with metrics load.
+    if (options.metrics) system.stopMetrics = await (await import("./metrics/node-metrics.js")).registerNodeMetrics(system, options.metrics);
     await system.listen();
     return system;
   }
@@ -159,9 +179,10 @@ export class ActorSystem implements MessageRouter {
     this.subjects = new Subjects(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, this.name);
     this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
     this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
-    this.asks = new PendingAsks(this.clock, (message) => this.registry.nameOf(message));
+    this.stats = options.metrics ? new NodeStats() : undefined;
+    this.asks = new PendingAsks(this.clock, (message) => this.registry.nameOf(message), this.stats);
     this.nodeRef = new ActorRef(this.addressOf(NODE_PATH), this);
-    this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name) : undefined;
+    this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name, () => options.transport.currentServer?.()) : undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
     this.host = {
@@ -176,13 +197,14 @@ export class ActorSystem implements MessageRouter {
       refFor: (address) => this.refFor(address),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
-      supervisionDecided: (path, error, directive, delayMs) => {
+      supervisionDecided: (path, error, directive, delayMs, kind) => {
         // On the span of the message that failed, when tracing: the decision, and the backoff it waits.
         const attributes = { "troupe.directive": directive, "troupe.backoff_ms": delayMs, "exception.message": errorText(error), "troupe.actor.path": path };
         const span = this.cells.get(path)?.processingSpan;
         if (span) span.addEvent("troupe.supervision", attributes);
         // A remote child's failure arrives as a message: the decision is a span in that message's trace.
         else this.tracing?.event(`supervision ${directive}`, undefined, attributes, false);
+        if (this.stats !== undefined) this.stats.decided(directive, kind);
         this.emit({ type: "supervision", path, error, directive, delayMs });
       },
       watch: (watcher, target) => this.deathWatch.watch(watcher, target),
@@ -191,7 +213,29 @@ export class ActorSystem implements MessageRouter {
       typeNameOf: (message) => this.registry.nameOf(message),
       remote: this.remoteChildHost(),
       tracing: this.tracing,
+      stats: this.stats,
     };
+    this.services = new Services(
+      this.subjects,
+      {
+        clock: this.clock,
+        spawn: (definition, spawnOptions) => this.spawn(definition, spawnOptions),
+        mailboxSize: (path) => this.cells.get(path)?.mailboxSize ?? Infinity,
+        whenIdle: (path) => this.cells.get(path)?.whenIdle() ?? Promise.resolve(),
+        stop: (ref) => this.stop(ref),
+        queueSubscribe: (subject, queue, onFrame) => this.transport.queueSubscribe(subject, queue, onFrame),
+        serviceFrames: (service, pick) => this.endpoint.serviceFrames(service, pick),
+      },
+      {
+        name: this.name,
+        transport: this.transport,
+        registry: this.registry,
+        router: this,
+        maxMessageBytes: this.endpoint.maxMessageBytes,
+        askTimeoutMs: this.askTimeoutMs,
+        stopping: () => this.shutdownPromise !== undefined,
+      },
+    );
     this.membershipOptions = options.membership;
     if (this.tracing) {
       const tracing = this.tracing;
@@ -305,6 +349,45 @@ export class ActorSystem implements MessageRouter {
     this.registry.register(...definition.messageTypes, ...(options.props ? [options.props] : []));
   }
 
+  /**
+   * Serves `definition` as the service `options.name`: this node joins the NATS queue group on
+   * `<prefix>.<system>.service.<name>`, and NATS hands each tell or ask to one member (docs/routing.md).
+   */
+  serve<M extends object, P>(definition: ActorDefinition<any, M, P>, options: ServeOptions<P>): ServiceMember {
+    if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot serve`);
+    return this.services.serve(definition, options);
+  }
+
+  /** Leaves the service's queue group, finishes what this node accepted for it, then stops its actors. */
+  unserve(name: string): Promise<void> {
+    return this.services.unserve(name);
+  }
+
+  /** A ref for the service `name`, served by whichever nodes serve it (none needed on this one). */
+  serviceRef<M extends object = object>(name: string): ServiceRef<M> {
+    return this.services.ref<M>(name);
+  }
+
+  /**
+   * A router definition bound to this node: spawn it (`system.spawn`, or `ctx.spawn` from an actor of
+   * this node) to get one ref in front of its routees (docs/routing.md).
+   */
+  defineRouter<M extends object>(config: RouterConfig<M>): ActorDefinition<unknown, M, void> {
+    return routerDefinition(
+      {
+        nodeId: this.nodeId,
+        deadLetters: this.deadLetters,
+        askTimeoutMs: this.askTimeoutMs,
+        nodes: () => this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }],
+        onMembership: (listener) => this.onEvent((event) => event.type === "membership" && listener(event.event)),
+        // A local ref's shortcut is its cell (untraced); else look the path up.
+        mailboxSize: (ref) => (ref.local instanceof ActorCell ? ref.local.mailboxSize : ref.address.node === this.nodeId ? this.cells.get(ref.address.path)?.mailboxSize : undefined),
+        relay: (target, message, timeoutMs) => relayAsk(this.asks, target, message, timeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this)),
+      },
+      config,
+    );
+  }
+
   /** Live nodes of the system as this node's membership sees them (itself included). */
   nodes(): NodeInfo[] {
     return this.membership?.nodes() ?? [];
@@ -356,6 +439,11 @@ export class ActorSystem implements MessageRouter {
       .sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
+  /** @internal For the metrics module, at collection: each live actor's kind and mailbox size. */
+  forEachActor(visit: (kind: string | undefined, mailboxSize: number) => void): void {
+    for (const cell of this.cells.all()) visit(cell.kind, cell.mailboxSize);
+  }
+
   onEvent(listener: (event: SystemEvent) => void): Unsubscribe {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -366,12 +454,24 @@ export class ActorSystem implements MessageRouter {
   deliver(target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers?: Headers): void {
     const a = target.address;
     const local = a.node === this.nodeId && a.system === this.name;
-    if (this.tracing !== undefined) {
-      const typeName = this.spanTypeName(message);
-      headers = this.tracing.send(a, local ? a.path : this.endpoint.subjectFor(a, message), typeName, headers);
-    }
+    if (this.tracing !== undefined) return this.deliverTraced(this.tracing, local, target, message, sender, headers);
     if (local) this.deliverLocal(a.path, message, sender, headers);
     else this.endpoint.send(a, message, sender, headers);
+  }
+
+  private deliverTraced(tracing: Tracing, local: boolean, target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
+    const a = target.address;
+    const destination = local ? { name: a.path, template: actorTemplate(a.path, this.cells.get(a.path)?.kind) } : this.endpoint.destinationFor(a, message);
+    headers = tracing.send(a, destination, this.spanTypeName(message), headers);
+    let bodyBytes: number | undefined;
+    try {
+      if (local) this.deliverLocal(a.path, message, sender, headers);
+      else bodyBytes = this.endpoint.send(a, message, sender, headers);
+    } catch (error) {
+      tracing.sendFailed(error);
+      throw error;
+    }
+    tracing.sent(bodyBytes);
   }
 
   ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R> {
@@ -527,8 +627,8 @@ export class ActorSystem implements MessageRouter {
    */
   private readonly onActorList = (request: InboundMessage): void => {
     if (!this.mayAnswer(request)) return;
-    const actors = this.cells.all().map((c) => ({ path: c.path, kind: c.kind ?? "", restarts: c.restartCount, mailboxSize: c.mailboxSize }));
-    for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes)) this.transport.publish(request.reply, page);
+    const { actors, totals } = actorListAnswer(this.cells, this.deadLetters.count);
+    for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes, totals)) this.transport.publish(request.reply, page);
   };
 
   private readonly onLookup = (request: InboundMessage): void => {
@@ -579,6 +679,8 @@ export class ActorSystem implements MessageRouter {
   }
 
   private async doShutdown(reason: Error | undefined): Promise<void> {
+    // Out of every queue group first, and finish the work already accepted, before anything stops.
+    await this.services.drainAll();
     await this.guardian.stopAll();
     await this.membership?.stop();
     this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));
@@ -589,6 +691,7 @@ export class ActorSystem implements MessageRouter {
     } catch {
       // Already closed underneath us (e.g. the server went away); nothing left to drain.
     }
+    this.stopMetrics?.();
     this.resolveClosed(reason);
   }
 

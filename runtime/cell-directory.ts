@@ -9,6 +9,8 @@ import { ActorCell } from "./actor-cell.js";
 export class CellDirectory {
   private readonly roots = new Map<string, ActorCell>();
   private live = 0;
+  /** What the cells that have stopped did, so a node's totals (`troupe top`) do not drop when actors stop. */
+  readonly retired = { restarts: 0, processed: 0 };
 
   /** Cells started and not yet stopped. */
   get size(): number {
@@ -22,6 +24,8 @@ export class CellDirectory {
 
   remove(cell: ActorCell): void {
     this.live--;
+    this.retired.restarts += cell.restartCount;
+    this.retired.processed += cell.processed;
     if (cell.parent === undefined && this.roots.get(cell.path) === cell) this.roots.delete(cell.path);
   }
 

@@ -45,7 +45,7 @@ export class Children implements ParentLink, RemoteChildLink {
     return (this.supervisorInstance ??= new ChildSupervisor(this.owner.supervisorSpec, this.owner.path, this.host.clock, {
       children: () => [...this.cells.values()],
       escalate: (error, child) => this.owner.escalate(error, child),
-      decided: (child, error, directive, delayMs) => this.host.supervisionDecided(child.path, error, directive, delayMs),
+      decided: (child, error, directive, delayMs) => this.host.supervisionDecided(child.path, error, directive, delayMs, (child as Child).kind),
     }));
   }
 

@@ -40,8 +40,9 @@ export class FrameBatcher {
    * sooner when the frame is full). Throws, leaving the frame as it was, when the message cannot be
    * encoded or its envelope exceeds `maxEnvelopeBytes`: the sender learns at once. Anything queued
    * for `orderedAfter` is published before it, so the two subjects' frames leave in the order sent.
+   * Returns the payload's encoded length.
    */
-  add(subject: string, envelope: OutgoingEnvelope, orderedAfter?: string): void {
+  add(subject: string, envelope: OutgoingEnvelope, orderedAfter?: string): number {
     // Frames to two subjects of one node (its data and control planes) must not overtake each other:
     // what was queued for the other one goes first.
     if (orderedAfter !== undefined && this.pending.size > 0) this.flushSubject(orderedAfter);
@@ -52,8 +53,9 @@ export class FrameBatcher {
     }
     const writer = batch.writer;
     const start = writer.pos;
+    let payloadBytes: number;
     try {
-      writeEnvelope(writer, envelope);
+      payloadBytes = writeEnvelope(writer, envelope);
     } catch (error) {
       takeBack(writer, start);
       throw error;
@@ -75,6 +77,7 @@ export class FrameBatcher {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
     }
+    return payloadBytes;
   }
 
   /** Publishes everything queued. */

@@ -1,6 +1,6 @@
 // Troupe's public API (`troupe`): actors, systems, refs, supervision, NATS and in-memory transports,
 // state stores, the built-in actors. The optional, heavier parts have entry points of their own:
-// `troupe/gcs` (Google Cloud Storage), `troupe/tracing` (the OpenTelemetry SDK), `troupe/testkit`.
+// `troupe/gcs` (Google Cloud Storage), `troupe/tracing` (the OpenTelemetry SDK), `troupe/metrics`, `troupe/testkit`.
 // Everything not exported from an entry point is internal and may change.
 
 export { ActorSystem, type ActorSystemOptions, type SystemEvent, type ActorInfo } from "./actor-system.js";
@@ -32,6 +32,16 @@ export { RestartIntensityError } from "./supervision/child-supervisor.js";
 export { Terminated, type TerminationReason } from "./watch/termination.js";
 export { NoNodeForKindError, type Placement } from "./remote/placement.js";
 export { NodeLostError, RemoteChildError } from "./remote/remote-child.js";
+export { DEFAULT_MAX_IN_FLIGHT_PER_ROUTEE, DEFAULT_MAX_QUEUED, type RouterConfig } from "./routing/router.js";
+export type { PoolConfig } from "./routing/routee-pool.js";
+export type { Routee, RoutingStrategy } from "./routing/routing-strategy.js";
+export { roundRobin } from "./routing/round-robin.js";
+export { random } from "./routing/random.js";
+export { smallestMailbox } from "./routing/smallest-mailbox.js";
+export { consistentHash } from "./routing/consistent-hash.js";
+export { broadcast } from "./routing/broadcast.js";
+export { DEFAULT_DRAIN_TIMEOUT_MS, type ServeOptions, type ServiceMember } from "./services/service-member.js";
+export type { ServiceRef } from "./services/service-ref.js";
 export type { KindOptions } from "./remote/kinds.js";
 export {
   Membership,
@@ -74,7 +84,7 @@ export {
   SystemStoppedError,
 } from "./errors.js";
 export { systemClock, type Clock, type TimerHandle } from "./clock.js";
-export type { Transport, TransportEvent, InboundMessage, Unsubscribe } from "./transport/transport.js";
+export type { Transport, TransportEvent, InboundMessage, Unsubscribe, QueueSubscription } from "./transport/transport.js";
 export { MemoryNetwork } from "./transport/memory-network.js";
 export { connectNats, type NatsOptions } from "./transport/nats-transport.js";
 export { startEmbeddedNats, type EmbeddedNats, type EmbeddedNatsOptions } from "./nats/embedded-nats.js";
@@ -103,4 +113,5 @@ export { MissingDependencyError } from "./optional-dependency.js";
 export { CountingStore, type WriteRecord } from "./state/counting-store.js";
 export { updateObject, DEFAULT_UPDATE_ATTEMPTS, type UpdateOptions, type UpdateResult } from "./state/update.js";
 export type { TracingOption } from "./tracing/tracing.js";
+export type { MetricsOption } from "./metrics/metrics-option.js";
 export type { StartTracingOptions, TracingHandle } from "./tracing/start-tracing.js";

@@ -58,6 +58,8 @@ export class Mailbox {
   lastSender: ActorRef<any> | undefined;
   /** Headers of the message last returned by `shift`. */
   lastHeaders: Readonly<Record<string, string>> | undefined;
+  /** Messages its actor has taken to process (counted by the cell's loop; `troupe top` makes rates of it). */
+  processed = 0;
 
   constructor(options: MailboxOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_MAILBOX_CAPACITY;

@@ -4,6 +4,7 @@ import type { MessageType } from "./codec/message-type.js";
 import { Failure } from "./codec/wire-types.js";
 import { AskFailedError, AskTimeoutError, UnexpectedReplyError } from "./errors.js";
 import { TempPaths } from "./temp-paths.js";
+import type { AskOutcome, NodeStats } from "./stats/node-stats.js";
 
 export { TEMP_PREFIX } from "./temp-paths.js";
 
@@ -14,6 +15,8 @@ interface Pending {
   readonly replyTypeName: string;
   readonly target: Address;
   readonly timer: TimerHandle;
+  /** `performance.now()` when opened, with metrics on (0 otherwise). */
+  readonly openedAt: number;
 }
 
 /** Why a message to a temporary path settled nothing. */
@@ -42,6 +45,8 @@ export class PendingAsks {
     private readonly clock: Clock,
     /** The protobuf name of a message, for errors about replies of the wrong type. */
     private readonly typeNameOf: (message: object) => string | undefined = () => undefined,
+    /** The node's counters, when metrics are on: asks by outcome and their duration. */
+    private readonly stats?: NodeStats,
   ) {}
 
   get size(): number {
@@ -58,12 +63,15 @@ export class PendingAsks {
   ): { path: string; reply: Promise<R> } {
     const path = this.paths.mint();
     let entry!: Pending;
+    const stats = this.stats;
+    if (stats !== undefined) stats.asks.started++;
     const reply = new Promise<R>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(path);
+        this.ended(entry, "timed_out");
         reject(new AskTimeoutError(target, requestTypeName, timeoutMs));
       }, timeoutMs);
-      entry = { resolve, reject, replyType, replyTypeName, target, timer };
+      entry = { resolve, reject, replyType, replyTypeName, target, timer, openedAt: stats === undefined ? 0 : performance.now() };
     });
     this.pending.set(path, entry);
     return { path, reply };
@@ -88,6 +96,7 @@ export class PendingAsks {
     }
     this.pending.delete(path);
     this.clock.clearTimeout(entry.timer);
+    this.ended(entry, message instanceof entry.replyType ? "replied" : "failed");
     if (message instanceof entry.replyType) entry.resolve(message);
     else if (message instanceof Failure) entry.reject(new AskFailedError(target, message.reason, message.message));
     else entry.reject(new UnexpectedReplyError(target, entry.replyTypeName, this.typeNameOf(message) ?? message.constructor.name));
@@ -100,14 +109,20 @@ export class PendingAsks {
     if (entry === undefined) return;
     this.pending.delete(path);
     this.clock.clearTimeout(entry.timer);
+    this.ended(entry, "not_sent");
     entry.reject(error);
   }
 
   rejectAll(error: Error): void {
     for (const [path, entry] of this.pending) {
       this.clock.clearTimeout(entry.timer);
+      this.ended(entry, "stopped");
       entry.reject(error);
       this.pending.delete(path);
     }
+  }
+
+  private ended(entry: Pending, outcome: AskOutcome): void {
+    this.stats?.askEnded(outcome, performance.now() - entry.openedAt);
   }
 }

@@ -14,7 +14,9 @@ import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
 import { FrameBatcher } from "./frame-batcher.js";
 import type { Subjects } from "./subjects.js";
+import type { SendDestination } from "./tracing/tracing.js";
 import type { InboundMessage, Transport } from "./transport/transport.js";
+import type { NodeStats } from "./stats/node-stats.js";
 
 type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -30,6 +32,15 @@ export interface EndpointHost {
   deliverLocal(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): void;
   /** Tells a waiting asker at once that its request cannot be handled. */
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
+  /** The node's counters, when metrics are on: envelopes sent and received. */
+  readonly stats?: NodeStats | undefined;
+}
+
+/** Where a service's frames go on this node. */
+interface ServiceTarget {
+  readonly service: string;
+  /** The path of the local actor that takes the next message. */
+  readonly pick: () => string;
 }
 
 /** Largest batch frame: big enough to amortise a publish over hundreds of small messages. */
@@ -46,6 +57,7 @@ export class RemoteEndpoint {
   readonly limits: Required<FrameLimits>;
 
   private readonly batcher: FrameBatcher;
+  private readonly stats: NodeStats | undefined;
 
   constructor(
     private readonly host: EndpointHost,
@@ -54,6 +66,7 @@ export class RemoteEndpoint {
   ) {
     this.maxMessageBytes = Math.min(maxMessageBytes, host.transport.maxPayload);
     this.limits = frameLimits(limits);
+    this.stats = host.stats;
     this.batcher = new FrameBatcher(
       (subject, data) => host.transport.publish(subject, data),
       (subject, envelopes, error) =>
@@ -67,20 +80,26 @@ export class RemoteEndpoint {
    * Encodes now (so UnregisteredTypeError and MessageTooLargeError reach the sender at once) and
    * publishes at the end of the turn, batched with other messages to the same node.
    */
-  send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
+  send(target: Address, message: object, sender: ActorRef<any> | undefined, headers: Headers): number {
     const registry = this.host.registry;
     const typeName = registry.requireName(message);
     const type = message.constructor as MessageType;
     const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers, otherProtobuf: registry.usesOtherProtobuf(type) };
     const subjects = this.host.subjects;
-    if (isControlMessageType(type)) this.batcher.add(subjects.controlInbox(target.node, target.system), envelope, subjects.nodeInbox(target.node, target.system));
-    else this.batcher.add(subjects.nodeInbox(target.node, target.system), envelope, subjects.controlInbox(target.node, target.system));
+    const payloadBytes = isControlMessageType(type)
+      ? this.batcher.add(subjects.controlInbox(target.node, target.system), envelope, subjects.nodeInbox(target.node, target.system))
+      : this.batcher.add(subjects.nodeInbox(target.node, target.system), envelope, subjects.controlInbox(target.node, target.system));
+    // Once encoded and batched (a send that throws is not one).
+    if (this.stats !== undefined) this.stats.sent++;
+    return payloadBytes;
   }
 
-  /** The subject a message to `target` travels on: its node's control inbox or its data inbox. */
-  subjectFor(target: Address, message: object): string {
+  /** Where a message to `target` travels, as a span names it: the subject, and its template across nodes. */
+  destinationFor(target: Address, message: object): SendDestination {
     const subjects = this.host.subjects;
-    return isControlMessageType(message.constructor) ? subjects.controlInbox(target.node, target.system) : subjects.nodeInbox(target.node, target.system);
+    const control = isControlMessageType(message.constructor);
+    const name = control ? subjects.controlInbox(target.node, target.system) : subjects.nodeInbox(target.node, target.system);
+    return { name, template: `${name.slice(0, name.length - target.node.length)}{node}` };
   }
 
   /** Publishes whatever is batched; called before the transport drains. */
@@ -103,7 +122,15 @@ export class RemoteEndpoint {
   /** Frames on the node's control inbox: control messages only. */
   readonly onControlFrame = (inbound: InboundMessage): void => this.onFrame(inbound, true);
 
-  private onFrame(inbound: InboundMessage, controlPlane: boolean): void {
+  /**
+   * Frames on a service's queue-group subject: each envelope goes to the local actor `pick()` names,
+   * whatever node the sender addressed; `target` must be empty or the service's name.
+   */
+  serviceFrames(service: string, pick: () => string): (inbound: InboundMessage) => void {
+    return (inbound) => this.onFrame(inbound, false, { service, pick });
+  }
+
+  private onFrame(inbound: InboundMessage, controlPlane: boolean, service?: ServiceTarget): void {
     const { data } = inbound;
     if (data.length > this.maxMessageBytes) {
       this.dead("oversized", `frame of ${data.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes}`, inbound);
@@ -121,6 +148,7 @@ export class RemoteEndpoint {
       this.dead("malformed-frame", "frame carries no envelopes", inbound);
       return;
     }
+    if (this.stats !== undefined) this.stats.consumed += envelopes.length;
     if (inbound.reply && !this.host.subjects.answersTo(inbound.reply)) {
       // Answering would publish into a system's own subjects on the requester's behalf (allow_responses).
       const detail = `frame asks for answers on ${inbound.reply}, inside ${this.host.subjects.prefix}'s subjects but not a request inbox of system ${this.host.name}: not delivered`;
@@ -133,7 +161,7 @@ export class RemoteEndpoint {
     const replyTo = inbound.reply ? new ReplySubjectRef(this, inbound.reply, this.host.name, this.host.router) : undefined;
     for (const envelope of envelopes) {
       try {
-        this.deliverEnvelope(envelope, reader, inbound, replyTo, controlPlane);
+        this.deliverEnvelope(envelope, reader, inbound, replyTo, controlPlane, service);
       } catch (error) {
         this.host.deadLetters.publish({ reason: "malformed-frame", detail: `cannot deliver envelope: ${errorText(error)}`, subject: inbound.subject, type: envelope.type });
       }
@@ -146,11 +174,17 @@ export class RemoteEndpoint {
     }
   }
 
-  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage, replyTo: ReplySubjectRef | undefined, controlPlane: boolean): void {
+  private deliverEnvelope(envelope: WireEnvelope, reader: protobuf.Reader, inbound: InboundMessage, replyTo: ReplySubjectRef | undefined, controlPlane: boolean, service: ServiceTarget | undefined): void {
     const { type: typeName, target: path } = envelope;
     const senderAddress = addressFromWire(envelope.sender);
     const sender = senderAddress ? this.host.refFor(senderAddress) : replyTo;
     if (envelope.headersOverLimit !== undefined) return this.refuseHeaders(envelope, envelope.headersOverLimit, sender, inbound);
+    if (service !== undefined && path !== "" && path !== service.service) {
+      const detail = `a frame on the subject of service ${service.service} names target ${JSON.stringify(path)}: leave it empty or name the service`;
+      this.host.failAsk(sender, "unknown-target", detail);
+      this.host.deadLetters.publish({ reason: "unknown-target", detail, subject: inbound.subject, sender: sender?.address, type: typeName });
+      return;
+    }
     const type = this.host.registry.typeNamed(typeName);
     if (type === undefined) {
       const detail = `type ${JSON.stringify(typeName)} is not registered on node ${this.host.nodeId}`;
@@ -186,7 +220,7 @@ export class RemoteEndpoint {
       this.deadEnvelope("malformed-payload", detail, envelope, sender, inbound);
       return;
     }
-    this.host.deliverLocal(path, message, sender, envelope.headers);
+    this.host.deliverLocal(service === undefined ? path : service.pick(), message, sender, envelope.headers);
   }
 
   private refuseHeaders(envelope: WireEnvelope, over: HeadersOverLimit, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {

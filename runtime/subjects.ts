@@ -54,6 +54,14 @@ export class Subjects {
     return subject;
   }
 
+  /**
+   * A service, the data plane: every node serving `name` joins one NATS queue group here, so each
+   * frame (a tell, or a request with a reply subject) reaches one of them. A client role may publish.
+   */
+  service(name: string): string {
+    return `${this.root}.service.${name}`;
+  }
+
   /** Name lookups, answered by whichever node hosts the named actor. */
   get lookup(): string {
     return `${this.root}.lookup`;

@@ -35,7 +35,7 @@ function declarations(log) {
 
 /** Every entry point a process may load: the package's exports, the CLI, the examples' modules. */
 function entryPoints() {
-  const entries = ['runtime/index.ts', 'runtime/gcs/index.ts', 'runtime/tracing/index.ts', 'runtime/testkit/index.ts', 'runtime/cli/main.ts'];
+  const entries = ['runtime/index.ts', 'runtime/gcs/index.ts', 'runtime/tracing/index.ts', 'runtime/metrics/index.ts', 'runtime/testkit/index.ts', 'runtime/cache/index.ts', 'runtime/cli/main.ts'];
   for (const name of fs.readdirSync(path.join(ROOT, 'examples'))) {
     for (const file of ['topology.ts', 'main.ts', 'face-thread-entry.ts']) {
       if (fs.existsSync(path.join(ROOT, 'examples', name, file))) entries.push(`examples/${name}/${file}`);

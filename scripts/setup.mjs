@@ -6,7 +6,8 @@
 //      chromium (for the trace page test): find it, else install Debian's package
 //   3. the package build (scripts/build.mjs): generated protobuf code, then dist/
 //   4. with --test: Node 22 and 24 binaries for the packaging test (.tools/node22, .tools/node24, from
-//      the npm package `node`), and an OpenTelemetry Collector for the OTLP export test (built with Go)
+//      the npm package `node`), an OpenTelemetry Collector for the OTLP export test (built with Go),
+//      redis-server for the result cache's Redis store and tmux for `troupe top` (Debian packages)
 // The resolved server binaries are recorded in .tools/tools.json for the runtime and tests.
 //
 // Outside CI a missing server binary is only a warning (the tests that need it skip themselves);
@@ -16,6 +17,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureRedisServer } from './setup-redis.mjs';
+import { ensureTmux } from './setup-tmux.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = path.join(ROOT, '.tools');
@@ -392,6 +395,8 @@ ensureNodeModules();
 const missing = ensureTools(process.argv.includes('--test'));
 await ensureBuild();
 if (process.argv.includes('--test')) missing.push(...ensureOtherNodes());
+// Servers and tools only tests use: Redis for the result cache's store, tmux to drive `troupe top`.
+if (process.argv.includes('--test')) missing.push(...ensureRedisServer(log), ...ensureTmux(log));
 
 if (missing.length > 0) {
   for (const { tool, fix } of missing) {

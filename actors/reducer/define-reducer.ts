@@ -8,6 +8,7 @@ import { protobufNameOf, type MessageOf, type MessageType } from "../../runtime/
 import type { StateStore } from "../../runtime/state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { ReducerShard, type DurableResult } from "./reducer-shard.js";
+import { nodeStatsOf } from "../../runtime/stats/metered-store.js";
 
 const { TaskResult, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedTasks, ReducerStateRequest, ReducerState, Flush, Flushed } = troupe.work;
 
@@ -113,7 +114,9 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
       const shards = Array.from({ length: count }, (_, i) => new ReducerShard<S, R, ActorRef<any>>(props.store, count === 1 ? props.key : `${props.key}/shard-${i}`, codec));
       return { props, shards, flushEveryMs, timer: undefined };
     },
-    started: async (state) => {
+    started: async (state, ctx) => {
+      const stats = nodeStatsOf(ctx);
+      if (stats !== undefined) for (const shard of state.shards) shard.meter(stats);
       await Promise.all(state.shards.map((shard) => shard.load()));
     },
     handlers: {
@@ -171,7 +174,7 @@ export function defineReducer<ST extends MessageType<any>, RT extends MessageTyp
   });
 }
 
-/** Most links one checkpoint span carries; the count of merged results is an attribute either way. */
+/** Most links one checkpoint span carries besides its parent; the count of merged results is an attribute either way. */
 const MAX_LINKS = 128;
 
 /**
@@ -184,8 +187,9 @@ function checkpointSpan<T>(ctx: ActorContext, shard: ReducerShard<any, any, any>
   const merged = tracer && api ? shard.pendingSpans() : [];
   if (tracer === undefined || api === undefined || merged.length === 0) return write();
   const parent = api.trace.setSpanContext(api.ROOT_CONTEXT, merged[0]!);
-  const links = merged.slice(0, MAX_LINKS).map((context) => ({ context }));
-  return tracer.startActiveSpan(`checkpoint ${shard.key}`, { links, attributes: { "troupe.reducer.key": shard.key, "troupe.reducer.merged": merged.length } }, parent, async (span) => {
+  // The first result is the parent; the others are links (a link to the parent too would show it twice).
+  const links = merged.slice(1, MAX_LINKS + 1).map((context) => ({ context }));
+  return tracer.startActiveSpan("checkpoint", { links, attributes: { "troupe.reducer.key": shard.key, "troupe.reducer.merged": merged.length } }, parent, async (span) => {
     try {
       return await write();
     } catch (error) {

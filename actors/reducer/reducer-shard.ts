@@ -1,6 +1,8 @@
 import type { SpanContext } from "@opentelemetry/api";
 import type { MessageType } from "../../runtime/codec/message-type.js";
 import { GenerationConflictError, type StateStore } from "../../runtime/state/state-store.js";
+import { MeteredStore } from "../../runtime/stats/metered-store.js";
+import type { NodeStats } from "../../runtime/stats/node-stats.js";
 import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.js";
 
 /** How a reducer's state is made, merged and stored: the user's part of the reducer. */
@@ -50,12 +52,17 @@ export class ReducerShard<S, R, A> {
   private readonly pendingByKey = new Map<string, PendingResult<R, A>>();
 
   constructor(
-    private readonly store: StateStore,
+    private store: StateStore,
     readonly key: string,
     private readonly codec: ShardCodec<S, R>,
   ) {
     this.durableState = codec.initial();
     this.current = this.durableState;
+  }
+
+  /** Counts this shard's writes (and their conflicts) into the node's stats, when metrics are on there. */
+  meter(stats: NodeStats): void {
+    this.store = new MeteredStore(this.store, stats);
   }
 
   get dirty(): boolean {

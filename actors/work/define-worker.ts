@@ -3,6 +3,7 @@ import type { ActorContext } from "../../runtime/actor-context.js";
 import { defineActor, type ActorDefinition } from "../../runtime/actor-definition.js";
 import { protobufNameOf, type MessageOf, type MessageType } from "../../runtime/codec/message-type.js";
 import { troupe } from "../../proto/gen/troupe.js";
+import { throughWorkerCache, type WorkerCacheOption } from "./worker-cache.js";
 
 const { Task, TaskResult, TaskFailed, TaskDone } = troupe.work;
 
@@ -15,6 +16,11 @@ export interface WorkerSpec<TT extends MessageType<any>, RT extends MessageType<
   readonly result: RT;
   /** Computes one task. Throwing (or rejecting) reports the task as failed; the worker carries on. */
   readonly run: (task: MessageOf<TT>, ctx: ActorContext) => MessageOf<RT> | Promise<MessageOf<RT>>;
+  /**
+   * Answer repeated tasks (the same bytes, or the same `cache.key`) from a result cache (`troupe/cache`) instead of running
+   * `run` again; identical tasks in flight at once run once, across nodes too. Default: no cache.
+   */
+  readonly cache?: WorkerCacheOption<MessageOf<TT>>;
 }
 
 /**
@@ -40,15 +46,17 @@ export function defineWorker<TT extends MessageType<any>, RT extends MessageType
         const reducerAddress = addressFromWire(task.reducer);
         if (reducerAddress === undefined) return failed("the task names no reducer");
         if (task.payloadType !== taskTypeName) return failed(`worker ${spec.kind} takes ${taskTypeName}, not ${task.payloadType || "nothing"}`);
-        let bytes: Uint8Array;
+        let done: Awaited<ReturnType<typeof throughWorkerCache>>;
         try {
-          const result = await spec.run(spec.task.decode(task.payload) as MessageOf<TT>, ctx);
-          bytes = spec.result.encode(result).finish();
+          const decoded = spec.task.decode(task.payload) as MessageOf<TT>;
+          const compute = async (): Promise<Uint8Array> => spec.result.encode(await spec.run(decoded, ctx)).finish();
+          const cacheTask = { kind: spec.kind, type: taskTypeName, bytes: task.payload, decoded, resultType: resultTypeName };
+          done = await throughWorkerCache(spec.cache, cacheTask, (bytes) => spec.result.decode(bytes), compute, ctx);
         } catch (error) {
           return failed(error);
         }
-        ctx.refFor(reducerAddress).tell(TaskResult.create({ jobId: task.jobId, taskId: task.taskId, resultType: resultTypeName, result: bytes, ackTo: task.ackTo }), ctx.self);
-        ackTo?.tell(TaskDone.create({ jobId: task.jobId, taskId: task.taskId, attempt: task.attempt }), ctx.self);
+        ctx.refFor(reducerAddress).tell(TaskResult.create({ jobId: task.jobId, taskId: task.taskId, resultType: resultTypeName, result: done.bytes, ackTo: task.ackTo }), ctx.self);
+        ackTo?.tell(TaskDone.create({ jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, cache: done.outcome, cacheSavedMs: done.savedMs }), ctx.self);
       },
     },
   });

@@ -5,7 +5,7 @@ import type { JobProgress } from "./job-spec.js";
  * otherwise (logs).
  */
 export function formatProgress(p: JobProgress, bar: boolean): string {
-  const figures = `done ${p.done}${p.total === undefined ? "" : `/${p.total}`}, in flight ${p.inFlight}, retried ${p.retried}, failed ${p.failed}${p.skipped ? `, resumed past ${p.skipped}` : ""}`;
+  const figures = `done ${p.done}${p.total === undefined ? "" : `/${p.total}`}, in flight ${p.inFlight}, retried ${p.retried}, failed ${p.failed}${p.skipped ? `, resumed past ${p.skipped}` : ""}${p.cache ? `, cache ${p.cache.hits} hits ${p.cache.waits} waits ${p.cache.misses} misses${p.cache.bypassed ? ` ${p.cache.bypassed} without store` : ""} (saved ${(p.cache.savedMs / 1000).toFixed(1)} s)` : ""}`;
   if (!bar || p.total === undefined || p.total === 0) return `job ${p.jobId}: ${figures}`;
   const width = 30;
   const filled = Math.min(width, Math.round((p.done / p.total) * width));

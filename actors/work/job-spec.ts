@@ -57,6 +57,20 @@ export interface JobProgress {
   readonly retried: number;
   /** Set aside after `maxAttempts`. */
   readonly failed: number;
+  /** How the workers' result cache answered, once a worker with a cache (`defineWorker`'s `cache`) has reported. */
+  readonly cache?: JobCacheCounts;
+}
+
+/** Tasks by how the workers' result cache answered them (see troupe/cache's CacheOutcome). */
+export interface JobCacheCounts {
+  readonly hits: number;
+  readonly misses: number;
+  /** Answered by an identical task's computation (single flight). */
+  readonly waits: number;
+  /** Computed without the cache's store, which was unavailable. */
+  readonly bypassed: number;
+  /** Computing time that hits and waits saved (ms, as measured where each result was computed). */
+  readonly savedMs: number;
 }
 
 export interface SetAsideTask {
@@ -70,4 +84,6 @@ export interface JobResult extends JobProgress {
   readonly dispatched: number;
   readonly setAside: readonly SetAsideTask[];
   readonly durationMs: number;
+  /** Tasks answered from the workers' result cache, by task id: a hit, or a wait on an identical task. */
+  readonly cached: Readonly<Record<string, { readonly outcome: "hit" | "wait"; readonly savedMs: number }>>;
 }

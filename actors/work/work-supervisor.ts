@@ -7,9 +7,9 @@ import type { ActorRef } from "../../runtime/actor-ref.js";
 import { protobufNameOf } from "../../runtime/codec/message-type.js";
 import { Terminated } from "../../runtime/watch/termination.js";
 import { troupe } from "../../proto/gen/troupe.js";
-import type { JobProgress, JobResult, JobSpec, JobTask, SetAsideTask } from "./job-spec.js";
+import type { JobCacheCounts, JobProgress, JobResult, JobSpec, JobTask, SetAsideTask } from "./job-spec.js";
 
-const { Task, TaskDone, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedTasks, Tick } = troupe.work;
+const { Task, TaskDone, TaskFailed, ResultDurable, AppliedTasksRequest, AppliedTasks, Tick, CacheOutcome } = troupe.work;
 
 export interface WorkSupervisorProps {
   readonly spec: JobSpec<any>;
@@ -58,6 +58,9 @@ interface State {
   spawned: number;
   /** Computed by a worker, waiting for the reducer to make the result durable. */
   awaitingDurable: number;
+  /** How the workers' cache answered, once one reported (the last attempt of each task counts). */
+  cache: { hits: number; misses: number; waits: number; bypassed: number; savedMs: number } | undefined;
+  readonly cached: Record<string, { outcome: "hit" | "wait"; savedMs: number }>;
 }
 
 const keyOf = (ref: ActorRef<any>): string => formatAddress(ref.address);
@@ -96,6 +99,8 @@ export const workSupervisor = defineActor({
       lastProgressAtMs: 0,
       spawned: 0,
       awaitingDurable: 0,
+      cache: undefined,
+      cached: {},
     };
   },
   started: async (state, ctx) => {
@@ -125,6 +130,7 @@ export const workSupervisor = defineActor({
       release(state, task);
       task.computed = true;
       state.awaitingDurable++;
+      countCache(state, message);
       await pump(state, ctx);
     },
     TaskFailed: async (state, message, ctx) => {
@@ -271,6 +277,18 @@ function retryOrSetAside(state: State, task: TrackedTask, error: string): void {
   }
 }
 
+function countCache(state: State, done: troupe.work.TaskDone): void {
+  if (done.cache === CacheOutcome.CACHE_UNUSED) return;
+  const cache = (state.cache ??= { hits: 0, misses: 0, waits: 0, bypassed: 0, savedMs: 0 });
+  if (done.cache === CacheOutcome.CACHE_HIT || done.cache === CacheOutcome.CACHE_WAIT) {
+    const outcome = done.cache === CacheOutcome.CACHE_HIT ? "hit" : "wait";
+    cache[outcome === "hit" ? "hits" : "waits"]++;
+    cache.savedMs += done.cacheSavedMs;
+    state.cached[done.taskId] = { outcome, savedMs: done.cacheSavedMs };
+  } else if (done.cache === CacheOutcome.CACHE_MISS) cache.misses++;
+  else if (done.cache === CacheOutcome.CACHE_BYPASS) cache.bypassed++;
+}
+
 function progressOf(state: State): JobProgress {
   return {
     jobId: state.spec.id,
@@ -280,6 +298,7 @@ function progressOf(state: State): JobProgress {
     inFlight: [...state.workers.values()].reduce((n, w) => n + w.tasks.size, 0) + state.awaitingDurable,
     retried: state.retried,
     failed: state.setAside.length,
+    ...(state.cache === undefined ? {} : { cache: { ...state.cache } satisfies JobCacheCounts }),
   };
 }
 
@@ -293,7 +312,7 @@ function reportProgress(state: State, ctx: ActorContext, final: boolean): void {
 function finish(state: State, ctx: ActorContext): void {
   state.over = true;
   reportProgress(state, ctx, true);
-  const result = { ...progressOf(state), dispatched: state.dispatched, setAside: state.setAside, durationMs: ctx.clock.now() - state.startedAtMs };
+  const result = { ...progressOf(state), dispatched: state.dispatched, setAside: state.setAside, durationMs: ctx.clock.now() - state.startedAtMs, cached: state.cached };
   // The job is over once its workers have stopped too, so that the same job id can run again at once.
   void ctx.stop().then(() => state.finished(result));
 }

@@ -2,21 +2,37 @@ import { readFile } from "node:fs/promises";
 import { defineWorker, openStateStore, type StateStore } from "../../runtime/index.js";
 import { ImageFaces, ImageTask } from "./face-reducer.js";
 import { FaceThread } from "./face-thread.js";
+import { FACE_ANALYSIS_VERSION, nodeCache } from "./face-cache.js";
 
 /** This node's face analysis thread: one per process, started on first use. */
 export const faceThread = new FaceThread();
 
+/** Photos read for a task's cache key, kept for its computation (the same decoded task object). */
+const photos = new WeakMap<ImageTask, Uint8Array>();
+
 /**
  * Map: reads one image (from a bucket or the worker's disk), finds its faces and estimates each one's
  * gender, age and descriptor, in the node's face thread. The models load once per worker node, on the
- * first task (or earlier, when the topology warms them up).
+ * first task (or earlier, when the topology warms them up). With a cache (`--cache URL`), a photo whose
+ * bytes were analysed before, under any name, is answered from it.
  */
 export const faceDetector = defineWorker({
   kind: "image-pipeline.face-detector",
   task: ImageTask,
   result: ImageFaces,
+  cache: {
+    use: (ctx) => nodeCache(ctx.nodeId),
+    version: FACE_ANALYSIS_VERSION,
+    // The photo's content, not the task (which names where it is): the same photo elsewhere is a hit,
+    // and a photo replaced under the same name is not.
+    key: async (task) => {
+      const bytes = await readImage(task);
+      photos.set(task, bytes);
+      return bytes;
+    },
+  },
   run: async (task, ctx) => {
-    const bytes = await readImage(task);
+    const bytes = photos.get(task) ?? (await readImage(task));
     await faceThread.warmUp();
     const started = performance.now();
     const { width, height, faces } = await faceThread.detect(bytes);

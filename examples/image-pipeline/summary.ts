@@ -5,7 +5,10 @@ import { faceIdentities, type Submission } from "./verify.js";
 /** Rows of the face table shown at most; the state holds them all. */
 const MAX_ROWS = 60;
 
-export function summaryTable(state: PipelineState, submitted: readonly Submission[]): string[] {
+/** Tasks answered from the result cache, by task id (a job's `cached`). */
+export type CachedTasks = Readonly<Record<string, { readonly outcome: "hit" | "wait"; readonly savedMs: number }>>;
+
+export function summaryTable(state: PipelineState, submitted: readonly Submission[], cached: CachedTasks = {}): string[] {
   const identityOf = faceIdentities(state);
   const rows: string[][] = [["image", "worker", "time", "face", "gender", "", "age", "identity", "box (x,y w×h)"]];
   let shown = 0;
@@ -15,7 +18,8 @@ export function summaryTable(state: PipelineState, submitted: readonly Submissio
     if (rows.length > MAX_ROWS) break;
     shown++;
     const label = s.copyOf === undefined ? s.id : `${s.id} (again)`;
-    const head = [label, image.node ?? "", `${((image.durationMs ?? 0) / 1000).toFixed(2)} s`];
+    // A cached result is the one computed first: its node and time are that computation's.
+    const head = cached[s.id] ? [label, `(${image.node ?? ""})`, `cache ${cached[s.id]!.outcome}`] : [label, image.node ?? "", `${((image.durationMs ?? 0) / 1000).toFixed(2)} s`];
     const faces = image.faces ?? [];
     if (faces.length === 0) rows.push([...head, "-", "no faces", "", "", "", ""]);
     faces.forEach((face, i) => {
@@ -37,7 +41,7 @@ export function summaryTable(state: PipelineState, submitted: readonly Submissio
   return lines;
 }
 
-export function summaryTotals(state: PipelineState, submitted: readonly Submission[]): string[] {
+export function summaryTotals(state: PipelineState, submitted: readonly Submission[], cached: CachedTasks = {}): string[] {
   const lines: string[] = [];
   const faces = Object.values(state.images).reduce((n, image) => n + (image.faces?.length ?? 0), 0);
   const genders = Object.entries(state.facesByGender)
@@ -64,7 +68,7 @@ export function summaryTotals(state: PipelineState, submitted: readonly Submissi
   }
 
   const perNode = new Map<string, number[]>();
-  for (const image of Object.values(state.images)) perNode.set(image.node ?? "?", [...(perNode.get(image.node ?? "?") ?? []), image.durationMs ?? 0]);
+  for (const [id, image] of Object.entries(state.images)) if (!cached[id]) perNode.set(image.node ?? "?", [...(perNode.get(image.node ?? "?") ?? []), image.durationMs ?? 0]);
   const all = [...perNode.values()].flat();
   const mean = all.reduce((a, b) => a + b, 0) / Math.max(1, all.length);
   lines.push(
@@ -74,7 +78,21 @@ export function summaryTotals(state: PipelineState, submitted: readonly Submissi
         .map(([node, times]) => `${node} ${times.length} images`)
         .join(", "),
   );
+  const fromCache = submitted.filter((sub) => cached[sub.id]);
+  if (fromCache.length > 0) {
+    const savedMs = cachedAnalysisMs(state, cached);
+    const shown = fromCache.slice(0, 20).map((sub) => `${sub.id} (${cached[sub.id]!.outcome === "hit" ? "a hit" : "waited for an identical task"})`);
+    lines.push(`answered from the cache: ${shown.join(", ")}${fromCache.length > 20 ? `, ... (${fromCache.length} in all)` : ""}; ${fromCache.length} of ${submitted.length} results, ${(savedMs / 1000).toFixed(2)} s of analysis saved`);
+  }
   return lines;
+}
+
+/**
+ * The analysis time (decode + detect, as measured when each was computed) of the results answered from
+ * the cache: what the cache saved, not counting the models' loading that a first task also waits for.
+ */
+export function cachedAnalysisMs(state: PipelineState, cached: CachedTasks): number {
+  return Object.keys(cached).reduce((ms, id) => ms + (state.images[id]?.durationMs ?? 0), 0);
 }
 
 function formatTable(rows: string[][], rightAligned: ReadonlySet<number>): string[] {

@@ -9,10 +9,11 @@ import { startEmbeddedGcs, type EmbeddedGcs } from "./embedded-gcs.js";
 import { facesReducer, ImageFaces, ImageTask, PipelineState } from "./face-reducer.js";
 import { faceDetector, faceThread } from "./face-worker.js";
 import { findImages, IMAGES_ENV } from "./image-source.js";
-import { summaryTable, summaryTotals } from "./summary.js";
+import { cachedAnalysisMs, summaryTable, summaryTotals } from "./summary.js";
 import { submissionsOf, verify } from "./verify.js";
 import { findTool } from "../../runtime/nats/tool-paths.js";
 import { requireFacePackages } from "./requirements.js";
+import { CACHE_ENV, cacheUrl, openNodeCache, printableCacheUrl } from "./face-cache.js";
 
 /** Every image is submitted this many times (default 1): each repeat must match its original. */
 const REPEAT_ENV = "TROUPE_IMAGE_REPEAT";
@@ -31,9 +32,10 @@ export default defineTopology({
   types: [ImageTask, ImageFaces, PipelineState],
   kinds: [faceDetector],
 
-  worker() {
+  worker(system) {
     // Warm up while the coordinator prepares the images; a failure here surfaces again on the first task.
     faceThread.warmUp().catch(() => undefined);
+    openNodeCache(system);
   },
 
   async main(ctx) {
@@ -50,6 +52,9 @@ export default defineTopology({
       const images = await findImages(process.env[IMAGES_ENV], store, stateUrl, log);
       const submitted = submissionsOf(images.images, repeat, images.samples);
       log(`images: ${images.description}; ${submitted.length} tasks`);
+      const cacheSetting = cacheUrl();
+      const cache = cacheSetting && printableCacheUrl(cacheSetting);
+      log(cache ? `result cache: ${cache} (face analyses by photo content; each worker node reports if it cannot use it)` : `result cache: none (--cache memory:, nats-kv: or redis://host:port; or ${CACHE_ENV})`);
 
       const key = `results/${system.name}`;
       const reducer = system.spawn(facesReducer, { name: "faces", props: { store, key } });
@@ -78,10 +83,10 @@ export default defineTopology({
       for (const failure of failures.slice(0, 20)) log(`check failed: ${failure}`);
 
       const where = `${store.description} ${key}`;
-      const summary = [...summaryTable(stored, submitted), "", ...summaryTotals(stored, submitted), `state: ${where}`];
+      const summary = [...summaryTable(stored, submitted, result.cached), "", ...summaryTotals(stored, submitted, result.cached), `state: ${where}`];
       if (gcs) summary.push(`  (the embedded fake-gcs-server keeps its objects in ${gcs.directory})`);
       const facesPerImage = Object.fromEntries(submitted.map((s) => [s.id, stored.images[s.id]?.faces?.length ?? null]));
-      const durations = Object.values(stored.images).map((image) => image.durationMs ?? 0);
+      const durations = Object.entries(stored.images).flatMap(([id, image]) => (result.cached[id] ? [] : [image.durationMs ?? 0]));
       return {
         tasks: result.done,
         state: where,
@@ -95,8 +100,9 @@ export default defineTopology({
           identities: stored.identities.length,
           repeatsMatched,
           msPerImage: Math.round(durations.reduce((a, b) => a + b, 0) / Math.max(1, durations.length)),
-          imagesPerNode: countBy(Object.values(stored.images).map((image) => image.node ?? "")),
+          imagesPerNode: countBy(Object.entries(stored.images).flatMap(([id, image]) => (result.cached[id] ? [] : [image.node ?? ""]))),
           retried: result.retried,
+          ...(cache ? { cache: { store: cache, ...(result.cache ?? { hits: 0, misses: 0, waits: 0, bypassed: 0 }), savedMs: cachedAnalysisMs(stored, result.cached), cached: Object.keys(result.cached).sort() } } : {}),
           jobMs: result.durationMs,
           failures: failures.slice(0, 20),
         },

@@ -12,6 +12,8 @@ const COMMANDS: Record<VerbName, () => Promise<Command>> = {
   node: async () => (await import("./node-command.js")).nodeCommand,
   nodes: async () => (await import("./nodes-command.js")).nodesCommand,
   actors: async () => (await import("./actors-command.js")).actorsCommand,
+  top: async () => (await import("./top-command.js")).topCommand,
+  dashboard: async () => (await import("./dashboard-command.js")).dashboardCommand,
   trace: async () => (await import("./trace-command.js")).traceCommand,
   proto: async () => (await import("./proto-command.js")).protoCommand,
   init: async () => (await import("./init-command.js")).initCommand,

@@ -1,5 +1,7 @@
 import { ActorSystem, defaultNodeId } from "../actor-system.js";
-import { loadStartTracing, tracingWanted } from "../tracing/load-start-tracing.js";
+import { loadStartTracing, telemetryWanted, tracingWanted } from "../tracing/load-start-tracing.js";
+import { metricsPortOption } from "./metrics-port.js";
+import { flushMetricsBeforeShutdown, shutdownMsAfterFlush } from "./flush-metrics.js";
 import { connectNats } from "../transport/nats-transport.js";
 import { describeEvent } from "./describe-event.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
@@ -22,6 +24,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const { values } = parsed;
   const shutdownMs = Number(values["shutdown-ms"]);
   if (!Number.isInteger(shutdownMs) || shutdownMs < 1) throw new UsageError(`--shutdown-ms must be a positive whole number of milliseconds; got ${values["shutdown-ms"]}`, VERBS.node);
+  const metricsPort = metricsPortOption(values["metrics-port"], VERBS.node);
   const topology = values.module ? await loadTopology(topologyPath(values.module)) : undefined;
   const signal = untilSignal();
   const onStdinClosed = (): boolean => process.kill(process.pid, "SIGTERM");
@@ -30,13 +33,19 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.stdin.resume();
   }
   const nodeId = values["node-id"] ?? defaultNodeId();
-  // Tracing (--trace, or the OTEL_* variables alone) starts before the node, so the node id and
-  // system are on every span's resource.
-  const tracing = tracingWanted(values.trace) ? (await loadStartTracing())({ file: values.trace, nodeId, system: values.system, serviceName: "troupe-node", report: (line) => console.error(`tracing [${nodeId}]: ${line}`) }) : undefined;
+  // Tracing and metrics (--trace, --metrics-port, or the OTEL_* variables alone) start before the node,
+  // so the node id and system are on the resource of every span and metric.
+  const traced = tracingWanted(values.trace);
+  const tracing = telemetryWanted(values.trace, metricsPort)
+    ? (await loadStartTracing(metricsPort))({ file: values.trace, nodeId, system: values.system, serviceName: "troupe-node", metricsPort, report: (line) => console.error(`tracing [${nodeId}]: ${line}`) })
+    : undefined;
+  let flushedMs = 0;
   const nats = await resolveNats(values.nats, (line) => console.error(`troupe node: ${line}`));
   try {
+    // A Prometheus port that cannot be had stops the node before it joins anything.
+    await tracing?.metricsReady;
     const transport = await connectNats({ servers: nats.servers, name: `troupe-node ${values["node-id"] ?? ""}`.trim(), inboxPrefix: systemInboxPrefix(values.system), ...natsCredentialsFromEnv() });
-    const system = await ActorSystem.start({ name: values.system, nodeId, tracing: tracing !== undefined, transport, types: topology?.types, kinds: topology?.kinds });
+    const system = await ActorSystem.start({ name: values.system, nodeId, tracing: traced, metrics: tracing?.metrics ?? false, transport, types: topology?.types, kinds: topology?.kinds });
     const say = (line: string): void => console.error(`[${system.nodeId}] ${line}`);
     system.onEvent((event) => say(describeEvent(event)));
     try {
@@ -46,7 +55,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
       await system.shutdown();
       throw error;
     }
-    console.log(JSON.stringify({ event: "ready", system: system.name, node: system.nodeId, inbox: system.inboxSubject }));
+    console.log(JSON.stringify({ event: "ready", system: system.name, node: system.nodeId, inbox: system.inboxSubject, ...(metricsPort ? { metricsPort } : {}) }));
     const outcome = await Promise.race([signal.promise.then((name) => ({ signal: name })), system.closed().then((error) => ({ error }))]);
     if ("signal" in outcome) {
       say(`${outcome.signal}: shutting down`);
@@ -56,6 +65,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
         say(`shutdown did not finish within ${shutdownMs} ms; exiting`);
         process.exit(1);
       }, shutdownMs).unref();
+      flushedMs = await flushMetricsBeforeShutdown(tracing);
       await system.shutdown();
       return 0;
     }
@@ -67,8 +77,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
     process.stdin.off("close", onStdinClosed);
     process.stdin.destroy();
     // Bounded, and never rejects: a collector that is down cannot stop the NATS server below from stopping.
-    const traced = await tracing?.shutdown();
+    const outcome = await tracing?.shutdown({ timeoutMs: shutdownMsAfterFlush(flushedMs) });
     await nats.stop();
-    exitIfHeldOpen(traced);
+    exitIfHeldOpen(outcome);
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { loadStartTracing, tracingWanted } from "../tracing/load-start-tracing.js";
+import { loadStartTracing, telemetryWanted, tracingWanted } from "../tracing/load-start-tracing.js";
+import { metricExportFromEnv } from "../metrics/metric-export-env.js";
+import { flushMetricsBeforeShutdown } from "./flush-metrics.js";
 import { loadOtelApi } from "../tracing/otel-api.js";
 import type { TracingHandle } from "../tracing/start-tracing.js";
 import { DEFAULT_TRACING_SHUTDOWN_MS } from "../tracing/trace-export-env.js";
@@ -63,6 +65,9 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
   const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
   if (!/^(file|gs|memory):/.test(state)) throw new UsageError(`--state must be a file://, gs:// or memory: URL; got ${state}`, VERBS.run);
 
+  // Every process of a run would want the one Prometheus port: long-lived `troupe node`s take --metrics-port.
+  if (metricExportFromEnv().prometheus) throw new UsageError("OTEL_METRICS_EXPORTER=prometheus would give every process of a run the same port; use otlp or console here, and `troupe node --metrics-port N` for nodes to scrape", VERBS.run);
+  const traced = tracingWanted(traceFile);
   const say = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const modulePath = topologyPath(target);
   const topology = await loadTopology(modulePath);
@@ -82,8 +87,8 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
       mkdirSync(dirname(traceFile), { recursive: true });
       writeFileSync(traceFile, "");
     }
-    // --trace, or the OTEL_* variables alone (the workers inherit them, and trace the same way).
-    if (tracingWanted(traceFile)) tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run", report: (line) => console.error(`tracing [coordinator]: ${line}`) });
+    // --trace, or the OTEL_* variables alone (the workers inherit them, and trace and meter the same way).
+    if (telemetryWanted(traceFile)) tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run", report: (line) => console.error(`tracing [coordinator]: ${line}`) });
     nats = await resolveNats(values.nats, say);
     const credentials = natsCredentialsFromEnv();
     system = await ActorSystem.start({
@@ -91,7 +96,8 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
       nodeId: "coordinator",
       transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", inboxPrefix: systemInboxPrefix(systemName), ...credentials }),
       types: topology.types,
-      tracing: tracing !== undefined,
+      tracing: traced,
+      metrics: tracing?.metrics ?? false,
     });
     const ids = Array.from({ length: nodes }, (_, i) => `worker-${i + 1}`);
     // Held before it starts, so that Ctrl-C during the start stops what has started.
@@ -101,7 +107,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
 
     const printer = progressPrinter();
     // With tracing on, the whole run is one root span: everything the topology does is in its trace.
-    const otel = tracing ? await loadOtelApi() : undefined;
+    const otel = traced ? await loadOtelApi() : undefined;
     const runSpan = otel?.trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } });
     const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
     // A worker that dies is restarted (WorkerPool); the run fails only when they keep dying.
@@ -137,7 +143,8 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     signal.dispose();
     const teardownStarted = Date.now();
     try {
-      await workers?.stop();
+      // The coordinator's last metrics go out while the workers stop.
+      await Promise.all([workers?.stop(), flushMetricsBeforeShutdown(tracing)]);
       await system?.shutdown();
     } finally {
       // The workers' tracing gives up on a collector that is down when they get SIGTERM, plus its

@@ -69,6 +69,7 @@ export const VERBS = {
       nats: { type: "string", value: "URL[,URL]", help: NATS_HELP },
       module: { type: "string", value: "FILE", help: "topology module: its types and kinds are registered here and its\nworker hook runs here" },
       trace: { type: "string", value: "FILE", help: "append this node's spans to FILE; OTEL_EXPORTER_OTLP_ENDPOINT (and the\nother OTEL_* variables) sends them to a collector" },
+      "metrics-port": { type: "string", value: "N", help: "serve Prometheus metrics at http://<host>:N/metrics (all interfaces, or\nOTEL_EXPORTER_PROMETHEUS_HOST); OTEL_METRICS_EXPORTER=otlp pushes them instead" },
       "shutdown-ms": {
         type: "string",
         default: "10000",
@@ -100,6 +101,39 @@ export const VERBS = {
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
       json: { type: "boolean", default: false, help: "print one JSON object { system, actors }" },
       wait: { type: "string", default: "500", value: "MS", help: "how long to wait for the nodes' answers" },
+    },
+  },
+  top: {
+    name: "top",
+    synopsis: "[options]",
+    summary: "A live view of a system in the terminal: nodes, busiest actors, rates, dead letters.",
+    description:
+      "Refreshes every second: the nodes (actors, messages/s, dead letters/s, restarts, age, last heard),\n" +
+      "then the busiest actors by messages processed per second and by mailbox. Only observes (the monitor\n" +
+      "role's permissions suffice; NATS_INBOX_PREFIX as for `troupe actors`). On a terminal, q or Ctrl-C\n" +
+      "quits; when stdout is not a terminal it prints a plain snapshot every second.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
+      nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
+      once: { type: "boolean", default: false, help: "print one snapshot (rates over one second) and exit" },
+      json: { type: "boolean", default: false, help: "print one snapshot as a JSON object and exit" },
+      wait: { type: "string", default: "400", value: "MS", help: "how long each refresh waits for the nodes' actor lists" },
+    },
+  },
+  dashboard: {
+    name: "dashboard",
+    synopsis: "[options]",
+    summary: "Serves a live web page of a system on 127.0.0.1: nodes, actor tree, rates, dead letters.",
+    description:
+      "Prints the page's URL, then serves it until SIGINT or SIGTERM. The page is self-contained (nothing\n" +
+      "from elsewhere) and updates every second over Server-Sent Events. Only observes, as `troupe top`.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
+      nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
+      port: { type: "string", default: "0", value: "N", help: "the port on 127.0.0.1 (0: a free one)" },
+      wait: { type: "string", default: "400", value: "MS", help: "how long each refresh waits for the nodes' actor lists" },
     },
   },
   trace: {

@@ -38,16 +38,21 @@ export function encodeFrame(envelopes: readonly OutgoingEnvelope[]): Uint8Array 
   return w.finish();
 }
 
-/** Appends one envelope (field 1 of a Frame) to `w`. */
-export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
+/** Appends one envelope (field 1 of a Frame) to `w`; returns the payload's length in bytes. */
+export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
   w.uint32(FRAME_ENVELOPES).fork();
   w.uint32(ENVELOPE_TARGET).string(e.target);
   w.uint32(ENVELOPE_TYPE).string(e.typeName);
+  let payloadBytes: number;
   if (e.otherProtobuf) {
-    w.uint32(ENVELOPE_PAYLOAD).bytes(e.type.encode(e.message).finish());
+    const payload = e.type.encode(e.message).finish();
+    payloadBytes = payload.length;
+    w.uint32(ENVELOPE_PAYLOAD).bytes(payload);
   } else {
     w.uint32(ENVELOPE_PAYLOAD).fork();
+    const before = w.len;
     e.type.encode(e.message, w);
+    payloadBytes = w.len - before;
     w.ldelim();
   }
   if (e.sender) {
@@ -61,6 +66,7 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): void {
     }
   }
   w.ldelim();
+  return payloadBytes;
 }
 
 /** Decodes a frame, each payload as a view of `bytes`. Throws on bytes that are not a valid Frame. */

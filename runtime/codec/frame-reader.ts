@@ -160,9 +160,9 @@ function readHeader(reader: protobuf.Reader, bytes: Uint8Array, end: number): [s
       continue;
     }
     const valueEnd = delimitedEnd(reader, end);
-    const text = InternedStrings.decode(bytes, reader.pos, valueEnd);
-    if (field === 1) key = text;
-    else value = text;
+    // Keys repeat (traceparent, tracestate): interned. Values mostly do not (a traceparent per message).
+    if (field === 1) key = interned.read(bytes, reader.pos, valueEnd);
+    else value = InternedStrings.decode(bytes, reader.pos, valueEnd);
     reader.pos = valueEnd;
   }
   widen(reader, end, outerEnd);

@@ -3,8 +3,11 @@ const MAX_INTERNED_BYTES = 128;
 /** Slots of the cache, a power of two; a colliding string replaces the one there. */
 const SLOTS = 1024;
 
-/** Up to this length, ASCII is decoded without TextDecoder (whose set-up costs more than it saves). */
-const SHORT_BYTES = 48;
+/**
+ * Up to this length, ASCII is decoded without TextDecoder (whose set-up costs more than it saves): a
+ * W3C traceparent header (55 bytes) through TextDecoder cost more than the rest of reading its envelope.
+ */
+const SHORT_BYTES = 512;
 /** Up to this length, ASCII is decoded character by character; longer, by Node's latin1 slice. */
 const TINY_BYTES = 12;
 

@@ -84,13 +84,13 @@ export class GcsStore implements StateStore {
 
   async read(key: string): Promise<StoredObject | undefined> {
     const name = this.objectName(key);
-    return inChildSpan(`gcs read ${name}`, { "gcs.bucket": this.bucketName, "gcs.object": name }, () => withRetry(`read ${this.bucketName}/${name}`, () => this.download(name), this.retry));
+    return inChildSpan("gcs read", { "gcs.bucket": this.bucketName, "gcs.object": name }, () => withRetry(`read ${this.bucketName}/${name}`, () => this.download(name), this.retry));
   }
 
   async write(key: string, bytes: Uint8Array, expected: Expected): Promise<string> {
     const name = this.objectName(key);
     validateExpected(expected);
-    return inChildSpan(`gcs write ${name}`, { "gcs.bucket": this.bucketName, "gcs.object": name, "gcs.if_generation_match": expected === "absent" ? "0" : expected.generation, "gcs.bytes": bytes.length }, () =>
+    return inChildSpan("gcs write", { "gcs.bucket": this.bucketName, "gcs.object": name, "gcs.if_generation_match": expected === "absent" ? "0" : expected.generation, "gcs.bytes": bytes.length }, () =>
       this.writeWithRetry(key, name, bytes, expected),
     );
   }

@@ -6,10 +6,23 @@ export interface ActorListEntry {
   readonly kind: string;
   readonly restarts: number;
   readonly mailboxSize: number;
+  /** Messages it has processed since it was spawned. */
+  readonly processed?: number;
 }
+
+/** A node's counters since it started, on every page of its answer (rates come from successive answers). */
+export interface NodeTotals {
+  readonly deadLetters: number;
+  readonly restarts: number;
+  readonly processed: number;
+}
+
+const NO_TOTALS: NodeTotals = { deadLetters: 0, restarts: 0, processed: 0 };
 
 /** Most bytes a uint32 field takes: its tag and a five-byte varint. */
 const UINT32_FIELD_MAX = 6;
+/** A double field: its tag and eight bytes. */
+const DOUBLE_FIELD = 9;
 
 /**
  * One node's answer to an `ActorListRequest`, as encoded `ActorList` messages of at most `maxBytes`
@@ -19,8 +32,8 @@ const UINT32_FIELD_MAX = 6;
  * cannot fit (a path near the limit) is left out and still counted in `total`. There is always at
  * least one page, so a node with no actors still answers.
  */
-export function actorListPages(node: string, actors: readonly ActorListEntry[], maxBytes: number): Uint8Array[] {
-  const room = maxBytes - stringFieldBytes(node) - 3 * UINT32_FIELD_MAX;
+export function actorListPages(node: string, actors: readonly ActorListEntry[], maxBytes: number, totals: NodeTotals = NO_TOTALS): Uint8Array[] {
+  const room = maxBytes - stringFieldBytes(node) - 3 * UINT32_FIELD_MAX - 3 * DOUBLE_FIELD;
   const pages: ActorListEntry[][] = [];
   let page: ActorListEntry[] = [];
   let used = 0;
@@ -37,7 +50,7 @@ export function actorListPages(node: string, actors: readonly ActorListEntry[], 
   }
   if (page.length > 0 || pages.length === 0) pages.push(page);
   return pages.map((entries, i) => {
-    const bytes = troupe.system.ActorList.encode({ node, actors: entries, page: i + 1, pages: pages.length, total: actors.length }).finish();
+    const bytes = troupe.system.ActorList.encode({ node, actors: entries, page: i + 1, pages: pages.length, total: actors.length, ...totals }).finish();
     // The sizes above are exact for protobufjs's encoder; should it ever write more, fail loudly.
     if (bytes.length > maxBytes) throw new RangeError(`an ActorList page came to ${bytes.length} bytes, over the ${maxBytes} planned`);
     return bytes;
@@ -46,7 +59,7 @@ export function actorListPages(node: string, actors: readonly ActorListEntry[], 
 
 /** What one entry takes inside an `ActorList` (field 2: tag, length, body), as proto3 encodes it: defaults are left out. */
 function entryBytes(actor: ActorListEntry): number {
-  const body = stringFieldBytes(actor.path) + stringFieldBytes(actor.kind) + uint32FieldBytes(actor.restarts) + uint32FieldBytes(actor.mailboxSize);
+  const body = stringFieldBytes(actor.path) + stringFieldBytes(actor.kind) + uint32FieldBytes(actor.restarts) + uint32FieldBytes(actor.mailboxSize) + (actor.processed ? DOUBLE_FIELD : 0);
   return 1 + varintBytes(body) + body;
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { Transport } from "../transport/transport.js";
 import { troupe } from "../../proto/gen/troupe.js";
+import type { NodeTotals } from "./actor-list-pages.js";
 
 /** An actor as one node reports it. */
 export interface ActorReport {
@@ -10,6 +11,8 @@ export interface ActorReport {
   readonly kind: string | undefined;
   readonly restarts: number;
   readonly mailboxSize: number;
+  /** Messages processed since it was spawned (0 from nodes that predate the counter). */
+  readonly processed?: number;
 }
 
 /** A node whose answer did not arrive whole: `listed` of its `total` actors are in the list. */
@@ -28,6 +31,8 @@ export interface ListActorsOptions {
   readonly onInvalid?: (detail: string) => void;
   /** Told, at the end, about each node that answered but whose actors did not all arrive. */
   readonly onIncomplete?: (shortfall: ActorListShortfall) => void;
+  /** Told each answering node's counters (once per node; all zero from nodes that predate them). */
+  readonly onTotals?: (node: string, totals: NodeTotals) => void;
 }
 
 /** What one node has sent so far. */
@@ -62,7 +67,8 @@ export async function listActors(transport: Transport, subject: string, options:
     }
     const invalid = accept(answers, list);
     if (invalid !== undefined) return options.onInvalid?.(invalid);
-    for (const a of list.actors) reports.push({ node: list.node, path: a.path ?? "", kind: a.kind || undefined, restarts: a.restarts ?? 0, mailboxSize: a.mailboxSize ?? 0 });
+    if (answers.get(list.node)!.seen.size === 1) options.onTotals?.(list.node, { deadLetters: list.deadLetters ?? 0, restarts: list.restarts ?? 0, processed: list.processed ?? 0 });
+    for (const a of list.actors) reports.push({ node: list.node, path: a.path ?? "", kind: a.kind || undefined, restarts: a.restarts ?? 0, mailboxSize: a.mailboxSize ?? 0, processed: a.processed ?? 0 });
     if (whenComplete !== undefined && complete()) whenComplete();
   });
   try {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { requireTool } from "./tool-paths.js";
 
 export interface EmbeddedNatsOptions {
@@ -10,6 +12,11 @@ export interface EmbeddedNatsOptions {
   /** Client port; default 0, a free one chosen by the server. */
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * Run JetStream (`-js`), storing in a temporary directory removed when the server stops: a result
+   * cache's KV bucket then needs no other server. Default true.
+   */
+  readonly jetstream?: boolean;
 }
 
 export interface EmbeddedNats {
@@ -23,6 +30,8 @@ export interface EmbeddedNats {
 }
 
 const running = new Set<ChildProcess>();
+/** JetStream store directories of running servers, removed when each exits (or this process does). */
+const storeDirs = new Map<ChildProcess, string>();
 const SETPRIV = process.platform === "linux" ? ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) : undefined;
 let exitHookInstalled = false;
 
@@ -33,15 +42,18 @@ let exitHookInstalled = false;
 export async function startEmbeddedNats(options: EmbeddedNatsOptions = {}): Promise<EmbeddedNats> {
   const binary = options.binary ?? requireTool("nats-server");
   const port = options.port ?? 0;
-  const args = ["-a", "127.0.0.1", "-p", port === 0 ? "-1" : String(port), ...(options.args ?? [])];
+  const storeDir = options.jetstream === false ? undefined : mkdtempSync(join(tmpdir(), "troupe-nats-js-"));
+  const args = ["-a", "127.0.0.1", "-p", port === 0 ? "-1" : String(port), ...(storeDir ? ["-js", "-sd", storeDir] : []), ...(options.args ?? [])];
   // With util-linux's setpriv the kernel kills the server if this process dies, even by SIGKILL.
   const child = SETPRIV
     ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", binary, ...args], { stdio: ["ignore", "ignore", "pipe"] })
     : spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   installExitHook();
   running.add(child);
+  if (storeDir) storeDirs.set(child, storeDir);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
     running.delete(child);
+    removeStoreDir(child);
     resolve(code);
   }));
 
@@ -52,6 +64,7 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions = {}): Prom
     const fail = (error: Error): void => {
       clearTimeout(timer);
       child.kill("SIGKILL");
+      removeStoreDir(child);
       reject(new Error(`${error.message}\n${log.trim()}`));
     };
     child.once("error", (error) => fail(new Error(`cannot run ${binary}: ${error.message}`)));
@@ -93,5 +106,12 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.once("exit", () => {
     for (const child of running) child.kill("SIGKILL");
+    for (const child of [...storeDirs.keys()]) removeStoreDir(child);
   });
+}
+
+function removeStoreDir(child: ChildProcess): void {
+  const dir = storeDirs.get(child);
+  storeDirs.delete(child);
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

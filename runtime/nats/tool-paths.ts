@@ -8,10 +8,10 @@ import { PACKAGE_ROOT } from "../package-root.js";
  */
 export const PROJECT_ROOT = PACKAGE_ROOT;
 
-type Tool = "nats-server" | "fake-gcs-server" | "chromium" | "otelcol-troupe";
+type Tool = "nats-server" | "fake-gcs-server" | "chromium" | "otelcol-troupe" | "redis-server";
 
-const ENV_OVERRIDE: Record<Tool, string> = { "nats-server": "NATS_SERVER_BIN", "fake-gcs-server": "FAKE_GCS_SERVER_BIN", chromium: "CHROMIUM_BIN", "otelcol-troupe": "OTELCOL_BIN" };
-const MANIFEST_KEY: Record<Tool, string> = { "nats-server": "natsServer", "fake-gcs-server": "fakeGcsServer", chromium: "chromium", "otelcol-troupe": "otelcol" };
+const ENV_OVERRIDE: Record<Tool, string> = { "nats-server": "NATS_SERVER_BIN", "fake-gcs-server": "FAKE_GCS_SERVER_BIN", chromium: "CHROMIUM_BIN", "otelcol-troupe": "OTELCOL_BIN", "redis-server": "REDIS_SERVER_BIN" };
+const MANIFEST_KEY: Record<Tool, string> = { "nats-server": "natsServer", "fake-gcs-server": "fakeGcsServer", chromium: "chromium", "otelcol-troupe": "otelcol", "redis-server": "redisServer" };
 
 /**
  * Finds a tool's binary (a server, the browser for the trace page test, the collector for the OTLP test): the environment override,
@@ -50,6 +50,7 @@ const HOW_TO_GET: Record<Tool, { install: string; otherwise?: string }> = {
   },
   "fake-gcs-server": { install: "Install it with Go (`go install github.com/fsouza/fake-gcs-server@latest`, into $(go env GOPATH)/bin)" },
   chromium: { install: "Install Chromium or Chrome" },
+  "redis-server": { install: "Install it with a package manager (`apt-get install redis-server`, `brew install redis`)" },
   "otelcol-troupe": { install: "Build it with `npm test` or `node scripts/setup.mjs --test` in a checkout of Troupe (an OpenTelemetry Collector with core components)" },
 };
 

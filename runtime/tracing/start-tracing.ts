@@ -1,11 +1,15 @@
-import { context, propagation, trace } from "@opentelemetry/api";
+import { context, metrics as metricsApi, propagation, trace } from "@opentelemetry/api";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { MetricReader } from "@opentelemetry/sdk-metrics";
+import { metricExportFromEnv } from "../metrics/metric-export-env.js";
+import { createMetricReaders } from "../metrics/metric-readers.js";
 import { AccountedExport, type ExportTally } from "./accounted-export.js";
 import { FileSpanExporter } from "./file-span-exporter.js";
 import { createOtlpExporter } from "./otlp-exporter.js";
 import { batchOptionsFromEnv, traceExportFromEnv, DEFAULT_TRACING_SHUTDOWN_MS } from "./trace-export-env.js";
 import { troupeResource } from "./troupe-resource.js";
+import { ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "./root-sampling.js";
 
 export interface StartTracingOptions {
   /** `service.name` unless `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) is set. Default "troupe". */
@@ -19,6 +23,10 @@ export interface StartTracingOptions {
   readonly exporter?: SpanExporter;
   /** Receives each problem as one line (an export that fails, spans lost). Default: stderr, prefixed `tracing: `. */
   readonly report?: (line: string) => void;
+  /** Serves Prometheus metrics on this port (`troupe node --metrics-port`), besides what OTEL_METRICS_EXPORTER asks for. */
+  readonly metricsPort?: number;
+  /** More metric readers (e.g. an in-memory one in tests); each should carry `troupeMetricProducer()` for the histograms. */
+  readonly metricReaders?: readonly MetricReader[];
 }
 
 /** How a shutdown went: per destination, what became of the spans; and whether the deadline cut it short. */
@@ -28,6 +36,10 @@ export interface TracingOutcome {
 }
 
 export interface TracingHandle {
+  /** Whether any metric reader is set up: then start systems with `metrics: true` (docs/metrics.md). */
+  readonly metrics: boolean;
+  /** Resolves once the Prometheus endpoint listens (at once without one); rejects when its port cannot be had. */
+  readonly metricsReady: Promise<void>;
   forceFlush(): Promise<void>;
   /**
    * Flushes and stops the SDK, waiting at most `timeoutMs` (default DEFAULT_TRACING_SHUTDOWN_MS) for a
@@ -59,21 +71,32 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   if (wanted.console) accounted.push(new AccountedExport("console", new ConsoleSpanExporter(), batch, report));
   const processors: SpanProcessor[] = accounted.map((a) => a.processor);
   if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
+  const metrics = createMetricReaders(metricExportFromEnv(process.env, options.metricsPort), report);
+  const metricReaders = [...metrics.readers, ...(options.metricReaders ?? [])];
 
+  // Head sampling by trace-id ratio: Troupe decides new traces itself (root-sampling.ts).
+  const roots = setRootSampling(ratioSamplerFromEnv());
   const sdk = new NodeSDK({
+    ...(roots !== undefined ? { idGenerator: rootSamplingIdGenerator(roots) } : {}),
     resource: troupeResource({ serviceName: options.serviceName ?? "troupe", nodeId: options.nodeId, system: options.system }),
     // Only what is set up here: left empty, the SDK would also start OTLP metric and log exporters
-    // from the environment, whose failures nobody accounts for.
+    // from the environment, whose failures nobody accounts for. Metric readers are chosen above
+    // (OTEL_METRICS_EXPORTER, --metrics-port), as the spans' destinations are.
     spanProcessors: processors,
-    metricReaders: [],
+    metricReaders,
     logRecordProcessors: [],
     instrumentations: [],
   });
   sdk.start();
   let outcome: Promise<TracingOutcome> | undefined;
+  const metricsReady = metrics.prometheus ? metrics.prometheus.startServer() : Promise.resolve();
+  // Whoever starts a node awaits it; unawaited (in code that only traces), a failure must not go unhandled.
+  metricsReady.catch((error: unknown) => report(`cannot serve metrics on port ${options.metricsPort ?? "(OTEL_EXPORTER_PROMETHEUS_PORT)"}: ${error instanceof Error ? error.message : String(error)}`));
   return {
+    metrics: metricReaders.length > 0,
+    metricsReady,
     forceFlush: async () => {
-      await Promise.all(processors.map((p) => p.forceFlush()));
+      await Promise.all([...processors.map((p) => p.forceFlush()), ...metricReaders.map((r) => r.forceFlush())]);
     },
     shutdown: (shutdownOptions = {}) => (outcome ??= stop(sdk, accounted, shutdownOptions.timeoutMs ?? DEFAULT_TRACING_SHUTDOWN_MS, report)),
   };
@@ -86,7 +109,9 @@ async function stop(sdk: NodeSDK, accounted: readonly AccountedExport[], timeout
   const finished = await Promise.race([sdk.shutdown().then(() => "done" as const, () => "done" as const), deadline]);
   clearTimeout(timer);
   // Unregister the globals too, so that tracing can be started again in this process (tests).
+  setRootSampling(undefined);
   trace.disable();
+  metricsApi.disable();
   context.disable();
   propagation.disable();
   const timedOut = finished === "timeout";
@@ -97,6 +122,7 @@ async function stop(sdk: NodeSDK, accounted: readonly AccountedExport[], timeout
     const parts = [t.failed > 0 ? `${t.failed} failed to export` : "", t.dropped > 0 ? `${t.dropped} dropped (${timedOut ? `the queue was full, or ${gaveUp}` : "the queue was full"})` : ""];
     report(`${t.failed + t.dropped} of ${t.ended} spans did not reach ${t.destination}: ${parts.filter(Boolean).join(", ")}${t.firstError ? `; first error: ${t.firstError}` : ""}`);
   }
-  if (timedOut && exports.every((t) => t.failed + t.dropped === 0)) report(`${gaveUp} (every span had been exported)`);
+  // With metrics only (no span destination), what did not finish is a metric export.
+  if (timedOut && exports.every((t) => t.failed + t.dropped === 0)) report(`${gaveUp} (${exports.length > 0 ? "every span had been exported" : "a metric export had not finished"})`);
   return { exports, timedOut };
 }

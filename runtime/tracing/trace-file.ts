@@ -65,3 +65,17 @@ export function actorOf(span: SpanRecord): string | undefined {
   const path = span.attributes["troupe.actor.path"];
   return typeof path === "string" ? path : undefined;
 }
+
+/**
+ * What a person reading a trace wants to see for a span: span names are kept low-cardinality for
+ * tracing backends (`send troupe.s1.node.{node}`, `checkpoint`), so the view puts back what varies:
+ * the message type of a send or processing, the reducer's key, the GCS object.
+ */
+export function labelOf(span: SpanRecord): string {
+  const a = span.attributes;
+  const operation = a["messaging.operation.name"];
+  const type = a["troupe.message.type"];
+  if (typeof operation === "string" && typeof type === "string") return `${operation} ${type}`;
+  const detail = a["troupe.reducer.key"] ?? a["gcs.object"];
+  return typeof detail === "string" ? `${span.name} ${detail}` : span.name;
+}

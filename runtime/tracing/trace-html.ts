@@ -1,5 +1,5 @@
 import type { SpanRecord } from "./file-span-exporter.js";
-import { actorOf, nodeOf, type LoadedTrace } from "./trace-file.js";
+import { actorOf, labelOf, nodeOf, type LoadedTrace } from "./trace-file.js";
 import { formatTraceTree } from "./trace-tree.js";
 
 interface Bar {
@@ -39,11 +39,11 @@ export function traceHtml(trace: LoadedTrace, title = "Troupe trace"): string {
     lane: laneKeys.indexOf(laneOfSpan(s)),
     startMs: s.startMs - trace.startMs,
     durationMs: s.durationMs,
-    name: s.name,
+    name: labelOf(s),
     kind: s.kind,
     error: s.status.code === "ERROR" ? (s.status.message ?? "error") : undefined,
     detail: [
-      `${s.name} (${s.kind})`,
+      `${labelOf(s)} (${s.kind}; span ${s.name})`,
       `node ${nodeOf(s)}${actorOf(s) ? `, actor ${actorOf(s)}` : ""}`,
       `start +${(s.startMs - trace.startMs).toFixed(2)} ms, ${s.durationMs.toFixed(2)} ms`,
       ...(s.status.code === "ERROR" ? [`ERROR ${s.status.message ?? ""}`] : []),
@@ -87,7 +87,7 @@ export function traceHtml(trace: LoadedTrace, title = "Troupe trace"): string {
 <div class="legend">${nodes.map((n, i) => `<span><i style="background:${PALETTE[i % PALETTE.length]}"></i>${escape(n)}</span>`).join("")}<span><i style="background:#d62828"></i>failed</span></div>
 <div class="axis" id="axis"></div>
 <div id="timeline"></div>
-${errors.length ? `<h2>Errors</h2><ul class="errors">${errors.map((s) => `<li>${escape(s.name)} on ${escape(nodeOf(s))}${actorOf(s) ? ` at ${escape(actorOf(s)!)}` : ""}: ${escape(s.status.message ?? "")}</li>`).join("")}</ul>` : ""}
+${errors.length ? `<h2>Errors</h2><ul class="errors">${errors.map((s) => `<li>${escape(labelOf(s))} on ${escape(nodeOf(s))}${actorOf(s) ? ` at ${escape(actorOf(s)!)}` : ""}: ${escape(s.status.message ?? "")}</li>`).join("")}</ul>` : ""}
 <details><summary>Flow as a tree</summary><pre>${escape(formatTraceTree(trace))}</pre></details>
 <script>
 const { bars, lanes, totalMs } = ${data};

@@ -1,6 +1,6 @@
 import type { SpanRecord } from "./file-span-exporter.js";
 import { printable } from "../printable.js";
-import { actorOf, nodeOf, type LoadedTrace, type SpanNode } from "./trace-file.js";
+import { actorOf, labelOf, nodeOf, type LoadedTrace, type SpanNode } from "./trace-file.js";
 
 /**
  * The trace as indented text, one span per line: what happened (send, process, ask, checkpoint...),
@@ -37,7 +37,7 @@ function describe(span: SpanRecord): string {
     const directive = e.attributes["troupe.directive"];
     return typeof directive === "string" ? `${e.name}=${directive}` : e.name;
   });
-  return `${span.name}  [${nodeOf(span)}]${actor ? ` ${actor}` : ""}  ${ms(span.durationMs)}${error}${events.length ? `  {${events.join(", ")}}` : ""}`;
+  return `${labelOf(span)}  [${nodeOf(span)}]${actor ? ` ${actor}` : ""}  ${ms(span.durationMs)}${error}${events.length ? `  {${events.join(", ")}}` : ""}`;
 }
 
 /** Consecutive siblings with the same name, node, actor and status, and children shaped alike. */
@@ -53,7 +53,7 @@ function groupAlike(nodes: readonly SpanNode[]): SpanNode[][] {
 
 function shape(node: SpanNode): string {
   const s = node.span;
-  return `${s.name}|${nodeOf(s)}|${(actorOf(s) ?? "").replace(/\/[^/]*\d[^/]*$/, "/*")}|${s.status.code}|${node.children.map(shape).join(",")}`;
+  return `${labelOf(s)}|${nodeOf(s)}|${(actorOf(s) ?? "").replace(/\/[^/]*\d[^/]*$/, "/*")}|${s.status.code}|${node.children.map(shape).join(",")}`;
 }
 
 function ms(value: number): string {

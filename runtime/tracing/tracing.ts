@@ -1,11 +1,17 @@
-import type { Context, Link, Span, Tracer, TracerProvider } from "@opentelemetry/api";
+import type { Context, Link, Span, SpanContext, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
+import { drawSpanId, drawTrace, rootSampling, type RootSampling } from "./root-sampling.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
-/** How a system traces: on with the global tracer provider (`true`), or with one of the user's. */
-export type TracingOption = boolean | { readonly tracerProvider?: TracerProvider };
+/**
+ * How a system traces: on with the global tracer provider (`true`), or with one of the user's.
+ * `parentBased` says whether its sampler follows the parent's decision (the SDK's default,
+ * `parentbased_always_on`, and every `parentbased_*` sampler do); it lets the untraced majority of
+ * messages skip the SDK (below). Default: what `OTEL_TRACES_SAMPLER` says, parent-based when unset.
+ */
+export type TracingOption = boolean | { readonly tracerProvider?: TracerProvider; readonly parentBased?: boolean };
 
 export const TRACER_NAME = "troupe";
 
@@ -13,14 +19,29 @@ export const TRACER_NAME = "troupe";
 export const Attr = {
   system: "messaging.system",
   destination: "messaging.destination.name",
+  destinationTemplate: "messaging.destination.template",
   operationType: "messaging.operation.type",
   operationName: "messaging.operation.name",
+  messageId: "messaging.message.id",
+  bodySize: "messaging.message.body.size",
+  serverAddress: "server.address",
+  serverPort: "server.port",
   messageType: "troupe.message.type",
   actorPath: "troupe.actor.path",
+  actorKind: "troupe.actor.kind",
   targetNode: "troupe.target.node",
   nodeId: "troupe.node.id",
   systemName: "troupe.system",
 } as const;
+
+/** The envelope header that carries a sampled message's id to the node that processes it. */
+export const MESSAGE_ID_HEADER = "troupe-message-id";
+
+/** Where a send goes, as its span names it: the subject (or the local actor's path) and a low-cardinality template. */
+export interface SendDestination {
+  readonly name: string;
+  readonly template: string;
+}
 
 const headerGetter = {
   keys: (carrier: Readonly<Record<string, string>>) => Object.keys(carrier),
@@ -36,31 +57,57 @@ const headerSetter = {
  * The tracing of one node, present only when tracing is on: every send is a PRODUCER span whose
  * context travels in the message's headers (W3C trace context), every processing a CONSUMER span
  * whose parent is that context, active while the handler runs so that the user's spans nest under it.
- * It holds the OpenTelemetry API, loaded when the system started (`loadOtelApi`): untraced code never
- * touches it.
+ * Names and attributes follow the messaging conventions: `send <destination template>`,
+ * `process <actor kind>`, with the subject, message id and body size. It holds the OpenTelemetry API,
+ * loaded when the system started (`loadOtelApi`): untraced code never touches it.
+ *
+ * Unsampled messages (head sampling at 1% leaves 99 of 100 traces unsampled) skip the SDK when the
+ * sampler follows the parent: the decision is already in the `traceparent`, so a send under an
+ * unsampled span passes that context on as it is, and processing an unsampled message makes the
+ * remote context current without a span of its own. Attributes are set only on recording spans.
  */
 export class Tracing {
   readonly tracer: Tracer;
+  private readonly parentBased: boolean;
+  // The API's parts, read once: a module namespace's properties cost more to read per message.
+  private readonly context: OtelApi["context"];
+  private readonly trace: OtelApi["trace"];
+  private readonly propagation: OtelApi["propagation"];
+  private readonly rootContext: Context;
+  /** Present when `startTracing` set the global SDK up with a trace-id-ratio sampler (root-sampling.ts). */
+  private readonly roots: RootSampling | undefined;
+  /** The PRODUCER span of the send in progress, between `send` and `sent` (sends are synchronous). */
+  private openSend: Span | undefined;
+  private messageSeq = 0;
 
   constructor(
     readonly api: OtelApi,
     option: Exclude<TracingOption, false>,
     private readonly nodeId: string,
     private readonly systemName: string,
+    /** The NATS server the node's connection is on now, `host:port`. */
+    private readonly currentServer: () => string | undefined = () => undefined,
   ) {
     const provider = option === true ? api.trace.getTracerProvider() : (option.tracerProvider ?? api.trace.getTracerProvider());
     this.tracer = provider.getTracer(TRACER_NAME);
+    this.parentBased = (option === true ? undefined : option.parentBased) ?? samplerIsParentBased(process.env.OTEL_TRACES_SAMPLER);
+    this.context = api.context;
+    this.trace = api.trace;
+    this.propagation = api.propagation;
+    this.rootContext = api.ROOT_CONTEXT;
+    this.roots = option === true || option.tracerProvider === undefined ? rootSampling() : undefined;
   }
 
   /** Runs `fn` with `context` active, as OpenTelemetry's `context.with`. */
   with<A extends unknown[], R>(context: Context, fn: (...args: A) => R, thisArg?: unknown, ...args: A): R {
-    return this.api.context.with(context, fn, thisArg, ...args);
+    return this.context.with(context, fn, thisArg, ...args);
   }
 
   /** Starts a CLIENT span for an ask; returns it and the context in which its request is sent. */
   startAsk(requestName: string, target: Address): { span: Span; context: Context } {
     const { context, trace, SpanKind } = this.api;
-    const span = this.tracer.startSpan(`ask ${requestName}`, { kind: SpanKind.CLIENT, attributes: { [Attr.actorPath]: target.path, [Attr.targetNode]: target.node, [Attr.nodeId]: this.nodeId } });
+    const span = this.tracer.startSpan(`ask ${requestName}`, { kind: SpanKind.CLIENT });
+    if (span.isRecording()) span.setAttributes({ [Attr.operationName]: "ask", [Attr.actorPath]: target.path, [Attr.targetNode]: target.node, [Attr.nodeId]: this.nodeId, [Attr.systemName]: this.systemName });
     return { span, context: trace.setSpan(context.active(), span) };
   }
 
@@ -69,54 +116,128 @@ export class Tracing {
     failSpan(this.api, span, error);
   }
 
-  /** A PRODUCER span for a send from the active context; returns the headers to send with it. */
-  send(target: Address, destination: string, typeName: string, headers: Headers): Record<string, string> {
-    const { context, propagation, trace, SpanKind } = this.api;
-    const span = this.tracer.startSpan(
-      `send ${typeName}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [Attr.system]: "nats",
-          [Attr.destination]: destination,
-          [Attr.operationType]: "send",
-          [Attr.operationName]: "send",
-          [Attr.messageType]: typeName,
-          [Attr.actorPath]: target.path,
-          [Attr.targetNode]: target.node,
-          [Attr.nodeId]: this.nodeId,
-          [Attr.systemName]: this.systemName,
-        },
-      },
-      context.active(),
-    );
+  /**
+   * A PRODUCER span for a send from the active context; returns the headers to send with it. The
+   * span stays open until `sent` gives it the body size (when the message was encoded).
+   */
+  send(target: Address, destination: SendDestination, typeName: string, headers: Headers): Record<string, string> | Headers {
+    const { context, propagation, trace } = this;
+    const active = context.active();
+    const parent = trace.getSpan(active);
+    if (parent !== undefined && this.parentBased && !parent.isRecording() && propagation.getBaggage(active) === undefined) {
+      // Under an unsampled span, a child span would be unsampled too: pass the decision on unchanged.
+      const traceparent = traceparentOf(parent.spanContext());
+      if (headers?.traceparent === traceparent) return headers;
+      return { ...headers, traceparent };
+    }
+    const roots = this.roots;
+    if (parent === undefined && roots !== undefined && propagation.getBaggage(active) === undefined) {
+      // A new trace, decided here: the SDK sees only the sampled ones, under the id drawn for them.
+      const drawn = drawTrace(roots.upperBound);
+      if (!drawn.sampled) return { ...headers, traceparent: `00-${drawn.traceId}-${drawSpanId()}-00` };
+      roots.nextTraceId = drawn.traceId;
+    }
+    const span = this.tracer.startSpan(`send ${destination.template}`, { kind: this.api.SpanKind.PRODUCER }, active);
+    if (roots !== undefined) roots.nextTraceId = undefined;
+    const recording = span.isRecording();
+    if (!recording && this.parentBased && propagation.getBaggage(active) === undefined && trace.getSpan(active) === undefined) {
+      // An unsampled root: its decision travels on, written directly (the propagator validates what
+      // the SDK has just generated, with regular expressions, on every message).
+      return { ...headers, traceparent: traceparentOf(span.spanContext()) };
+    }
     const carrier: Record<string, string> = { ...headers };
-    propagation.inject(trace.setSpan(context.active(), span), carrier, headerSetter);
-    span.end();
+    if (recording) {
+      const messageId = `${this.nodeId}-${++this.messageSeq}`;
+      carrier[MESSAGE_ID_HEADER] = messageId;
+      span.setAttributes({
+        [Attr.system]: "nats",
+        [Attr.destination]: destination.name,
+        [Attr.destinationTemplate]: destination.template,
+        [Attr.operationType]: "send",
+        [Attr.operationName]: "send",
+        [Attr.messageId]: messageId,
+        [Attr.messageType]: typeName,
+        [Attr.actorPath]: target.path,
+        [Attr.targetNode]: target.node,
+        [Attr.nodeId]: this.nodeId,
+        [Attr.systemName]: this.systemName,
+      });
+      // Over NATS (the destination is a subject, not the local actor's path): which server took it.
+      if (destination.name !== target.path) this.setServer(span);
+    }
+    propagation.inject(trace.setSpan(active, span), carrier, headerSetter);
+    if (recording) {
+      // A send that threw before `sent` left its span open: it ends now, as it did not go out.
+      this.openSend?.end();
+      this.openSend = span;
+    } else {
+      span.end();
+    }
     return carrier;
   }
 
+  /** `server.address` and `server.port` of the connection, on a span of a message that went over NATS. */
+  private setServer(span: Span): void {
+    const server = this.currentServer();
+    if (server === undefined) return;
+    const colon = server.lastIndexOf(":");
+    const port = Number(server.slice(colon + 1));
+    if (colon < 0 || !Number.isInteger(port)) {
+      span.setAttribute(Attr.serverAddress, server);
+      return;
+    }
+    span.setAttributes({ [Attr.serverAddress]: server.slice(0, colon).replace(/^\[|\]$/g, ""), [Attr.serverPort]: port });
+  }
+
+  /** The send `send` began has gone out: `bodyBytes` is its encoded payload, when it was encoded. */
+  sent(bodyBytes: number | undefined): void {
+    const span = this.openSend;
+    if (span === undefined) return;
+    this.openSend = undefined;
+    if (bodyBytes !== undefined) span.setAttribute(Attr.bodySize, bodyBytes);
+    span.end();
+  }
+
+  /** The send `send` began failed before it went out (unregistered type, too large). */
+  sendFailed(error: unknown): void {
+    const span = this.openSend;
+    if (span === undefined) return;
+    this.openSend = undefined;
+    failSpan(this.api, span, error);
+    span.end();
+  }
+
   /** Starts the CONSUMER span of processing a message at `path`; the caller ends it when the handler settles. */
-  startProcess(path: string, typeName: string, headers: Headers): { span: Span; context: Context } {
-    const { context, propagation, trace, SpanKind } = this.api;
+  startProcess(path: string, kind: string | undefined, typeName: string, headers: Headers): { span: Span; context: Context } {
+    const { context, propagation, trace } = this;
+    if (this.parentBased && headers !== undefined && headers.tracestate === undefined && headers.baggage === undefined) {
+      const remote = unsampledSpanContext(headers.traceparent);
+      if (remote !== undefined) {
+        // The span would not be sampled: make the sender's context current, for the handler's sends.
+        const span = trace.wrapSpanContext(remote);
+        return { span, context: trace.setSpan(this.rootContext, span) };
+      }
+    }
+    const { SpanKind } = this.api;
     const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
-    const span = this.tracer.startSpan(
-      `process ${typeName}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          [Attr.system]: "nats",
-          [Attr.destination]: path,
-          [Attr.operationType]: "process",
-          [Attr.operationName]: "process",
-          [Attr.messageType]: typeName,
-          [Attr.actorPath]: path,
-          [Attr.nodeId]: this.nodeId,
-          [Attr.systemName]: this.systemName,
-        },
-      },
-      parent,
-    );
+    const template = actorTemplate(path, kind);
+    const span = this.tracer.startSpan(`process ${template}`, { kind: SpanKind.CONSUMER }, parent);
+    if (span.isRecording()) {
+      span.setAttributes({
+        [Attr.system]: "nats",
+        [Attr.destination]: path,
+        [Attr.destinationTemplate]: template,
+        [Attr.operationType]: "process",
+        [Attr.operationName]: "process",
+        [Attr.messageType]: typeName,
+        [Attr.actorPath]: path,
+        [Attr.nodeId]: this.nodeId,
+        [Attr.systemName]: this.systemName,
+      });
+      if (kind !== undefined) span.setAttribute(Attr.actorKind, kind);
+      const messageId = headers?.[MESSAGE_ID_HEADER];
+      if (messageId !== undefined) span.setAttribute(Attr.messageId, messageId);
+    }
     return { span, context: trace.setSpan(parent, span) };
   }
 
@@ -124,7 +245,9 @@ export class Tracing {
   event(name: string, headers: Headers, attributes: Record<string, string | number>, error: boolean): void {
     const { context, propagation, SpanKind, SpanStatusCode } = this.api;
     const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: { ...attributes, [Attr.nodeId]: this.nodeId, [Attr.systemName]: this.systemName } }, parent);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent);
+    if (!span.isRecording()) return span.end();
+    span.setAttributes({ ...attributes, [Attr.nodeId]: this.nodeId, [Attr.systemName]: this.systemName });
     if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["troupe.reason"] ?? name) });
     span.end();
   }
@@ -142,6 +265,40 @@ export class Tracing {
     const spanContext = trace.getSpanContext(propagation.extract(context.active(), headers, headerGetter));
     return spanContext ? { context: spanContext } : undefined;
   }
+}
+
+/**
+ * The low-cardinality name of an actor as a destination: its kind, or else its path with the parts
+ * that vary per instance templated (generated `$` names, the parent's node of a remote child).
+ */
+export function actorTemplate(path: string, kind: string | undefined): string {
+  if (kind !== undefined) return kind;
+  return path.replace(/^\/remote\/[^/]+/, "/remote/{node}").replace(/\/\$[^/]*/g, "/{id}");
+}
+
+/** Whether the sampler `OTEL_TRACES_SAMPLER` names follows the parent's decision (unset: the SDK's parentbased_always_on). */
+export function samplerIsParentBased(sampler: string | undefined): boolean {
+  return sampler === undefined || sampler === "" || sampler.startsWith("parentbased_");
+}
+
+/** `00-<trace id>-<span id>-<flags>`, as W3C trace context writes it. */
+function traceparentOf(spanContext: SpanContext): string {
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & 1 ? "01" : "00"}`;
+}
+
+/**
+ * The remote span context of a version-00 `traceparent` whose sampled flag is off, read by position
+ * (55 characters); undefined for anything else, which then takes the propagator's full parse. The ids
+ * are passed on as they came, not checked digit by digit (that would cost more than the rest of the
+ * fast path): a malformed one can only mislabel a trace that records nothing.
+ */
+function unsampledSpanContext(traceparent: string | undefined): SpanContext | undefined {
+  if (traceparent === undefined || traceparent.length !== 55) return undefined;
+  // "00-" <32> "-" <16> "-" "0" <even digit>
+  if (traceparent.charCodeAt(0) !== 48 || traceparent.charCodeAt(1) !== 48 || traceparent.charCodeAt(2) !== 45 || traceparent.charCodeAt(35) !== 45 || traceparent.charCodeAt(52) !== 45 || traceparent.charCodeAt(53) !== 48) return undefined;
+  const flags = traceparent.charCodeAt(54) - 48;
+  if (flags < 0 || flags > 9 || flags & 1) return undefined;
+  return { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: 0, isRemote: true };
 }
 
 /** Records a failure on a span: the exception, and an error status. */

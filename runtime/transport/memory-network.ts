@@ -1,5 +1,5 @@
 import { TransportError } from "../errors.js";
-import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport.js";
+import type { InboundMessage, QueueSubscription, Transport, TransportEvent, Unsubscribe } from "./transport.js";
 
 type Deliver = (message: InboundMessage) => void;
 
@@ -7,10 +7,12 @@ type Deliver = (message: InboundMessage) => void;
  * An in-process stand-in for a NATS server, for unit and system tests. Each `MemoryNetwork` is its own
  * isolated "server" (no global bus); `connect()` gives one transport per node. Delivery is
  * asynchronous and bytes are copied, as they would be over a socket. Subjects match exactly or with a
- * trailing `>` wildcard, which is all the runtime subscribes with.
+ * trailing `>` wildcard, which is all the runtime subscribes with. A queue group gets each message
+ * once, handed to its members in turn (NATS picks one at random; turns make tests repeatable).
  */
 export class MemoryNetwork {
   private readonly subscriptions = new Map<string, Set<Deliver>>();
+  private readonly queueGroups = new Map<string, Map<string, { members: Deliver[]; next: number }>>();
   private inboxSeq = 0;
 
   constructor(readonly maxPayload = 1024 * 1024) {}
@@ -31,12 +33,41 @@ export class MemoryNetwork {
   }
 
   /** @internal */
+  queueSubscribe(subject: string, queue: string, deliver: Deliver): Unsubscribe {
+    let groups = this.queueGroups.get(subject);
+    if (!groups) this.queueGroups.set(subject, (groups = new Map()));
+    let group = groups.get(queue);
+    if (!group) groups.set(queue, (group = { members: [], next: 0 }));
+    group.members.push(deliver);
+    return () => {
+      const at = group.members.indexOf(deliver);
+      if (at >= 0) group.members.splice(at, 1);
+      if (group.members.length === 0) groups.delete(queue);
+      if (groups.size === 0) this.queueGroups.delete(subject);
+    };
+  }
+
+  /** @internal */
   publish(subject: string, data: Uint8Array, reply: string | undefined): void {
     const copy = Uint8Array.prototype.slice.call(data);
     for (const [pattern, set] of this.subscriptions) {
       if (!matches(pattern, subject)) continue;
       for (const deliver of set) queueMicrotask(() => deliver({ subject, data: copy, reply }));
     }
+    for (const [pattern, groups] of this.queueGroups) {
+      if (!matches(pattern, subject)) continue;
+      for (const group of groups.values()) {
+        const deliver = group.members[group.next++ % group.members.length]!;
+        queueMicrotask(() => deliver({ subject, data: copy, reply }));
+      }
+    }
+  }
+
+  /** @internal Whether anyone would receive a message on `subject` (NATS's "no responders" otherwise). */
+  hasSubscribers(subject: string): boolean {
+    for (const pattern of this.subscriptions.keys()) if (matches(pattern, subject)) return true;
+    for (const pattern of this.queueGroups.keys()) if (matches(pattern, subject)) return true;
+    return false;
   }
 
   /** @internal */
@@ -86,7 +117,27 @@ class MemoryTransport implements Transport {
     };
   }
 
+  queueSubscribe(subject: string, queue: string, onMessage: (message: InboundMessage) => void): QueueSubscription {
+    const unsubscribe = this.network.queueSubscribe(subject, queue, (m) => {
+      if (!this.isClosed) onMessage(m);
+    });
+    this.unsubscribes.add(unsubscribe);
+    const leave = (): void => {
+      this.unsubscribes.delete(unsubscribe);
+      unsubscribe();
+    };
+    return {
+      unsubscribe: leave,
+      // Deliveries already handed over are queued microtasks: they land before the next macrotask.
+      drain: async () => {
+        leave();
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+  }
+
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (!this.isClosed && !this.network.hasSubscribers(subject)) return Promise.reject(new TransportError(`request to ${subject} failed: no responders`));
     const inbox = this.network.newInbox();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

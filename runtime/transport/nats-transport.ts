@@ -3,7 +3,7 @@ import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node"
 import { systemClock } from "../clock.js";
 import { TransportError } from "../errors.js";
 import { DEFAULT_READ_TIMEOUT_MS, ReadWatchdog } from "./read-watchdog.js";
-import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport.js";
+import type { InboundMessage, QueueSubscription, Transport, TransportEvent, Unsubscribe } from "./transport.js";
 
 /**
  * nats.js connection options, passed through unchanged (servers as a URL list, token, user/pass,
@@ -116,6 +116,11 @@ const SLOW_CONSUMER_PENDING = 10_000;
  */
 class NatsTransport implements Transport {
   readonly description: string;
+
+  currentServer(): string | undefined {
+    return this.connection.getServer() || undefined;
+  }
+
   private readonly listeners = new Set<(event: TransportEvent) => void>();
   private closing = false;
   /** Why the transport closed itself, when it did. */
@@ -151,7 +156,25 @@ class NatsTransport implements Transport {
   }
 
   subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe {
+    const subscription = this.guardedSubscription(subject, undefined, onMessage);
+    return () => subscription.unsubscribe();
+  }
+
+  queueSubscribe(subject: string, queue: string, onMessage: (message: InboundMessage) => void): QueueSubscription {
+    const subscription = this.guardedSubscription(subject, queue, onMessage);
+    return {
+      unsubscribe: () => subscription.unsubscribe(),
+      // nats.js sends UNSUB, then a PING: once its PONG is read, everything the server sent before has been too.
+      drain: async () => {
+        if (subscription.isClosed()) return;
+        await Promise.race([subscription.drain(), this.connection.closed()]).catch(() => undefined);
+      },
+    };
+  }
+
+  private guardedSubscription(subject: string, queue: string | undefined, onMessage: (message: InboundMessage) => void): ReturnType<NatsConnection["subscribe"]> {
     const subscription = this.connection.subscribe(subject, {
+      ...(queue === undefined ? {} : { queue }),
       // nats.js reports a slowConsumer status only for subscriptions that name a threshold.
       slow: SLOW_CONSUMER_PENDING,
       // Called from nats.js's read loop: nothing may escape (see the class comment). A try/catch
@@ -171,7 +194,7 @@ class NatsTransport implements Transport {
     void subscription.closed.then((error) => {
       if (error instanceof Error && !this.closing) this.fail(new TransportError(`NATS closed the subscription to ${subject}: ${error.message}; the node can no longer receive there`));
     });
-    return () => subscription.unsubscribe();
+    return subscription;
   }
 
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

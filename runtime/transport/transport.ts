@@ -8,8 +8,16 @@ export interface Transport {
   readonly description: string;
   /** Largest message body the network accepts, in bytes. */
   readonly maxPayload: number;
+  /** The server this transport talks to now, as `host:port` (for spans' `server.address`); undefined when none. */
+  currentServer?(): string | undefined;
   publish(subject: string, data: Uint8Array, replyTo?: string): void;
   subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe;
+  /**
+   * Joins the queue group `queue` on `subject`: each message goes to one member of the group (NATS's
+   * queue subscriptions), whichever connection it is on. The handle's `drain()` leaves the group and
+   * resolves once every message the group handed this member before that has reached `onMessage`.
+   */
+  queueSubscribe(subject: string, queue: string, onMessage: (message: InboundMessage) => void): QueueSubscription;
   /** Publishes and resolves with the first reply; rejects with a TransportError after `timeoutMs`. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /**
@@ -40,6 +48,14 @@ export interface InboundMessage {
 }
 
 export type Unsubscribe = () => void;
+
+/** A member's place in a queue group. */
+export interface QueueSubscription {
+  /** Leaves the group at once; messages handed over and not yet delivered are dropped. */
+  unsubscribe(): void;
+  /** Leaves the group; resolves once what the group already handed this member has been delivered. */
+  drain(): Promise<void>;
+}
 
 /** Connection state changes, surfaced so that operators and code can react; never swallowed. */
 export type TransportEvent =

@@ -39,6 +39,8 @@ export async function startNatsCluster(options: { size?: number; name?: string; 
     servers[i] = await startEmbeddedNats({
       binary,
       port: p.client,
+      // JetStream in a cluster needs server names and a meta-leader election; these tests need neither.
+      jetstream: false,
       // Every server is given every route, itself included: nats-server skips the route to itself, and
       // a restarted server finds its peers without relying on gossip.
       args: ["--cluster_name", name, "--cluster", `nats://127.0.0.1:${p.cluster}`, "--routes", routes, "-m", String(p.monitor)],

@@ -25,7 +25,8 @@ export async function startNatsWithConfig(context: Mocha.Context, dir: string, c
   const configFile = join(dir, name);
   writeFileSync(configFile, config, { mode: 0o600 });
   const monitorPort = await freePort();
-  const server = await startEmbeddedNats({ binary, args: ["-c", configFile, "-m", String(monitorPort)] });
+  // The config says everything, JetStream included (tests of permissions set accounts and users).
+  const server = await startEmbeddedNats({ binary, args: ["-c", configFile, "-m", String(monitorPort)], jetstream: false });
   return Object.assign(server, { monitor: `http://127.0.0.1:${monitorPort}`, configFile });
 }
 

@@ -2,7 +2,8 @@ import { findTool } from "../../runtime/nats/tool-paths.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../runtime/index.js";
 
 /**
- * Starts a real nats-server for one test file on a free loopback port. Without the binary the file's
+ * Starts a real nats-server (with JetStream, its store in a temporary directory) for one test file on a
+ * free loopback port. Without the binary the file's
  * tests are skipped, except under CI=true, where a missing server is a failure.
  */
 export async function natsServerFor(context: Mocha.Context): Promise<EmbeddedNats> {

@@ -16,12 +16,22 @@ export interface CollectedSpan {
   readonly resource: Readonly<Record<string, string>>;
 }
 
+/** One data point of a sum or gauge (or a histogram's count) that reached the collector. */
+export interface CollectedMetricPoint {
+  readonly name: string;
+  readonly resource: Readonly<Record<string, string>>;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
 export interface OtelCollector {
   /** Where its OTLP receiver listens, as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
   readonly grpcEndpoint: string;
   readonly httpEndpoint: string;
   /** Every span the collector has passed on so far. */
   spans(): readonly CollectedSpan[];
+  /** Every metric point the collector has passed on so far (each export's, cumulative). */
+  metrics(): readonly CollectedMetricPoint[];
   stop(): Promise<void>;
 }
 
@@ -42,7 +52,8 @@ export async function otelCollectorFor(context: Mocha.Context): Promise<OtelColl
 export async function startOtelCollector(): Promise<OtelCollector> {
   const binary = requireTool("otelcol-troupe");
   const collected: CollectedSpan[] = [];
-  const sink = await startSink(collected);
+  const metrics: CollectedMetricPoint[] = [];
+  const sink = await startSink(collected, metrics);
   const dir = mkdtempSync(join(tmpdir(), "troupe-otelcol-"));
   try {
     // A port found free can be taken before the collector binds it: try again with others.
@@ -57,6 +68,7 @@ export async function startOtelCollector(): Promise<OtelCollector> {
           grpcEndpoint: `http://127.0.0.1:${grpcPort}`,
           httpEndpoint: `http://127.0.0.1:${httpPort}`,
           spans: () => collected,
+          metrics: () => metrics,
           stop: async () => {
             await stopProcess(child);
             await new Promise((resolve) => sink.server.close(resolve));
@@ -85,6 +97,7 @@ function collectorConfig(grpcPort: number, httpPort: number, sinkPort: number): 
 exporters:
   otlp_http:
     traces_endpoint: http://127.0.0.1:${sinkPort}/v1/traces
+    metrics_endpoint: http://127.0.0.1:${sinkPort}/v1/metrics
     encoding: json
     compression: none
 service:
@@ -93,6 +106,9 @@ service:
       level: none
   pipelines:
     traces:
+      receivers: [otlp]
+      exporters: [otlp_http]
+    metrics:
       receivers: [otlp]
       exporters: [otlp_http]
 `;
@@ -135,7 +151,20 @@ interface OtlpJsonValue {
   readonly boolValue?: boolean;
   readonly doubleValue?: number;
 }
+type OtlpJsonAttributes = readonly { readonly key: string; readonly value: OtlpJsonValue }[];
+interface OtlpJsonPoint {
+  readonly attributes?: OtlpJsonAttributes;
+  readonly asInt?: string | number;
+  readonly asDouble?: number;
+  readonly count?: string | number;
+}
 interface OtlpJsonRequest {
+  readonly resourceMetrics?: readonly {
+    readonly resource?: { readonly attributes?: OtlpJsonAttributes };
+    readonly scopeMetrics?: readonly {
+      readonly metrics?: readonly { name: string; sum?: { dataPoints?: OtlpJsonPoint[] }; gauge?: { dataPoints?: OtlpJsonPoint[] }; histogram?: { dataPoints?: OtlpJsonPoint[] } }[];
+    }[];
+  }[];
   readonly resourceSpans?: readonly {
     readonly resource?: { readonly attributes?: readonly { readonly key: string; readonly value: OtlpJsonValue }[] };
     readonly scopeSpans?: readonly { readonly spans?: readonly { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[];
@@ -143,12 +172,22 @@ interface OtlpJsonRequest {
 }
 
 /** The collector's otlp_http exporter posts OTLP/JSON here (ids as hex, as OTLP/JSON has them). */
-async function startSink(collected: CollectedSpan[]): Promise<{ server: Server; port: number }> {
+async function startSink(collected: CollectedSpan[], metrics: CollectedMetricPoint[]): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
     let body = "";
     request.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
     request.on("end", () => {
       const message = JSON.parse(body) as OtlpJsonRequest;
+      for (const resourceMetrics of message.resourceMetrics ?? []) {
+        const resource = attributesOf(resourceMetrics.resource?.attributes);
+        for (const scope of resourceMetrics.scopeMetrics ?? []) {
+          for (const metric of scope.metrics ?? []) {
+            for (const point of metric.sum?.dataPoints ?? metric.gauge?.dataPoints ?? metric.histogram?.dataPoints ?? []) {
+              metrics.push({ name: metric.name, resource, attributes: attributesOf(point.attributes), value: Number(point.asInt ?? point.asDouble ?? point.count ?? Number.NaN) });
+            }
+          }
+        }
+      }
       for (const resourceSpans of message.resourceSpans ?? []) {
         const resource: Record<string, string> = {};
         for (const { key, value } of resourceSpans.resource?.attributes ?? []) resource[key] = String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue);
@@ -161,4 +200,10 @@ async function startSink(collected: CollectedSpan[]): Promise<{ server: Server; 
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
   return { server, port: (server.address() as { port: number }).port };
+}
+
+function attributesOf(attributes: OtlpJsonAttributes | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { key, value } of attributes ?? []) out[key] = String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue);
+  return out;
 }

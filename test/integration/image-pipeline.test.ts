@@ -18,7 +18,7 @@ const run = promisify(execFile);
 /** Runs `troupe run image-pipeline` and returns its `--json` summary. */
 async function runPipeline(args: string[], env: Record<string, string>): Promise<Record<string, any>> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of ["TROUPE_IMAGES", "TROUPE_IMAGE_REPEAT", "TROUPE_FAKE_GCS", "STORAGE_EMULATOR_HOST"]) if (!(name in env)) delete childEnv[name];
+  for (const name of ["TROUPE_IMAGES", "TROUPE_IMAGE_REPEAT", "TROUPE_FAKE_GCS", "TROUPE_CACHE", "STORAGE_EMULATOR_HOST"]) if (!(name in env)) delete childEnv[name];
   const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "image-pipeline", "--nodes", "2", ...args, "--json"], {
     cwd: PROJECT_ROOT,
     env: childEnv,
@@ -66,6 +66,28 @@ describe("image pipeline (integration)", function () {
       const summary = await runPipeline(["--state", pathToFileURL(state).href], { TROUPE_IMAGES: images, TROUPE_IMAGE_REPEAT: "2" });
       expect(summary, JSON.stringify(summary.failures)).to.include({ ok: true, tasks: 4, verified: true, repeatsMatched: true });
       expect(summary.facesPerImage).to.deep.equal({ "a.jpeg": 5, "b.jpg": 3, "a.jpeg#2": 5, "b.jpg#2": 3 });
+    } finally {
+      rmSync(images, { recursive: true, force: true });
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("image-pipeline --cache nats-kv: a photo seen again, under another name or as a repeat, is answered from the cache and computed once", async () => {
+    const images = mkdtempSync(join(tmpdir(), "troupe-images-"));
+    const state = mkdtempSync(join(tmpdir(), "troupe-state-"));
+    try {
+      // Two names, the same bytes, each submitted twice: four tasks, one analysis.
+      copyFileSync(join(samplesDirectory(), "sample2.jpg"), join(images, "b.jpg"));
+      copyFileSync(join(samplesDirectory(), "sample2.jpg"), join(images, "c.jpg"));
+      const summary = await runPipeline(["--state", pathToFileURL(state).href], { TROUPE_IMAGES: images, TROUPE_IMAGE_REPEAT: "2", TROUPE_CACHE: "nats-kv:" });
+      expect(summary, JSON.stringify(summary.failures)).to.include({ ok: true, tasks: 4, verified: true, repeatsMatched: true });
+      expect(summary.facesPerImage).to.deep.equal({ "b.jpg": 3, "c.jpg": 3, "b.jpg#2": 3, "c.jpg#2": 3 });
+      expect(summary.cache).to.include({ store: "nats-kv:", misses: 1, bypassed: 0 });
+      expect(summary.cache.hits + summary.cache.waits).to.equal(3);
+      expect(summary.cache.cached).to.have.length(3);
+      expect(summary.cache.savedMs).to.be.above(0);
+      // Only the one analysis counts as an image computed on a node.
+      expect(Object.values(summary.imagesPerNode as Record<string, number>).reduce((a, b) => a + b, 0)).to.equal(1);
     } finally {
       rmSync(images, { recursive: true, force: true });
       rmSync(state, { recursive: true, force: true });

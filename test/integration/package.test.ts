@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const nodeBinary = (major: number): string => join(PROJECT_ROOT, ".tools", `node${major}`, "node_modules", "node", "bin", "node");
 
 /** Packages only the examples, tests or optional parts use: none may reach an app that installs Troupe. */
-const NOT_INSTALLED = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vladmandic/face-api", "jpeg-js", "@google-cloud/storage", "@opentelemetry/sdk-node", "tsx", "moleculer", "nact"];
+const NOT_INSTALLED = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@vladmandic/face-api", "jpeg-js", "@google-cloud/storage", "@opentelemetry/sdk-node", "tsx", "moleculer", "nact", "ioredis"];
 
 async function sh(cmd: string, args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
   try {
@@ -84,6 +84,21 @@ describe("package: packed, installed into an app made by troupe init, run with p
     const summary = summaryOf(failed?.stdout ?? "");
     expect(summary.ok).to.equal(false);
     expect(String(summary.error)).to.include("npm install @vladmandic/face-api");
+  });
+
+  it("troupe/cache: a redis:// cache without ioredis installed computes without it and says what to install", async () => {
+    const script = [
+      'import { openResultCache } from "troupe/cache";',
+      "const lines = [];",
+      'const cache = openResultCache("redis://127.0.0.1:1", { log: (line) => lines.push(line) });',
+      'const answer = await cache.getOrCompute("ab".repeat(32), "t.Result", async () => new Uint8Array([42]));',
+      "await cache.close();",
+      "console.log(JSON.stringify({ outcome: answer.outcome, bytes: [...answer.bytes], lines }));",
+    ].join("\n");
+    const result = JSON.parse((await sh(process.execPath, ["--input-type=module", "-e", script], app)).trim()) as { outcome: string; bytes: number[]; lines: string[] };
+    expect(result).to.deep.include({ outcome: "bypass", bytes: [42] });
+    expect(result.lines).to.have.length(1);
+    expect(result.lines[0]).to.include("npm install ioredis");
   });
 
   for (const [label, node] of [[`this Node (${process.version})`, process.execPath], ["Node 22", nodeBinary(22)], ["Node 24", nodeBinary(24)]] as const) {

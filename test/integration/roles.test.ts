@@ -110,6 +110,20 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     expect(answer(reply)).to.deep.equal({ type: "troupe.examples.pingpong.Stats", pings: 2 });
   });
 
+  it("roles: a client calls a service with a plain NATS request on its subject, answered on its own inbox; it cannot join the service's queue group", async () => {
+    const a = await node("s1", "a");
+    a.system.serve(counter, { name: "counting" });
+    const nc = await client("s1");
+    const violations = violationsOf(nc);
+    nc.publish("troupe.s1.service.counting", frame("", "troupe.examples.pingpong.Ping", Ping, Ping.create({ seq: 1 })));
+    const reply = await nc.request("troupe.s1.service.counting", getStats("counting"), { timeout: 5_000 });
+    expect(reply.subject.startsWith("_INBOX_s1-client.")).to.equal(true);
+    expect(answer(reply)).to.deep.equal({ type: "troupe.examples.pingpong.Stats", pings: 1 });
+    nc.subscribe("troupe.s1.service.counting", { queue: "counting" });
+    await eventually("the refusal reported", () => violations.length > 0);
+    expect(violations).to.deep.equal(['Permissions Violation for Subscription to "troupe.s1.service.counting" using queue "counting"']);
+  });
+
   it("roles: a client cannot publish on the control plane, heartbeat, list actors, listen to the system's subjects or others' inboxes, or reach another system: the server refuses each, and the actor keeps running", async () => {
     const a = await node("s1", "a");
     const lettersBefore = a.system.deadLetters.count;

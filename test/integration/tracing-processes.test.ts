@@ -6,7 +6,7 @@ import { trace } from "@opentelemetry/api";
 import { ActorSystem, addressFromWire, Terminated, connectNats, defineActor, runJob, type EmbeddedNats } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
-import { readSpans } from "../../runtime/tracing/trace-file.js";
+import { labelOf, readSpans } from "../../runtime/tracing/trace-file.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { POISON, counter } from "../fixtures/counter.js";
 import { SumResult, SumTask, sumReducer, sumTasks, sumWorker } from "../fixtures/sum-job.js";
@@ -98,9 +98,11 @@ describe("tracing across node processes (integration: three processes, one trace
   const byId = (id: string | undefined): SpanRecord | undefined => spans.find((s) => s.spanId === id);
   const nodeOf = (s: SpanRecord): unknown => s.attributes["troupe.node.id"] ?? s.resource["troupe.node.id"];
   const inJob = (): SpanRecord[] => spans.filter((s) => s.traceId === jobTraceId);
+  /** Span names are low-cardinality (`send troupe.<system>.node.{node}`): the label puts back the message type, key or object. */
+  const labelled = (label: string) => (s: SpanRecord): boolean => labelOf(s) === label;
 
   it("trace: one trace id from the job's root span through the supervisor, workers on two nodes, the reducer and its GCS checkpoint", () => {
-    const names = new Set(inJob().map((s) => `${s.name}@${String(nodeOf(s))}`));
+    const names = new Set(inJob().map((s) => `${labelOf(s)}@${String(nodeOf(s))}`));
     for (const expected of [
       "job traced-squares@coordinator",
       "send troupe.work.Task@coordinator",
@@ -112,33 +114,42 @@ describe("tracing across node processes (integration: three processes, one trace
     ]) {
       expect(names, expected).to.include(expected);
     }
+    // Messaging conventions: a low-cardinality name, the subject and the server it went through.
+    const send = inJob().find(labelled("send troupe.work.Task"))!;
+    expect(send.name).to.match(/^send troupe\.[\w-]+\.node\.\{node\}$/);
+    expect(send.attributes).to.include({ "messaging.system": "nats", "messaging.operation.type": "send", "server.address": "127.0.0.1" });
+    expect(send.attributes["server.port"]).to.be.a("number");
+    expect(send.attributes["messaging.message.body.size"]).to.be.a("number").above(0);
     // Every process wrote into the file, each span saying where it ran.
     expect(new Set(inJob().map((s) => s.resource["troupe.node.id"]))).to.deep.equal(new Set(["coordinator", "w1", "w2"]));
   });
 
   it("trace: parents are right: task sends under the job, processing under its send, the GCS call inside the checkpoint, which links the results it merged", () => {
     const job = inJob().find((s) => s.name === "job traced-squares")!;
-    const taskSends = inJob().filter((s) => s.name === "send troupe.work.Task");
+    const taskSends = inJob().filter(labelled("send troupe.work.Task"));
     expect(taskSends.length).to.be.at.least(40);
     expect(taskSends.every((s) => s.parentSpanId === job.spanId)).to.equal(true);
-    for (const processing of inJob().filter((s) => s.name === "process troupe.work.Task")) {
-      expect(byId(processing.parentSpanId)?.name).to.equal("send troupe.work.Task");
+    for (const processing of inJob().filter(labelled("process troupe.work.Task"))) {
+      expect(labelOf(byId(processing.parentSpanId)!)).to.equal("send troupe.work.Task");
       expect(processing.kind).to.equal("CONSUMER");
     }
-    const checkpoints = inJob().filter((s) => s.name === "checkpoint squares");
+    const checkpoints = inJob().filter(labelled("checkpoint squares"));
     expect(checkpoints.length).to.be.at.least(1);
     const merged = checkpoints.reduce((n, c) => n + Number(c.attributes["troupe.reducer.merged"]), 0);
     expect(merged).to.equal(40);
     for (const checkpoint of checkpoints) {
-      expect(checkpoint.links.length).to.equal(Number(checkpoint.attributes["troupe.reducer.merged"]));
-      for (const link of checkpoint.links) expect(spans.find((s) => s.spanId === link.spanId)?.name).to.equal("process troupe.work.TaskResult");
-      expect(inJob().some((s) => s.name === "gcs write traced/squares" && s.parentSpanId === checkpoint.spanId)).to.equal(true);
+      // The first merged result is the parent, the others links: none twice.
+      expect(checkpoint.links.length).to.equal(Number(checkpoint.attributes["troupe.reducer.merged"]) - 1);
+      expect(checkpoint.links.map((l) => l.spanId)).to.not.include(checkpoint.parentSpanId);
+      expect(labelOf(byId(checkpoint.parentSpanId)!)).to.equal("process troupe.work.TaskResult");
+      for (const link of checkpoint.links) expect(labelOf(spans.find((s) => s.spanId === link.spanId)!)).to.equal("process troupe.work.TaskResult");
+      expect(inJob().some((s) => labelOf(s) === "gcs write traced/squares" && s.parentSpanId === checkpoint.spanId)).to.equal(true);
     }
   });
 
   it("trace: a restart is visible on the failed message's span: error status, then the supervisor's decision and directives under it", () => {
     const mine = spans.filter((s) => s.traceId === poisonTraceId);
-    const failed = mine.find((s) => s.name === "process troupe.examples.pingpong.Ping" && nodeOf(s) === "w1")!;
+    const failed = mine.find((s) => labelOf(s) === "process troupe.examples.pingpong.Ping" && nodeOf(s) === "w1")!;
     expect(failed.status).to.deep.equal({ code: "ERROR", message: "fragile swallowed poison" });
     expect(failed.events.some((e) => e.name === "exception")).to.equal(true);
     const descends = (s: SpanRecord, ancestor: SpanRecord): boolean => {

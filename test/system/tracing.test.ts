@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type SpanContext } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ActorSystem, MemoryNetwork, addressFromWire, defineActor } from "../../runtime/index.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
@@ -27,6 +27,19 @@ const relay = defineActor({
 });
 const sink = defineActor({ messages: { Pong }, init: () => ({}), handlers: { Pong: () => undefined } });
 
+/** The span contexts its handler ran in, one per Pong. */
+const seen: SpanContext[] = [];
+const witness = defineActor({
+  messages: { Pong },
+  init: () => ({}),
+  handlers: {
+    Pong: () => {
+      const current = trace.getSpan(context.active());
+      if (current) seen.push(current.spanContext());
+    },
+  },
+});
+
 describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () => {
   let exporter: InMemorySpanExporter;
   let tracing: TracingHandle;
@@ -52,6 +65,9 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
 
   const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
   const named = (name: string): ReadableSpan[] => spans().filter((s) => s.name === name);
+  /** Spans of one messaging operation on one message type (their names say where, not what). */
+  const op = (operation: "send" | "process", type: string): ReadableSpan[] =>
+    spans().filter((s) => s.attributes["messaging.operation.type"] === operation && s.attributes["troupe.message.type"] === type);
   const parentOf = (span: ReadableSpan): ReadableSpan | undefined => spans().find((s) => s.spanContext().spanId === span.parentSpanContext?.spanId);
 
   it("spans: a send across nodes is a PRODUCER span, its processing a CONSUMER child, user spans nest, one trace id throughout", async () => {
@@ -61,13 +77,13 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
       relayOnB.tell(Ping.create({ seq: 1, replyTo: target.address }));
       root.end();
     });
-    await eventually("the Pong processed on a", () => named("process troupe.examples.pingpong.Pong").length === 1);
+    await eventually("the Pong processed on a", () => op("process", "troupe.examples.pingpong.Pong").length === 1);
     const [root] = named("root");
-    const [sendPing] = named("send troupe.examples.pingpong.Ping");
-    const [processPing] = named("process troupe.examples.pingpong.Ping");
+    const [sendPing] = op("send", "troupe.examples.pingpong.Ping");
+    const [processPing] = op("process", "troupe.examples.pingpong.Ping");
     const [userWork] = named("user work");
-    const [sendPong] = named("send troupe.examples.pingpong.Pong");
-    const [processPong] = named("process troupe.examples.pingpong.Pong");
+    const [sendPong] = op("send", "troupe.examples.pingpong.Pong");
+    const [processPong] = op("process", "troupe.examples.pingpong.Pong");
     expect(sendPing!.kind).to.equal(SpanKind.PRODUCER);
     expect(processPing!.kind).to.equal(SpanKind.CONSUMER);
     expect(parentOf(sendPing!)).to.equal(root);
@@ -76,8 +92,14 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
     expect(parentOf(sendPong!)).to.equal(userWork);
     expect(parentOf(processPong!)).to.equal(sendPong);
     expect(new Set(spans().map((s) => s.spanContext().traceId)).size).to.equal(1);
-    expect(sendPing!.attributes).to.include({ "messaging.system": "nats", "messaging.destination.name": "troupe.traced.node.b", "messaging.operation.type": "send", "troupe.message.type": "troupe.examples.pingpong.Ping", "troupe.actor.path": "/user/relay", "troupe.node.id": "a" });
-    expect(processPing!.attributes).to.include({ "messaging.operation.type": "process", "troupe.actor.path": "/user/relay", "troupe.node.id": "b" });
+    // Messaging conventions: names by destination template (low cardinality), the subject, a message id both sides share, the body size.
+    expect(sendPing!.name).to.equal("send troupe.traced.node.{node}");
+    expect(sendPing!.attributes).to.include({ "messaging.system": "nats", "messaging.destination.name": "troupe.traced.node.b", "messaging.destination.template": "troupe.traced.node.{node}", "messaging.operation.type": "send", "messaging.operation.name": "send", "troupe.message.type": "troupe.examples.pingpong.Ping", "troupe.actor.path": "/user/relay", "troupe.node.id": "a" });
+    expect(sendPing!.attributes["messaging.message.body.size"], "the Ping's encoded size").to.equal(Ping.encode(Ping.create({ seq: 1, replyTo: target.address })).finish().length);
+    expect(processPing!.name).to.equal("process /user/relay");
+    expect(processPing!.attributes).to.include({ "messaging.operation.type": "process", "messaging.operation.name": "process", "troupe.actor.path": "/user/relay", "troupe.node.id": "b" });
+    expect(processPing!.attributes["messaging.message.id"]).to.be.a("string").and.equal(sendPing!.attributes["messaging.message.id"]);
+    expect(sendPong!.attributes["messaging.message.id"]).to.not.equal(sendPing!.attributes["messaging.message.id"]);
   });
 
   it("spans: an ask is a span over its request and reply", async () => {
@@ -85,8 +107,8 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
     await relayRef.ask(GetStats.create(), Stats);
     const [ask] = named("ask troupe.examples.pingpong.GetStats");
     expect(ask!.kind).to.equal(SpanKind.CLIENT);
-    const [sendRequest] = named("send troupe.examples.pingpong.GetStats");
-    const [sendReply] = named("send troupe.examples.pingpong.Stats");
+    const [sendRequest] = op("send", "troupe.examples.pingpong.GetStats");
+    const [sendReply] = op("send", "troupe.examples.pingpong.Stats");
     expect(parentOf(sendRequest!)).to.equal(ask);
     expect(parentOf(parentOf(sendReply!)!)).to.equal(sendRequest);
   });
@@ -94,14 +116,27 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
   it("spans: a failed message's span has an error status, the exception and the supervisor's decision; dead letters are error spans", async () => {
     const relayRef = b.spawn(relay, { name: "relay" });
     relayRef.tell(Ping.create({ seq: POISON }));
-    await eventually("failure recorded", () => named("process troupe.examples.pingpong.Ping").length === 1 && named("dead-letter troupe.examples.pingpong.Ping").length === 1);
-    const [failed] = named("process troupe.examples.pingpong.Ping");
+    await eventually("failure recorded", () => op("process", "troupe.examples.pingpong.Ping").length === 1 && named("dead-letter troupe.examples.pingpong.Ping").length === 1);
+    const [failed] = op("process", "troupe.examples.pingpong.Ping");
     expect(failed!.status).to.deep.include({ code: SpanStatusCode.ERROR, message: "poisoned relay" });
     expect(failed!.events.map((e) => e.name)).to.include.members(["exception", "troupe.supervision"]);
     expect(failed!.events.find((e) => e.name === "troupe.supervision")!.attributes).to.include({ "troupe.directive": "restart", "troupe.backoff_ms": 0 });
     const [letter] = named("dead-letter troupe.examples.pingpong.Ping");
     expect(letter!.status.code).to.equal(SpanStatusCode.ERROR);
     expect(letter!.attributes).to.include({ "troupe.reason": "handler-failed" });
+  });
+
+  it("unsampled: under an unsampled span nothing is recorded on any node, yet every hop runs in that trace, its decision passed on", async () => {
+    seen.length = 0;
+    const target = a.spawn(witness, { name: "witness" });
+    const relayOnB = a.refFor(b.spawn(relay, { name: "relay" }).address);
+    const unsampled = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 0 };
+    context.with(trace.setSpanContext(ROOT_CONTEXT, unsampled), () => relayOnB.tell(Ping.create({ seq: 2, replyTo: target.address })));
+    // The relay's Pong reaches a (through b's handler, after an await, inside a user span that is not sampled either).
+    await eventually("the Pong processed on a", () => seen.length === 1);
+    expect(seen[0]).to.include({ traceId: unsampled.traceId, traceFlags: 0 });
+    await tracing.forceFlush();
+    expect(spans().filter((s) => s.spanContext().traceId === unsampled.traceId).map((s) => s.name)).to.deep.equal([]);
   });
 
   it("off: a system without tracing makes no spans", async () => {

@@ -29,6 +29,17 @@ describe("actor list pages", () => {
     expect(decoded.every((p) => p.total === 51 && p.pages === pages.length)).to.equal(true);
   });
 
+  it("actor list pages: each actor's processed count and the node's totals arrive whole on every page, also past 2^32, within the limit", () => {
+    const all = actors(40).map((a, i) => ({ ...a, processed: i === 0 ? 2 ** 40 + 1 : i }));
+    const totals = { deadLetters: 7, restarts: 2 ** 33, processed: 2 ** 45 };
+    const pages = actorListPages("n", all, 400, totals);
+    expect(pages.length).to.be.above(1);
+    for (const bytes of pages) expect(bytes.length).to.be.at.most(400);
+    const decoded = pages.map((bytes) => troupe.system.ActorList.decode(bytes));
+    expect(decoded.flatMap((p) => p.actors.map((a) => a.processed))).to.deep.equal(all.map((a) => a.processed));
+    for (const p of decoded) expect([p.deadLetters, p.restarts, p.processed]).to.deep.equal([7, 2 ** 33, 2 ** 45]);
+  });
+
   it("actor list pages: a node without actors still answers, with one empty page", () => {
     const [page, ...rest] = actorListPages("n", [], 1024);
     expect(rest).to.deep.equal([]);
