@@ -1,7 +1,7 @@
 import type { Context, Link, Span, SpanContext, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
-import { drawSpanId, drawTrace, rootSampling, type RootSampling } from "./root-sampling.js";
+import { drawTrace, rootSampling, type RootSampling } from "./root-sampling.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -134,7 +134,7 @@ export class Tracing {
     if (parent === undefined && roots !== undefined && propagation.getBaggage(active) === undefined) {
       // A new trace, decided here: the SDK sees only the sampled ones, under the id drawn for them.
       const drawn = drawTrace(roots.upperBound);
-      if (!drawn.sampled) return { ...headers, traceparent: `00-${drawn.traceId}-${drawSpanId()}-00` };
+      if (!drawn.sampled) return { ...headers, traceparent: `00-${drawn.traceId}-${drawn.spanId}-00` };
       roots.nextTraceId = drawn.traceId;
     }
     const span = this.tracer.startSpan(`send ${destination.template}`, { kind: this.api.SpanKind.PRODUCER }, active);
