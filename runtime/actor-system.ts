@@ -44,6 +44,10 @@ import type { MetricsOption } from "./metrics/metrics-option.js";
 import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
 import type { Terminated } from "./watch/termination.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
+import { EntityHosting, type ActivationInfo, type HostEntitiesOptions } from "./entities/entity-hosting.js";
+import type { EntityDefinition } from "./entities/entity-definition.js";
+import type { EntityRef } from "./entities/entity-ref.js";
+import { ENTITY_PATH_PREFIX } from "./entities/entity-path.js";
 import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
 
 /**
@@ -76,6 +80,8 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, Contr
   readonly guardian?: SupervisorSpec;
   /** Actor kinds this node hosts for other nodes' supervisors (see `registerKind`). */
   readonly kinds?: readonly (ActorDefinition<any, any, any> | { readonly definition: ActorDefinition<any, any, any>; readonly options: KindOptions })[];
+  /** Entity kinds this node hosts from the start (see `hostEntities`): its first heartbeat announces them. */
+  readonly entities?: readonly (HostEntitiesOptions & { readonly definition: EntityDefinition })[];
   /**
    * Membership: heartbeats every `intervalMs` (default 500) on the system's heartbeat subject; a node
    * silent for `failureTimeoutMs` (default 2000) is lost: its remote children fail, watches of its
@@ -149,6 +155,7 @@ export class ActorSystem implements MessageRouter {
   private readonly asks: PendingAsks;
   private readonly endpoint: RemoteEndpoint;
   private readonly services: Services;
+  private readonly entities: EntityHosting;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly askTimeoutMs: number;
@@ -237,6 +244,20 @@ export class ActorSystem implements MessageRouter {
       },
     );
     this.membershipOptions = options.membership;
+    this.entities = new EntityHosting({
+      nodeId: this.nodeId,
+      systemName: this.name,
+      clock: this.clock,
+      registry: this.registry,
+      deadLetters: this.deadLetters,
+      router: this,
+      relay: (target, message) => relayAsk(this.asks, target, message, this.askTimeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this)),
+      hostsOf: (announced) => {
+        const nodes = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.entities.announced() }];
+        return nodes.filter((n) => n.kinds.includes(announced)).map((n) => n.node);
+      },
+    });
+    for (const hosted of options.entities ?? []) this.entities.host(hosted.definition, hosted);
     if (this.tracing) {
       const tracing = this.tracing;
       this.deadLetters.subscribe((letter) =>
@@ -317,7 +338,7 @@ export class ActorSystem implements MessageRouter {
         maxNodes: this.membershipOptions?.maxNodes,
         maxKindsPerNode: this.membershipOptions?.maxKindsPerNode,
         system: this.name,
-        localInfo: () => ({ kinds: this.kinds.names(), actorCount: this.cells.size }),
+        localInfo: () => ({ kinds: [...this.kinds.names(), ...this.entities.announced()], actorCount: this.cells.size }),
         onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes }),
       });
       this.unsubscribes.push(membership.onEvent(this.onMembership));
@@ -347,6 +368,27 @@ export class ActorSystem implements MessageRouter {
   registerKind(definition: ActorDefinition<any, any, any>, options: KindOptions = {}): void {
     this.kinds.register(definition, options);
     this.registry.register(...definition.messageTypes, ...(options.props ? [options.props] : []));
+  }
+
+  /**
+   * Hosts entities of `definition.kind` on this node (docs/entities.md): the node announces the kind
+   * in its heartbeats, and activates the keys it owns on their first message, with their state in
+   * `options.store`.
+   */
+  hostEntities(definition: EntityDefinition, options: HostEntitiesOptions): void {
+    if (this.shutdownPromise) throw new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot host entities`);
+    this.entities.host(definition, options);
+  }
+
+  /** A ref to the entity (kind, key), usable from any node; a definition also registers its message types. */
+  entityRef<M extends object = object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M> {
+    if (typeof kind !== "string") this.registry.register(...kind.messageTypes);
+    return this.entities.ref<M>(typeof kind === "string" ? kind : kind.kind, key);
+  }
+
+  /** Entities live on this node now: their kind, key and committed writes. */
+  entityActivations(): ActivationInfo[] {
+    return this.entities.activations();
   }
 
   /**
@@ -517,6 +559,7 @@ export class ActorSystem implements MessageRouter {
       }
       return;
     }
+    if (path.startsWith(ENTITY_PATH_PREFIX)) return this.entities.deliver(path, message, sender, headers);
     const systemKind = systemMessageKinds.get(message.constructor);
     if (systemKind !== undefined) {
       // Answers to system messages (spawn, supervise, watch) belong to the trace of the request.
@@ -588,6 +631,7 @@ export class ActorSystem implements MessageRouter {
 
   private readonly onMembership = (event: MembershipEvent): void => {
     this.emit({ type: "membership", event });
+    this.entities.membershipChanged();
     if (event.type === "joined") return;
     const node = event.node.node;
     const detail = `node ${node} ${event.type === "lost" ? `went silent for over ${this.membership?.failureTimeoutMs ?? "?"} ms` : event.type === "left" ? "shut down" : "restarted"}`;
@@ -681,6 +725,7 @@ export class ActorSystem implements MessageRouter {
   private async doShutdown(reason: Error | undefined): Promise<void> {
     // Out of every queue group first, and finish the work already accepted, before anything stops.
     await this.services.drainAll();
+    await this.entities.passivateAll();
     await this.guardian.stopAll();
     await this.membership?.stop();
     this.asks.rejectAll(new SystemStoppedError(`node ${this.nodeId} shut down${reason ? `: ${reason.message}` : ""}`));

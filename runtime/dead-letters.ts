@@ -39,7 +39,13 @@ export type DeadLetterReason =
   /** A request whose reply subject is inside the subject prefix but not a request inbox of the system. */
   | "forbidden-reply-subject"
   /** The transport refused the publish (e.g. the connection closed); the batch was not sent. */
-  | "send-failed";
+  | "send-failed"
+  /** An entity's copy lost its generation (another copy wrote): it stopped, sent nothing it held, forwarded its mail. */
+  | "fenced"
+  /** No live node hosts the entity's kind, or its message kept being forwarded between nodes that disagree. */
+  | "no-owner"
+  /** An entity could not load its state; its messages were not processed. */
+  | "activation-failed";
 
 export interface DeadLetter {
   readonly reason: DeadLetterReason;
