@@ -17,8 +17,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureRedisServer } from './setup-redis.mjs';
-import { ensureTmux } from './setup-tmux.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOOLS = path.join(ROOT, '.tools');
@@ -307,6 +305,24 @@ const TOOL_SPECS = [
     testOnly: true, // only `npm test` (setup --test) builds it
     skipped: 'the test of OTLP export to a real OpenTelemetry Collector will be skipped',
   },
+  {
+    key: 'redisServer',
+    name: 'redis-server',
+    envVar: 'REDIS_SERVER_BIN',
+    goPackage: null,
+    aptPackage: 'redis-server', // the result cache's Redis store; tests start their own on free ports
+    testOnly: true,
+    skipped: 'the result cache tests against Redis will be skipped',
+  },
+  {
+    key: 'tmux',
+    name: 'tmux',
+    envVar: 'TMUX_BIN',
+    goPackage: null,
+    aptPackage: 'tmux', // drives `troupe top` in a terminal in its test
+    testOnly: true,
+    skipped: 'the test of `troupe top` in a terminal will be skipped',
+  },
 ];
 
 function ensureTools(forTests) {
@@ -395,8 +411,6 @@ ensureNodeModules();
 const missing = ensureTools(process.argv.includes('--test'));
 await ensureBuild();
 if (process.argv.includes('--test')) missing.push(...ensureOtherNodes());
-// Servers and tools only tests use: Redis for the result cache's store, tmux to drive `troupe top`.
-if (process.argv.includes('--test')) missing.push(...ensureRedisServer(log), ...ensureTmux(log));
 
 if (missing.length > 0) {
   for (const { tool, fix } of missing) {

@@ -64,6 +64,11 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
   const traceFile = values.trace === undefined ? undefined : resolve(values.trace);
   const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
   if (!/^(file|gs|memory):/.test(state)) throw new UsageError(`--state must be a file://, gs:// or memory: URL; got ${state}`, VERBS.run);
+  // Reaches the topology's nodes as TROUPE_CACHE: this process's and the workers', which inherit it.
+  if (values.cache !== undefined) {
+    if (!/^(memory:$|nats-kv:|rediss?:\/\/)/.test(values.cache)) throw new UsageError(`--cache must be memory:, nats-kv: or a redis:// URL; got ${values.cache}`, VERBS.run);
+    process.env.TROUPE_CACHE = values.cache;
+  }
 
   // Every process of a run would want the one Prometheus port: long-lived `troupe node`s take --metrics-port.
   if (metricExportFromEnv().prometheus) throw new UsageError("OTEL_METRICS_EXPORTER=prometheus would give every process of a run the same port; use otlp or console here, and `troupe node --metrics-port N` for nodes to scrape", VERBS.run);

@@ -46,6 +46,7 @@ export const VERBS = {
       nodes: { type: "string", default: "2", value: "N", help: "worker node processes, 1 to 64" },
       nats: { type: "string", value: "URL[,URL]", help: NATS_HELP },
       state: { type: "string", value: "URL", help: "where state goes: file:///dir, gs://bucket/prefix or memory:\n(default file://<cwd>/.troupe/state)" },
+      cache: { type: "string", value: "URL", help: "a result cache for the topology's workers (TROUPE_CACHE on every node): memory:,\nnats-kv: (on the run's NATS) or redis://host:port" },
       trace: { type: "string", value: "FILE", help: "record the spans of every node to FILE (view with `troupe trace FILE`);\nOTEL_EXPORTER_OTLP_ENDPOINT (and the other OTEL_* variables) sends them to a collector" },
       system: { type: "string", value: "NAME", help: "system name (default <topology name>-<random hex>)" },
       json: {

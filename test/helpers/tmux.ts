@@ -25,7 +25,7 @@ export function findTmux(): string | undefined {
 /**
  * Starts `command` (run by sh) in a detached `columns` x `rows` pane of a fresh tmux server. The pane
  * stays after the command ends (`remain-on-exit`), so a test can read what it left. Without tmux the
- * test is skipped, except under CI=true, where that is a failure (scripts/setup-tmux.mjs installs it).
+ * test is skipped, except under CI=true, where that is a failure (scripts/setup.mjs installs it).
  */
 export async function startTmux(context: Mocha.Context, command: string, size = { columns: 160, rows: 48 }): Promise<TmuxSession> {
   const tmux = findTmux();

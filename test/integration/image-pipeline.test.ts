@@ -79,7 +79,7 @@ describe("image pipeline (integration)", function () {
       // Two names, the same bytes, each submitted twice: four tasks, one analysis.
       copyFileSync(join(samplesDirectory(), "sample2.jpg"), join(images, "b.jpg"));
       copyFileSync(join(samplesDirectory(), "sample2.jpg"), join(images, "c.jpg"));
-      const summary = await runPipeline(["--state", pathToFileURL(state).href], { TROUPE_IMAGES: images, TROUPE_IMAGE_REPEAT: "2", TROUPE_CACHE: "nats-kv:" });
+      const summary = await runPipeline(["--state", pathToFileURL(state).href, "--cache", "nats-kv:"], { TROUPE_IMAGES: images, TROUPE_IMAGE_REPEAT: "2" });
       expect(summary, JSON.stringify(summary.failures)).to.include({ ok: true, tasks: 4, verified: true, repeatsMatched: true });
       expect(summary.facesPerImage).to.deep.equal({ "b.jpg": 3, "c.jpg": 3, "b.jpg#2": 3, "c.jpg#2": 3 });
       expect(summary.cache).to.include({ store: "nats-kv:", misses: 1, bypassed: 0 });
