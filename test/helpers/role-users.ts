@@ -35,6 +35,17 @@ export function roleUser(user: string, password: string, permissions: string): s
   return `{ user: "${user}", password: "${password}", permissions: ${permissions} }`;
 }
 
+/** A server config with a node user and a monitor user for `system`: `<system>-node`, `<system>-monitor`. */
+export function nodeAndMonitorConfig(system: string, password: string): string {
+  return `authorization {
+  users = [
+    ${roleUser(`${system}-node`, password, rolePermissions.node(system))}
+    ${roleUser(`${system}-monitor`, password, rolePermissions.monitor(system, `${system}-monitor`))}
+  ]
+}
+`;
+}
+
 /** The server's refusals reported to `nc` (publishes and subscriptions it was not allowed), as they come. */
 export function violationsOf(nc: NatsConnection): string[] {
   const violations: string[] = [];

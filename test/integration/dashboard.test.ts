@@ -10,7 +10,7 @@ import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.j
 import { counter, POISON } from "../fixtures/counter.js";
 import { eventually, eventuallyAsync } from "../helpers/conditions.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../helpers/nats-with-config.js";
-import { inboxPrefixOf, rolePermissions, roleUser } from "../helpers/role-users.js";
+import { inboxPrefixOf, nodeAndMonitorConfig } from "../helpers/role-users.js";
 import { runTroupe, type TroupeProcess } from "../helpers/troupe-process.js";
 
 const PASSWORD = "dashboard-test-password";
@@ -53,13 +53,7 @@ describe("troupe dashboard: a live web page of a running system, with the monito
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), "troupe-dashboard-"));
-    server = await startNatsWithConfig(this, dir, `authorization {
-  users = [
-    ${roleUser("live-node", PASSWORD, rolePermissions.node("live"))}
-    ${roleUser("live-monitor", PASSWORD, rolePermissions.monitor("live", "live-monitor"))}
-  ]
-}
-`);
+    server = await startNatsWithConfig(this, dir, nodeAndMonitorConfig("live", PASSWORD));
     const transport = await connectNats({ servers: server.url, user: "live-node", pass: PASSWORD, inboxPrefix: "troupe.live._INBOX" });
     system = await ActorSystem.start({ name: "live", nodeId: "node-a", transport, types: [Ping, Pong, GetStats, Stats] });
     const otherTransport = await connectNats({ servers: server.url, user: "live-node", pass: PASSWORD, inboxPrefix: "troupe.live._INBOX" });

@@ -10,7 +10,7 @@ import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.j
 import { counter } from "../fixtures/counter.js";
 import { eventually, eventuallyAsync } from "../helpers/conditions.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../helpers/nats-with-config.js";
-import { inboxPrefixOf, rolePermissions, roleUser } from "../helpers/role-users.js";
+import { inboxPrefixOf, nodeAndMonitorConfig } from "../helpers/role-users.js";
 import { startTmux, type TmuxSession } from "../helpers/tmux.js";
 import { runTroupe } from "../helpers/troupe-process.js";
 
@@ -32,13 +32,7 @@ describe("troupe top: a live view of a running system, with the monitor role's p
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), "troupe-top-"));
-    server = await startNatsWithConfig(this, dir, `authorization {
-  users = [
-    ${roleUser("live-node", PASSWORD, rolePermissions.node("live"))}
-    ${roleUser("live-monitor", PASSWORD, rolePermissions.monitor("live", "live-monitor"))}
-  ]
-}
-`);
+    server = await startNatsWithConfig(this, dir, nodeAndMonitorConfig("live", PASSWORD));
     const transport = await connectNats({ servers: server.url, user: "live-node", pass: PASSWORD, inboxPrefix: "troupe.live._INBOX" });
     system = await ActorSystem.start({ name: "live", nodeId: "node-a", transport, types: [Ping, Pong, GetStats, Stats] });
     busy = system.spawn(counter, { name: "busy" });
