@@ -146,11 +146,11 @@ export class EntityHosting implements EntityRouter {
     if (owner === this.node.nodeId && hosted !== undefined && !this.leaving) return this.activation(hosted, key, path).enqueue(mail);
     // A copy here whose messages now go elsewhere leaves once its work is durable.
     this.live.get(path)?.moveAway();
-    const hops = Number(mail.headers?.[HOPS_HEADER] ?? 0) || 0;
+    const hops = hopsOf(mail.headers);
     if (owner === undefined) return this.giveUp(path, mail, "no-owner", `no live node hosts entity kind ${kind} (as node ${this.node.nodeId} sees membership)`);
     if (hops >= MAX_ENTITY_HOPS) return this.giveUp(path, mail, "no-owner", `message for ${kind}/${key} forwarded ${hops} times without reaching its owner (nodes disagree about membership); last owner seen: ${owner}`);
     if (mail.sender?.address.node === "") return this.relay(owner, path, mail);
-    const headers = { ...mail.headers, [HOPS_HEADER]: String(hops + 1), [ASKED_NODE_HEADER]: mail.headers?.[ASKED_NODE_HEADER] ?? this.node.nodeId };
+    const headers = { ...mail.headers, [HOPS_HEADER]: String(hops + 1), [ASKED_NODE_HEADER]: askedNodeOf(mail.headers) ?? this.node.nodeId };
     try {
       this.node.router.deliver(this.refAt(owner, path), mail.message, mail.sender, headers);
     } catch (error) {
@@ -223,7 +223,7 @@ export class EntityHosting implements EntityRouter {
   }
 
   private replyAs(mail: Mail, path: string): ActorRef<any> {
-    return this.refAt(mail.headers?.[ASKED_NODE_HEADER] ?? this.node.nodeId, path);
+    return this.refAt(askedNodeOf(mail.headers) ?? this.node.nodeId, path);
   }
 
   private refAt(node: string, path: string): ActorRef<any> {
@@ -241,3 +241,21 @@ function isAsk(mail: Mail): boolean {
   return path !== undefined && (path.startsWith(TEMP_PREFIX) || path.startsWith("/reply/"));
 }
 
+/**
+ * Hops a message has made, from its header: anything but a whole number from 0 up counts as the
+ * limit (the header comes from the wire; a negative count would let a message bounce for ever).
+ */
+function hopsOf(headers: Readonly<Record<string, string>> | undefined): number {
+  const text = headers?.[HOPS_HEADER];
+  if (text === undefined) return 0;
+  const hops = Number(text);
+  return Number.isInteger(hops) && hops >= 0 ? hops : MAX_ENTITY_HOPS;
+}
+
+/** The node a forwarded message was first sent to, when its header names one as a node id can be. */
+function askedNodeOf(headers: Readonly<Record<string, string>> | undefined): string | undefined {
+  const node = headers?.[ASKED_NODE_HEADER];
+  return node !== undefined && NODE_ID.test(node) ? node : undefined;
+}
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;

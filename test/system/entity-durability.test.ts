@@ -158,6 +158,21 @@ describe("entities: durable before reply, fencing, forwarding (system tier, in-m
     expect(await stored()).to.equal(undefined);
   });
 
+  it("entities: a hop count from the wire that is not a whole number from 0 (say -1,000,000) counts as the limit: the message is given up at once, not bounced", async () => {
+    const a = await start("a");
+    const b = await start("b");
+    const other = (self: string): EntityPlacement => () => (self === "a" ? "b" : "a");
+    a.hostEntities(counterEntity, { store: shared, placement: other("a") });
+    b.hostEntities(counterEntity, { store: shared, placement: other("b") });
+    for (const hops of ["-1000000", "2.5", "x"]) {
+      a.deliver(a.refFor({ system: a.name, node: "a", path: "/entity/counter/x" }), Add.create({ amount: 1 }), undefined, { "troupe-entity-hops": hops });
+    }
+    await eventually("all three given up", () => a.deadLetters.countOf("no-owner") === 3);
+    expect(a.deadLetters.recent().filter((d) => d.reason === "no-owner").every((d) => d.detail.includes(`forwarded ${MAX_ENTITY_HOPS} times`))).to.equal(true);
+    expect(b.deadLetters.countOf("no-owner")).to.equal(0);
+    expect(await stored()).to.equal(undefined);
+  });
+
   it("entities: a message for a kind that no live node hosts fails with no-owner", async () => {
     const a = await start("a");
     const failure = await failureOf(a.entityRef(counterEntity, "x").ask(Get.create(), Total));
