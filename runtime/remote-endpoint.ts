@@ -85,10 +85,8 @@ export class RemoteEndpoint {
     const typeName = registry.requireName(message);
     const type = message.constructor as MessageType;
     const envelope = { target: target.path, typeName, type, message, sender: sender?.address, headers, otherProtobuf: registry.usesOtherProtobuf(type) };
-    const subjects = this.host.subjects;
-    const payloadBytes = isControlMessageType(type)
-      ? this.batcher.add(subjects.controlInbox(target.node, target.system), envelope, subjects.nodeInbox(target.node, target.system))
-      : this.batcher.add(subjects.nodeInbox(target.node, target.system), envelope, subjects.controlInbox(target.node, target.system));
+    const inboxes = this.host.subjects.inboxesOf(target.node, target.system);
+    const payloadBytes = isControlMessageType(type) ? this.batcher.add(inboxes.control, envelope, inboxes.data) : this.batcher.add(inboxes.data, envelope, inboxes.control);
     // Once encoded and batched (a send that throws is not one).
     if (this.stats !== undefined) this.stats.sent++;
     return payloadBytes;
@@ -96,10 +94,8 @@ export class RemoteEndpoint {
 
   /** Where a message to `target` travels, as a span names it: the subject, and its template across nodes. */
   destinationFor(target: Address, message: object): SendDestination {
-    const subjects = this.host.subjects;
-    const control = isControlMessageType(message.constructor);
-    const name = control ? subjects.controlInbox(target.node, target.system) : subjects.nodeInbox(target.node, target.system);
-    return { name, template: `${name.slice(0, name.length - target.node.length)}{node}` };
+    const inboxes = this.host.subjects.inboxesOf(target.node, target.system);
+    return isControlMessageType(message.constructor) ? { name: inboxes.control, template: inboxes.controlTemplate } : { name: inboxes.data, template: inboxes.dataTemplate };
   }
 
   /** Publishes whatever is batched; called before the transport drains. */

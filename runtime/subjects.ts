@@ -4,6 +4,14 @@ export const DEFAULT_SUBJECT_PREFIX = "troupe";
 
 const MAX_CACHED_INBOXES = 1_024;
 
+/** The two inboxes of one node, and their templates across nodes (span names): built once per node. */
+export interface NodeInboxes {
+  readonly data: string;
+  readonly control: string;
+  readonly dataTemplate: string;
+  readonly controlTemplate: string;
+}
+
 /**
  * The NATS subjects of one system. Everything lives under `<prefix>.<system>.`, so one permission
  * (`<prefix>.<system>.>`) scopes a system; docs/wire.md documents the scheme for other clients.
@@ -13,8 +21,7 @@ export class Subjects {
   private readonly prefixDot: string;
   private readonly requestInboxes: string;
   /** Inbox subjects of this system's nodes, built once each: sending looks one up per message. */
-  private readonly inboxes = new Map<string, string>();
-  private readonly controlInboxes = new Map<string, string>();
+  private readonly inboxes = new Map<string, NodeInboxes>();
 
   constructor(
     readonly prefix: string,
@@ -32,7 +39,7 @@ export class Subjects {
    * actor hosted by that node, one subscription per node. What a client role may publish to.
    */
   nodeInbox(node: string, system = this.system): string {
-    return this.cached(this.inboxes, "node", node, system);
+    return this.inboxesOf(node, system).data;
   }
 
   /**
@@ -40,18 +47,19 @@ export class Subjects {
    * nodes. Only the node role may publish here; a node refuses control messages on its data inbox.
    */
   controlInbox(node: string, system = this.system): string {
-    return this.cached(this.controlInboxes, "control", node, system);
+    return this.inboxesOf(node, system).control;
   }
 
-  private cached(cache: Map<string, string>, plane: string, node: string, system: string): string {
-    if (system !== this.system) return `${this.prefix}.${system}.${plane}.${node}`;
-    let subject = cache.get(node);
-    if (subject === undefined) {
+  /** Both inboxes of `node`: one lookup per message sent, whichever plane it takes. */
+  inboxesOf(node: string, system = this.system): NodeInboxes {
+    if (system !== this.system) return inboxesUnder(`${this.prefix}.${system}`, node);
+    let inboxes = this.inboxes.get(node);
+    if (inboxes === undefined) {
       // Node ids come and go over a long run (restarts get new ids): bound the cache.
-      if (cache.size >= MAX_CACHED_INBOXES) cache.clear();
-      cache.set(node, (subject = `${this.root}.${plane}.${node}`));
+      if (this.inboxes.size >= MAX_CACHED_INBOXES) this.inboxes.clear();
+      this.inboxes.set(node, (inboxes = inboxesUnder(this.root, node)));
     }
-    return subject;
+    return inboxes;
   }
 
   /**
@@ -93,4 +101,8 @@ export class Subjects {
   get all(): string {
     return `${this.root}.>`;
   }
+}
+
+function inboxesUnder(root: string, node: string): NodeInboxes {
+  return { data: `${root}.node.${node}`, control: `${root}.control.${node}`, dataTemplate: `${root}.node.{node}`, controlTemplate: `${root}.control.{node}` };
 }
