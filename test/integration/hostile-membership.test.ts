@@ -129,8 +129,8 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     const real = s.home.nodes().find((n) => n.node === "n1")!;
     forge(s, { node: "n1", incarnation: "forged-restart", startedAtMs: Date.now(), kinds: ["counter"] });
     await s.attacker.flush();
-    // Three of n1's intervals: long enough for the real n1 to contradict the claim, and for any wrong reaction.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The real n1's next heartbeat contradicts the claim, which is then dropped for good.
+    await eventually("the claim contradicted", () => s.home.heartbeatsRefused()["incarnation-conflict"] >= 1, 5_000);
     expect(s.events.home.filter((e) => e.endsWith(" n1") && e !== "joined n1"), "home's membership events about n1").to.deep.equal([]);
     expect(s.home.nodes().find((n) => n.node === "n1")?.incarnation).to.equal(real.incarnation);
     expect((await askInTime(child)).pings, "the child on n1 kept its state").to.equal(1);
@@ -145,7 +145,7 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     const incarnation = s.n1.nodes().find((n) => n.node === "n2")!.incarnation;
     forge(s, { node: "n2", incarnation, leaving: true, kinds: ["counter"] });
     await s.attacker.flush();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await eventually("the leave contradicted", () => s.n1.heartbeatsRefused()["leave-contradicted"] >= 1, 5_000);
     expect(s.events.n1.filter((e) => e.endsWith(" n2") && e !== "joined n2"), "n1's membership events about n2").to.deep.equal([]);
     expect(s.n1.nodes().map((n) => n.node)).to.include("n2");
     expect((await askInTime(child)).pings, "n2's child on n1 still runs, with its state").to.equal(1);
