@@ -31,11 +31,12 @@ import { Kinds, type KindOptions } from "./remote/kinds.js";
 import { chooseNode, type Placement } from "./remote/placement.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
-import { Services } from "./services/services.js";
+import { SERVICE_FRONT_PREFIX, Services } from "./services/services.js";
 import type { ServeOptions, ServiceMember } from "./services/service-member.js";
 import type { ServiceRef } from "./services/service-ref.js";
 import { relayAsk } from "./routing/relay-ask.js";
 import { routerDefinition, type RouterConfig } from "./routing/router.js";
+import { askCacheHost, type AskCacheHost } from "./cache/ask-cache.js";
 import { troupe } from "../proto/gen/troupe.js";
 import { loadOtelApi, type OtelApi } from "./tracing/otel-api.js";
 import { Tracing, actorTemplate, type TracingOption } from "./tracing/tracing.js";
@@ -153,6 +154,8 @@ export class ActorSystem implements MessageRouter {
   readonly stats: NodeStats | undefined;
   private stopMetrics: (() => void) | undefined;
   private readonly asks: PendingAsks;
+  /** What routers' and services' result caches use of this node. */
+  private readonly cacheHost: AskCacheHost;
   private readonly endpoint: RemoteEndpoint;
   private readonly services: Services;
   private readonly entities: EntityHosting;
@@ -191,6 +194,7 @@ export class ActorSystem implements MessageRouter {
     this.nodeRef = new ActorRef(this.addressOf(NODE_PATH), this);
     this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name, () => options.transport.currentServer?.()) : undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
+    this.cacheHost = askCacheHost(this.registry, this.stats, this.tracing);
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
     this.host = {
       nodeId: this.nodeId,
@@ -232,6 +236,12 @@ export class ActorSystem implements MessageRouter {
         stop: (ref) => this.stop(ref),
         queueSubscribe: (subject, queue, onFrame) => this.transport.queueSubscribe(subject, queue, onFrame),
         serviceFrames: (service, pick) => this.endpoint.serviceFrames(service, pick),
+        deliver: (path, message, sender, headers) => this.deliverLocal(path, message, sender, headers),
+        relay: (target, message, timeoutMs) => relayAsk(this.asks, target, message, timeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this)),
+        inTraceOf: (headers, fn) => (this.tracing === undefined || headers === undefined ? fn() : this.tracing.with(this.tracing.contextFrom(headers), fn)),
+        askTimeoutMs: this.askTimeoutMs,
+        deadLetters: this.deadLetters,
+        cacheHost: this.cacheHost,
       },
       {
         name: this.name,
@@ -425,6 +435,7 @@ export class ActorSystem implements MessageRouter {
         // A local ref's shortcut is its cell (untraced); else look the path up.
         mailboxSize: (ref) => (ref.local instanceof ActorCell ? ref.local.mailboxSize : ref.address.node === this.nodeId ? this.cells.get(ref.address.path)?.mailboxSize : undefined),
         relay: (target, message, timeoutMs) => relayAsk(this.asks, target, message, timeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this)),
+        cacheHost: this.cacheHost,
       },
       config,
     );
@@ -568,6 +579,8 @@ export class ActorSystem implements MessageRouter {
     }
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);
+    // A cached service's envelopes go to its member's cache (off the hot path: no actor is there).
+    if (path.startsWith(SERVICE_FRONT_PREFIX) && this.services.deliver(path, message, sender, headers)) return;
     const detail = `no actor at ${path} on node ${this.nodeId}`;
     this.deadLetters.publish({ reason: "unknown-target", detail, target: this.addressOf(path), sender: sender?.address, type: this.registry.nameOf(message), message, headers });
     this.failAsk(sender, "unknown-target", detail);

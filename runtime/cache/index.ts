@@ -1,4 +1,5 @@
-// `troupe/cache`: a result cache for workers (`defineWorker({ ..., cache })`) and any other computation:
+// `troupe/cache`: a result cache for workers (`defineWorker({ ..., cache })`), routers and services (their
+// `cache` option) and any other computation:
 // one interface (`CacheStore`), three stores (memory, NATS JetStream KV, Redis), single flight across
 // nodes. `@nats-io/kv` and `ioredis` (an optional peer dependency) load only when their store is used.
 export {
@@ -14,7 +15,9 @@ export {
   type CacheOutcome,
   type CacheCounters,
   type CacheEvent,
+  type TypedBytes,
 } from "./result-cache.js";
+export type { AskCacheOption, AskCacheCounters } from "./ask-cache.js";
 export type { CacheStore } from "./cache-store.js";
 export { resultCacheKey, type CacheKeyParts } from "./cache-key.js";
 export { MemoryCacheStore, DEFAULT_MEMORY_CACHE_BYTES, type MemoryCacheStoreOptions } from "./memory-cache-store.js";

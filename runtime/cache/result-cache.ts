@@ -43,6 +43,8 @@ export type CacheOutcome = "hit" | "miss" | "wait" | "bypass";
 
 export interface CacheAnswer {
   readonly bytes: Uint8Array;
+  /** The result's protobuf type name, as stored with it. */
+  readonly type: string;
   readonly outcome: CacheOutcome;
   /** What computing the result took where it was computed (ms). */
   readonly computeMs: number;
@@ -67,6 +69,14 @@ export interface CacheCounters {
 }
 
 export type CacheEvent = { readonly type: "store-down"; readonly store: string; readonly error: string } | { readonly type: "store-up"; readonly store: string };
+
+/** A result with its protobuf type name. */
+export interface TypedBytes {
+  readonly type: string;
+  readonly bytes: Uint8Array;
+}
+
+type Validate = (type: string, bytes: Uint8Array) => void;
 
 const FAILED = Symbol("failed");
 
@@ -121,15 +131,29 @@ export class ResultCache {
    * failure of `compute` is not stored: it reaches this request and the identical ones waiting on it.
    */
   getOrCompute(key: string, type: string, compute: () => Promise<Uint8Array>, options: { ttlMs?: number; validate?: (bytes: Uint8Array) => void } = {}): Promise<CacheAnswer> {
+    const validate = options.validate;
+    return this.flight(key, type, async () => ({ type, bytes: await compute() }), options.ttlMs, validate && ((_type, bytes) => validate(bytes)));
+  }
+
+  /**
+   * As `getOrCompute`, for a result whose type is known only once computed (a reply to an ask, which may
+   * be of any type): `compute` gives the type name with the bytes, both are stored, and `validate` gets
+   * both back on reading (e.g. to look the type up and decode).
+   */
+  getOrComputeTyped(key: string, compute: () => Promise<TypedBytes>, options: { ttlMs?: number; validate?: (type: string, bytes: Uint8Array) => void } = {}): Promise<CacheAnswer> {
+    return this.flight(key, undefined, compute, options.ttlMs, options.validate);
+  }
+
+  private flight(key: string, type: string | undefined, compute: () => Promise<TypedBytes>, ttlMs: number | undefined, validate: Validate | undefined): Promise<CacheAnswer> {
     const flight = this.flights.get(key);
     if (flight !== undefined) {
       return flight.then((answer) => {
         this.counters.waits++;
         this.counters.savedMs += answer.computeMs;
-        return { bytes: answer.bytes, outcome: "wait", computeMs: answer.computeMs, savedMs: answer.computeMs };
+        return { bytes: answer.bytes, type: answer.type, outcome: "wait", computeMs: answer.computeMs, savedMs: answer.computeMs };
       });
     }
-    const lead = this.lead(key, type, compute, options.ttlMs ?? this.ttlMs, options.validate).finally(() => this.flights.delete(key));
+    const lead = this.lead(key, type, compute, ttlMs ?? this.ttlMs, validate).finally(() => this.flights.delete(key));
     this.flights.set(key, lead);
     return lead;
   }
@@ -139,7 +163,7 @@ export class ResultCache {
     return this.store.close();
   }
 
-  private async lead(key: string, type: string, compute: () => Promise<Uint8Array>, ttlMs: number, validate: ((bytes: Uint8Array) => void) | undefined): Promise<CacheAnswer> {
+  private async lead(key: string, type: string | undefined, compute: () => Promise<TypedBytes>, ttlMs: number, validate: Validate | undefined): Promise<CacheAnswer> {
     const found = await this.lookup(key, type, validate);
     if (found === FAILED) return this.computeOnly(compute, "bypass");
     if (found !== undefined) return this.answerFromStore(found, "hit");
@@ -155,10 +179,10 @@ export class ResultCache {
           await this.op(() => this.store.release(key, holder));
           return this.answerFromStore(stored, "wait");
         }
-        return this.computeAndStore(key, type, holder, compute, ttlMs);
+        return this.computeAndStore(key, holder, compute, ttlMs);
       }
       // Another node computes it: poll for its result. Its lease runs out if it dies, and then we take it.
-      if (this.clock.now() >= waitUntil) return this.computeAndStore(key, type, undefined, compute, ttlMs);
+      if (this.clock.now() >= waitUntil) return this.computeAndStore(key, undefined, compute, ttlMs);
       await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), pollMs));
       const now = await this.lookup(key, type, validate, false);
       if (now === FAILED) return this.computeOnly(compute, "bypass");
@@ -169,18 +193,18 @@ export class ResultCache {
   private answerFromStore(entry: CacheEntry, outcome: "hit" | "wait"): CacheAnswer {
     this.counters[outcome === "hit" ? "hits" : "waits"]++;
     this.counters.savedMs += entry.computeMs;
-    return { bytes: entry.result, outcome, computeMs: entry.computeMs, savedMs: entry.computeMs };
+    return { bytes: entry.result, type: entry.type, outcome, computeMs: entry.computeMs, savedMs: entry.computeMs };
   }
 
-  private async computeOnly(compute: () => Promise<Uint8Array>, outcome: "bypass"): Promise<CacheAnswer> {
+  private async computeOnly(compute: () => Promise<TypedBytes>, outcome: "bypass"): Promise<CacheAnswer> {
     this.counters.bypassed++;
     const started = performance.now();
-    const bytes = await compute();
-    return { bytes, outcome, computeMs: performance.now() - started, savedMs: 0 };
+    const { type, bytes } = await compute();
+    return { bytes, type, outcome, computeMs: performance.now() - started, savedMs: 0 };
   }
 
   /** Computes while holding the lease (renewed as it goes), stores the result, gives the lease up. */
-  private async computeAndStore(key: string, type: string, holder: string | undefined, compute: () => Promise<Uint8Array>, ttlMs: number): Promise<CacheAnswer> {
+  private async computeAndStore(key: string, holder: string | undefined, compute: () => Promise<TypedBytes>, ttlMs: number): Promise<CacheAnswer> {
     this.counters.misses++;
     const renew = (): void => {
       renewal = this.clock.setTimeout(() => void this.op(() => this.store.renew(key, holder!, this.leaseMs)).then((held) => held === true && renew()), this.leaseMs / 3);
@@ -188,9 +212,9 @@ export class ResultCache {
     let renewal: object | undefined;
     if (holder !== undefined) renew();
     const started = performance.now();
-    let bytes: Uint8Array;
+    let computed: TypedBytes;
     try {
-      bytes = await compute();
+      computed = await compute();
     } catch (error) {
       if (renewal) this.clock.clearTimeout(renewal);
       if (holder !== undefined) await this.op(() => this.store.release(key, holder));
@@ -199,24 +223,28 @@ export class ResultCache {
     if (renewal) this.clock.clearTimeout(renewal);
     renewal = undefined;
     const computeMs = performance.now() - started;
+    const { type, bytes } = computed;
     if (bytes.length > this.maxValueBytes) this.counters.tooLarge++;
     else await this.op(() => this.store.set(key, encodeEntry({ expiresAtMs: this.clock.now() + ttlMs, computeMs, type, result: bytes }), ttlMs));
     if (holder !== undefined) await this.op(() => this.store.release(key, holder));
-    return { bytes, outcome: "miss", computeMs, savedMs: 0 };
+    return { bytes, type, outcome: "miss", computeMs, savedMs: 0 };
   }
 
-  /** A valid, unexpired entry; undefined when there is none (corrupt ones counted, once); FAILED when the store is out. */
-  private async lookup(key: string, type: string, validate: ((bytes: Uint8Array) => void) | undefined, countCorrupt = true): Promise<CacheEntry | undefined | typeof FAILED> {
+  /**
+   * A valid, unexpired entry (of `type`, when given); undefined when there is none (corrupt ones
+   * counted, once); FAILED when the store is out.
+   */
+  private async lookup(key: string, type: string | undefined, validate: Validate | undefined, countCorrupt = true): Promise<CacheEntry | undefined | typeof FAILED> {
     const bytes = await this.op(() => this.store.get(key));
     if (bytes === FAILED || bytes === undefined) return bytes;
     const entry = decodeEntry(bytes);
-    if ("corrupt" in entry || entry.type !== type) {
+    if ("corrupt" in entry || (type !== undefined && entry.type !== type)) {
       if (countCorrupt) this.counters.corrupt++;
       return undefined;
     }
     if (entry.expiresAtMs <= this.clock.now()) return undefined;
     try {
-      validate?.(entry.result);
+      validate?.(entry.type, entry.result);
     } catch {
       if (countCorrupt) this.counters.corrupt++;
       return undefined;

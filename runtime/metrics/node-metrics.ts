@@ -48,6 +48,8 @@ export async function registerNodeMetrics(system: ActorSystem, option: MetricsOp
     tasks: counter("troupe.job.tasks", "{task}", "Tasks of jobs run from this node, by outcome (done, failed: set aside, retried: handed out again)"),
     tasksInFlight: upDown("troupe.job.tasks.in_flight", "{task}", "Tasks handed out and not yet durable"),
     jobs: upDown("troupe.jobs.active", "{job}", "Jobs running from this node"),
+    cacheAsks: counter("troupe.cache.asks", "{ask}", "Asks answered through a router's or service's result cache, by outcome (hit, miss, wait, bypass: store unavailable, failure: a Failure reply, not stored)"),
+    cacheSaved: counter("troupe.cache.saved_time", "s", "Computing time that asks answered from a router's or service's result cache did not spend"),
     storeWrites: counter("troupe.store.writes", "{write}", "State-store writes by reducers on this node, by outcome (conflict: a generation precondition failed, HTTP 412)"),
   };
 
@@ -76,6 +78,10 @@ export async function registerNodeMetrics(system: ActorSystem, option: MetricsOp
     result.observe(i.asksPending, stats.asks.started - ended, node);
     result.observe(i.nodes, system.nodes().length, node);
     observeJobs(stats, node, (instrument, value, attributes) => result.observe(i[instrument], value, attributes));
+    for (const [owner, cache] of stats.caches) {
+      for (const [outcome, count] of cache.outcomes) result.observe(i.cacheAsks, count, { ...node, "troupe.cache.owner": owner, "troupe.cache.outcome": outcome });
+      result.observe(i.cacheSaved, cache.savedMs / 1000, { ...node, "troupe.cache.owner": owner });
+    }
     for (const [outcome, count] of stats.storeWrites) result.observe(i.storeWrites, count, { ...node, "troupe.store.write.outcome": outcome });
   };
   const observables: Observable[] = Object.values(i);

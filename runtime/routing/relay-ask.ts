@@ -1,4 +1,4 @@
-import type { ActorRef } from "../actor-ref.js";
+import type { ActorRef, MessageRouter } from "../actor-ref.js";
 import type { MessageType } from "../codec/message-type.js";
 import type { PendingAsks } from "../pending-asks.js";
 
@@ -14,12 +14,27 @@ class AnyReply {
  * the answer still has to come from `target` (or a Failure from its node), as any ask's does. A router
  * relays it to the original asker in its own name, which that asker's reply check accepts.
  */
-export function relayAsk(asks: PendingAsks, target: ActorRef<any>, message: object, timeoutMs: number, requestName: string, replyTo: (path: string) => ActorRef<any>): Promise<object> {
+export function relayAsk(
+  asks: PendingAsks,
+  target: ActorRef<any>,
+  message: object,
+  timeoutMs: number,
+  requestName: string,
+  replyTo: (path: string) => ActorRef<any>,
+  withHeaders?: { readonly router: MessageRouter; readonly headers: Readonly<Record<string, string>> },
+): Promise<object> {
   const { path, reply } = asks.open(target.address, requestName, AnyReply as unknown as MessageType<object>, "any reply", timeoutMs);
   try {
-    target.tell(message, replyTo(path));
+    if (withHeaders === undefined) target.tell(message, replyTo(path));
+    else withHeaders.router.deliver(target, message, replyTo(path), withHeaders.headers);
   } catch (error) {
     asks.abandon(path, error as Error);
   }
   return reply;
+}
+
+/** An ask (a temporary path) or a plain NATS requester: they take a Failure as the answer. */
+export function isAsker(sender: ActorRef<any>): boolean {
+  const path = sender.address.path;
+  return path.startsWith("/temp/") || path.startsWith("/reply/");
 }

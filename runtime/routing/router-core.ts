@@ -1,6 +1,8 @@
 import type { ActorRef } from "../actor-ref.js";
 import { Failure } from "../codec/wire-types.js";
 import type { DeadLetters } from "../dead-letters.js";
+import type { AskCache } from "../cache/ask-cache.js";
+import { isAsker } from "./relay-ask.js";
 import type { Routee, RoutingStrategy } from "./routing-strategy.js";
 
 /** What the routing needs from the router's node. */
@@ -20,9 +22,14 @@ export interface RouterLimits {
   readonly replyTimeoutMs: number;
 }
 
+/** Where an ask's answer goes: back to its asker, or to the cache that relayed it. */
+type Reply = (answer: object) => void;
+
 interface Waiting {
   readonly message: object;
   readonly sender: ActorRef<any> | undefined;
+  /** Set for an ask: it is relayed, and its routee's answer (or a Failure) goes here. */
+  readonly reply: Reply | undefined;
 }
 
 /**
@@ -47,6 +54,8 @@ export class RouterCore {
     private readonly strategy: RoutingStrategy<any>,
     private readonly limits: RouterLimits,
     private readonly routeeRefs: () => readonly ActorRef<any>[],
+    /** Asks go through it first when the router has a cache; tells never do. */
+    private readonly cache?: AskCache,
   ) {}
 
   get queued(): number {
@@ -59,9 +68,29 @@ export class RouterCore {
   }
 
   route(message: object, sender: ActorRef<any> | undefined): void {
-    if (this.queue.length === 0 && this.trySend(message, sender, undefined)) return;
-    if (this.queue.length >= this.limits.maxQueued) return this.overflow(message, sender);
-    this.queue.push({ message, sender });
+    if (sender === undefined || !isAsker(sender)) return this.enqueue(message, sender, undefined);
+    const reply: Reply = (answer) => sender.tell(answer, this.self);
+    if (this.cache === undefined) return this.enqueue(message, sender, reply);
+    if (this.cache.full) return this.overflow(message, sender, reply, `${this.cache.pending} asks wait on its cache (maxPending)`);
+    // A miss is routed as any ask (with the same bounds), its answer going to the cache first.
+    this.cache.answer(message, () => new Promise<object>((resolve) => this.enqueue(message, sender, resolve))).then(reply, (error: unknown) => {
+      reply(Failure.create({ reason: "no-reply", message: `${this.self.toString()}: its cache could not answer: ${error instanceof Error ? error.message : String(error)}` }));
+    });
+  }
+
+  /**
+   * The router stops (or restarts): asks still waiting in it get a `stopped-target` Failure now, rather
+   * than a timeout later, and a cached ask's computation ends (identical asks waiting on it with it).
+   */
+  close(): void {
+    const detail = `router ${this.self.address.path} stopped before a routee had room for this message`;
+    for (const { reply } of this.queue.splice(0)) reply?.(Failure.create({ reason: "stopped-target", message: detail }));
+  }
+
+  private enqueue(message: object, sender: ActorRef<any> | undefined, reply: Reply | undefined): void {
+    if (this.queue.length === 0 && this.trySend(message, sender, reply, undefined)) return;
+    if (this.queue.length >= this.limits.maxQueued) return this.overflow(message, sender, reply, `every routee is at maxInFlightPerRoutee ${this.limits.maxInFlightPerRoutee} and ${this.queue.length} messages wait (maxQueued)`);
+    this.queue.push({ message, sender, reply });
     this.drain();
   }
 
@@ -74,7 +103,7 @@ export class RouterCore {
       let i = 0;
       while (i < this.queue.length) {
         const waiting = this.queue[i]!;
-        if (this.trySend(waiting.message, waiting.sender, blocked)) {
+        if (this.trySend(waiting.message, waiting.sender, waiting.reply, blocked)) {
           if (i === 0) this.queue.shift();
           else this.queue.splice(i, 1);
           continue;
@@ -89,7 +118,7 @@ export class RouterCore {
     if (this.queue.length > 0 && this.pendingRelays === 0 && this.routeeRefs().length > 0) this.host.recheckLater();
   }
 
-  private trySend(message: object, sender: ActorRef<any> | undefined, blocked: Set<string> | undefined): boolean {
+  private trySend(message: object, sender: ActorRef<any> | undefined, reply: Reply | undefined, blocked: Set<string> | undefined): boolean {
     const routees = this.routees();
     if (routees.length === 0) return false;
     const chosen = this.strategy.select(message, routees);
@@ -99,7 +128,7 @@ export class RouterCore {
       for (const r of chosen) blocked?.add(r.id);
       return false;
     }
-    if (sender === undefined || !isAsker(sender)) {
+    if (reply === undefined) {
       // An actor sender hears from the routee itself, as Akka's routees answer: only asks check who answers.
       for (const routee of chosen) routee.ref.tell(message, sender);
       return true;
@@ -112,13 +141,13 @@ export class RouterCore {
         (answer) => {
           if (answered) return;
           answered = true;
-          sender.tell(answer, this.self);
+          reply(answer);
         },
         (error: unknown) => {
           if (answered) return;
           answered = true;
           const text = error instanceof Error ? error.message : String(error);
-          sender.tell(Failure.create({ reason: "no-reply", message: `routee ${routee.id} of ${this.self.toString()}: ${text}` }), this.self);
+          reply(Failure.create({ reason: "no-reply", message: `routee ${routee.id} of ${this.self.toString()}: ${text}` }));
         },
       ).finally(() => this.settled(routee.id));
     }
@@ -160,11 +189,11 @@ export class RouterCore {
     return this.limits.maxInFlightPerRoutee;
   }
 
-  private overflow(message: object, sender: ActorRef<any> | undefined): void {
+  private overflow(message: object, sender: ActorRef<any> | undefined, reply: Reply | undefined, why: string): void {
     this.overflowed++;
-    const detail = `router ${this.self.address.path}: every routee is at maxInFlightPerRoutee ${this.limits.maxInFlightPerRoutee} and ${this.queue.length} messages wait (maxQueued); ${this.overflowed} refused so far`;
+    const detail = `router ${this.self.address.path}: ${why}; ${this.overflowed} refused so far`;
     this.host.deadLetters.publish({ reason: "mailbox-overflow", detail, target: this.self.address, sender: sender?.address, message });
-    if (sender !== undefined && isAsker(sender)) sender.tell(Failure.create({ reason: "mailbox-overflow", message: detail }), this.self);
+    reply?.(Failure.create({ reason: "mailbox-overflow", message: detail }));
   }
 }
 
@@ -186,10 +215,4 @@ class RouteeEntry implements Routee {
   get hasRoom(): boolean {
     return this.core.loadOf(this) < this.core.bound;
   }
-}
-
-/** An ask (a temporary path) or a plain NATS requester: they take a Failure as the answer. */
-function isAsker(sender: ActorRef<any>): boolean {
-  const path = sender.address.path;
-  return path.startsWith("/temp/") || path.startsWith("/reply/");
 }

@@ -7,6 +7,7 @@ import type { MembershipEvent } from "../membership/membership.js";
 import type { PlacementCandidate } from "../remote/placement.js";
 import type { Unsubscribe } from "../transport/transport.js";
 import { Terminated } from "../watch/termination.js";
+import { AskCache, type AskCacheHost, type AskCacheOption } from "../cache/ask-cache.js";
 import { reconcilePool, type PoolConfig } from "./routee-pool.js";
 import { RouterCore } from "./router-core.js";
 import type { RoutingStrategy } from "./routing-strategy.js";
@@ -32,6 +33,12 @@ export interface RouterConfig<M extends object = object> {
   readonly maxQueued?: number;
   /** How long a relayed ask waits for its routee's answer before the asker gets a Failure `no-reply`. Default: the node's askTimeoutMs. */
   readonly replyTimeoutMs?: number;
+  /**
+   * Answers repeated asks (the same request type and bytes) from a result cache (`troupe/cache`)
+   * instead of relaying them, and relays identical asks in flight at once only once. Tells are never
+   * cached (they have no result), nor are Failure replies. Not with `broadcast()`. Default: none.
+   */
+  readonly cache?: AskCacheOption;
 }
 
 /** What a router needs from its node. */
@@ -43,6 +50,7 @@ export interface RouterHost {
   onMembership(listener: (event: MembershipEvent) => void): Unsubscribe;
   mailboxSize(ref: ActorRef<any>): number | undefined;
   relay(target: ActorRef<any>, message: object, timeoutMs: number): Promise<object>;
+  readonly cacheHost: AskCacheHost;
 }
 
 /** Sent to itself: the nodes changed (pool routers resize), or messages wait and local mailboxes may have room. */
@@ -66,6 +74,7 @@ export function routerDefinition<M extends object>(host: RouterHost, config: Rou
     replyTimeoutMs: positive("replyTimeoutMs", config.replyTimeoutMs ?? host.askTimeoutMs),
   };
   if (pool?.perNode !== undefined && pool.definition.kind === undefined) throw new TypeError("a pool router with perNode needs a definition with a `kind`");
+  if (config.cache !== undefined && config.strategy.name === "broadcast") throw new TypeError("a broadcast router cannot cache: every routee is to receive each message");
 
   const route: Handler<RouterState, object, M> = (state, message, ctx) => {
     state.core.route(message, ctx.sender);
@@ -104,6 +113,7 @@ export function routerDefinition<M extends object>(host: RouterHost, config: Rou
       config.strategy,
       limits,
       pool !== undefined ? () => ctx.children() : () => next.group,
+      config.cache && new AskCache(host.cacheHost, config.cache, `router ${self.address.path}`, config.cache.name ?? pool?.definition.kind ?? `router:${self.address.path}`),
     );
     const next: RouterState = { ...state, core };
     for (const ref of next.group) ctx.watch(ref);
@@ -113,7 +123,10 @@ export function routerDefinition<M extends object>(host: RouterHost, config: Rou
     }
     return next;
   };
-  const stop = (state: RouterState): void => state.unsubscribe?.();
+  const stop = (state: RouterState): void => {
+    state.unsubscribe?.();
+    state.core?.close();
+  };
   return Object.freeze({
     kind: undefined,
     messageTypes: Object.freeze([...(config.messages ?? pool?.definition.messageTypes ?? [])]),

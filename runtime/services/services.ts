@@ -1,6 +1,10 @@
 import type { ActorDefinition } from "../actor-definition.js";
 import type { Subjects } from "../subjects.js";
-import { ServiceMember, validateServiceName, type ServeOptions, type ServiceMemberHost } from "./service-member.js";
+import type { ActorRef } from "../actor-ref.js";
+import type { Headers } from "../tracing/tracing.js";
+import { SERVICE_FRONT_PREFIX, ServiceMember, validateServiceName, type ServeOptions, type ServiceMemberHost } from "./service-member.js";
+
+export { SERVICE_FRONT_PREFIX };
 import { ServiceRef, type ServiceRefHost } from "./service-ref.js";
 
 /** The services one node serves, and the refs it hands out for services anywhere in the system. */
@@ -28,6 +32,14 @@ export class Services {
     if (member === undefined) return;
     await member.drain();
     this.members.delete(name);
+  }
+
+  /** Delivers to the cache of this node's member of the service at `path` (SERVICE_FRONT_PREFIX + name); false when it serves none with a cache. */
+  deliver(path: string, message: object, sender: ActorRef<any> | undefined, headers: Headers): boolean {
+    const member = this.members.get(path.slice(SERVICE_FRONT_PREFIX.length));
+    if (member?.cache === undefined) return false;
+    member.deliver(message, sender, headers);
+    return true;
   }
 
   ref<M extends object>(name: string): ServiceRef<M> {

@@ -36,6 +36,8 @@ export class NodeStats {
   /** Jobs running on this node, by id, as last reported; and the totals of those that ended. */
   readonly jobs = new Map<string, JobFigures>();
   readonly jobsEnded = { done: 0, failed: 0, retried: 0, count: 0 };
+  /** Asks answered through routers' and services' result caches, by `<owner>` then outcome; and the time they saved. */
+  readonly caches = new Map<string, { readonly outcomes: Map<string, number>; savedMs: number }>();
 
   /** The counters of a kind (created on first use: kinds are few). */
   kind(name: string | undefined): KindStats {
@@ -56,6 +58,14 @@ export class NodeStats {
   askEnded(outcome: AskOutcome, ms: number): void {
     this.asks.outcomes.set(outcome, (this.asks.outcomes.get(outcome) ?? 0) + 1);
     this.asks.duration.add(ms / 1000);
+  }
+
+  /** An ask through the result cache of `owner` (`router /user/r`, `service echo`) ended as `outcome`. */
+  cacheAnswered(owner: string, outcome: string, savedMs: number): void {
+    let cache = this.caches.get(owner);
+    if (cache === undefined) this.caches.set(owner, (cache = { outcomes: new Map(), savedMs: 0 }));
+    cache.outcomes.set(outcome, (cache.outcomes.get(outcome) ?? 0) + 1);
+    cache.savedMs += savedMs;
   }
 
   storeWrite(outcome: StoreWriteOutcome): void {

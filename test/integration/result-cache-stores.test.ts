@@ -87,6 +87,15 @@ for (const which of ["nats-kv", "redis"] as const) {
       expect((await cache.getOrCompute(keyOf("c"), "t.Result", compute)).outcome).to.equal("hit");
     });
 
+    it(`${which}: a result over maxValueBytes is computed every time and never written to the server`, async () => {
+      const store = open();
+      const cache = cacheOn(store, { maxValueBytes: 1_000 });
+      let computed = 0;
+      const compute = async (): Promise<Uint8Array> => (computed++, new Uint8Array(1_001));
+      for (let i = 0; i < 2; i++) expect((await cache.getOrCompute(keyOf("big"), "t.Result", compute)).outcome).to.equal("miss");
+      expect([computed, cache.counters.tooLarge, await store.get(keyOf("big"))]).to.deep.equal([2, 2, undefined]);
+    });
+
     it(`${which}: with the server down, work is computed without the cache and that is said once; once back, it is used again`, async () => {
       const lines: string[] = [];
       const cache = cacheOn(open(), { retryAfterMs: 200, opTimeoutMs: 1_000, log: (line) => lines.push(line) });

@@ -102,3 +102,47 @@ describe("services: a queue group of three member processes under load (integrat
     console.log(`      outcomes: ${JSON.stringify(counts)}`);
   });
 });
+
+describe("services: a cached service of two member processes sharing a NATS KV cache (integration: nats-server with JetStream, troupe node)", function () {
+  this.timeout(120_000);
+  let nats: EmbeddedNats;
+  let members: TroupeProcess[];
+  let caller: ActorSystem;
+
+  before(async function () {
+    nats = await natsServerFor(this);
+    // The bucket outlives a run: a version of this run's own keeps earlier runs' entries out.
+    const env = { NATS_URL: nats.url, TROUPE_CACHE: "nats-kv:", CACHE_VERSION: `${process.pid}-${Date.now()}` };
+    members = ["m1", "m2"].map((id) => runTroupe(["node", "--system", "cached", "--node-id", id, "--module", "test/fixtures/cached-square-service-topology.ts"], env));
+    await Promise.all(members.map((m) => m.ready(60_000)));
+    const transport = await connectNats({ servers: nats.url, inboxPrefix: "troupe.cached._INBOX" });
+    caller = await ActorSystem.start({ name: "cached", nodeId: "caller", transport, types: [Ping, Pong], membership: false });
+  });
+  after(async () => {
+    await caller?.shutdown();
+    await Promise.all((members ?? []).map((m) => m.stop()));
+    await nats?.stop();
+  });
+
+  it("cached service: 100 identical asks at once over the two members are computed once, and asked again they are hits", async () => {
+    const square = caller.serviceRef<Ping>("square");
+    const ask = (): Promise<Pong> => square.ask(Ping.create({ seq: 12 }), Pong, { timeoutMs: 20_000 });
+    const first = await Promise.all(Array.from({ length: 100 }, ask));
+    // Each computation names itself (`<node>#<n>`): one name means one computation.
+    expect(new Set(first.map((p) => `${p.seq} ${p.node}`))).to.have.length(1);
+    expect(first[0]!.seq).to.equal(144);
+    expect(first[0]!.node).to.match(/^m[12]#1$/);
+    // One at a time: each finds the entry in the bucket.
+    for (let i = 0; i < 20; i++) expect((await ask()).node).to.equal(first[0]!.node);
+
+    const counters = await Promise.all(
+      ["m1", "m2"].map(async (node) => JSON.parse((await caller.refFor<Ping>({ system: "cached", node, path: "/user/cache-counters" }).ask(Ping.create(), Pong)).node) as Record<string, number>),
+    );
+    console.log(`      cache counters m1 ${JSON.stringify(counters[0])}, m2 ${JSON.stringify(counters[1])}`);
+    const total = (key: string): number => counters.reduce((sum, c) => sum + c[key]!, 0);
+    expect([total("misses"), total("hits") + total("waits"), total("bypassed"), total("failures")]).to.deep.equal([1, 119, 0, 0]);
+    expect(total("hits")).to.be.at.least(20);
+    // NATS spread the asks over both members: the one that did not compute was answered through the bucket.
+    expect(counters.every((c) => c.hits! + c.waits! + c.misses! > 0)).to.equal(true);
+  });
+});
