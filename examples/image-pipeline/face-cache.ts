@@ -7,6 +7,7 @@
 import type { ActorSystem } from "../../runtime/index.js";
 import { openResultCache, type ResultCache } from "../../runtime/cache/index.js";
 import { natsCredentialsFromEnv } from "../../runtime/cli/nats-credentials.js";
+import { systemInboxPrefix } from "../../runtime/cli/inbox-prefix.js";
 
 export const CACHE_ENV = "TROUPE_CACHE";
 
@@ -31,7 +32,8 @@ export function printableCacheUrl(url: string): string {
 export function openNodeCache(system: ActorSystem): void {
   const url = cacheUrl();
   if (url === undefined || caches.has(system.nodeId)) return;
-  const nats = process.env.NATS_URL ? { servers: process.env.NATS_URL.split(","), ...natsCredentialsFromEnv() } : undefined;
+  // The node's inbox prefix: under the node role's permissions, replies to `_INBOX.` are refused.
+  const nats = process.env.NATS_URL ? { servers: process.env.NATS_URL.split(","), inboxPrefix: systemInboxPrefix(system.name), ...natsCredentialsFromEnv() } : undefined;
   const cache = openResultCache(url, { nats, log: (line) => console.error(`[${system.nodeId}] cache: ${line}`) });
   caches.set(system.nodeId, cache);
   void system.closed().then(async () => {
