@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
 import { idleActorMemory } from "./idle-actor-memory.js";
 import { importTime } from "./import-time.js";
+import { nodeStart } from "./node-start.js";
 import { localAsk } from "./local-ask.js";
 import { localTell } from "./local-tell.js";
 import { natsServerVersion } from "./nats-server.js";
@@ -32,7 +33,7 @@ import { metricsOn } from "./metrics-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [importTime, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, metricsOn, imagePipelineScaling, resultCacheHit, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, reducerThroughput, jobOverhead, tracingOff, tracingOn, metricsOn, imagePipelineScaling, resultCacheHit, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)

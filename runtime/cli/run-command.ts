@@ -81,7 +81,7 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
   const started = Date.now();
   const signal = untilSignal();
   let nats: NatsEndpoint | undefined;
-  let system: ActorSystem | undefined;
+  let coordinator: Promise<ActorSystem> | undefined;
   let tracing: TracingHandle | undefined;
   let workers: WorkerPool | undefined;
 
@@ -95,26 +95,23 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     // --trace, or the OTEL_* variables alone (the workers inherit them, and trace and meter the same way).
     if (telemetryWanted(traceFile)) tracing = (await loadStartTracing())({ file: traceFile, nodeId: "coordinator", system: systemName, serviceName: "troupe-run", report: (line) => console.error(`tracing [coordinator]: ${line}`) });
     nats = await resolveNats(values.nats, say);
-    const credentials = natsCredentialsFromEnv();
-    system = await ActorSystem.start({
-      name: systemName,
-      nodeId: "coordinator",
-      transport: await connectNats({ servers: nats.servers, name: "troupe-coordinator", inboxPrefix: systemInboxPrefix(systemName), ...credentials }),
-      types: topology.types,
-      tracing: traced,
-      metrics: tracing?.metrics ?? false,
-    });
+    const servers = nats.servers;
     const ids = Array.from({ length: nodes }, (_, i) => `worker-${i + 1}`);
     // Held before it starts, so that Ctrl-C during the start stops what has started.
-    workers = new WorkerPool({ system: systemName, servers: nats.servers, modulePath, traceFile, log: (line) => console.error(printable(line)) });
-    await workers.start(ids);
+    workers = new WorkerPool({ system: systemName, servers, modulePath, traceFile, log: (line) => console.error(printable(line)) });
+    // The coordinator starts while the workers do: nothing of theirs waits for it, and on a few cores
+    // its start would otherwise come before all of theirs (bench/node-start.ts, run-16-ready).
+    coordinator = connectNats({ servers, name: "troupe-coordinator", inboxPrefix: systemInboxPrefix(systemName), ...natsCredentialsFromEnv() }).then((transport) =>
+      ActorSystem.start({ name: systemName, nodeId: "coordinator", transport, types: topology.types, tracing: traced, metrics: tracing?.metrics ?? false }),
+    );
+    const [system] = await Promise.all([coordinator, workers.start(ids)]);
     say(`workers ready: ${ids.join(", ")} (pids ${workers.pids().join(", ")})`);
 
     const printer = progressPrinter();
     // With tracing on, the whole run is one root span: everything the topology does is in its trace.
     const otel = traced ? await loadOtelApi() : undefined;
     const runSpan = otel?.trace.getTracer("troupe").startSpan(`run ${topology.name}`, { attributes: { "troupe.system": systemName, "troupe.nodes": nodes } });
-    const main = (): Promise<TopologyResult> => topology.main({ system: system!, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
+    const main = (): Promise<TopologyResult> => topology.main({ system, workers: ids, state, stateIsDefault: values.state === undefined, log: say, progress: (p) => printer.show(p), traceFile });
     // A worker that dies is restarted (WorkerPool); the run fails only when they keep dying.
     const supervised = (): Promise<TopologyResult> => Promise.race([main(), workers!.failed]);
     const result = await (otel && runSpan ? otel.context.with(otel.trace.setSpan(otel.context.active(), runSpan), supervised) : supervised()).finally(() => {
@@ -150,7 +147,8 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
     try {
       // The coordinator's last metrics go out while the workers stop.
       await Promise.all([workers?.stop(), flushMetricsBeforeShutdown(tracing)]);
-      await system?.shutdown();
+      // Awaited, not only held: a run stopped while the coordinator starts still stops it once started.
+      await (await coordinator?.catch(() => undefined))?.shutdown();
     } finally {
       // The workers' tracing gives up on a collector that is down when they get SIGTERM, plus its
       // deadline; the coordinator's gives up by the same time (with a moment for its own last batch),

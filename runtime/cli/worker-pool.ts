@@ -30,6 +30,9 @@ export class WorkerPool {
   /** Rejects when the pool gives up; never resolves. */
   readonly failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
 
+  /** Workers still starting (not ready yet), so that `stop` stops them too, and waits for their exit. */
+  private readonly starting = new Map<string, { abort: AbortController; attempt: Promise<WorkerProcess> }>();
+
   /** Start failures in a row per node id, reset once it is ready: a worker that never starts gives up. */
   private readonly failedStarts = new Map<string, number>();
 
@@ -43,10 +46,13 @@ export class WorkerPool {
 
   /**
    * Starts a worker per id and resolves once all are ready, restarting those that die first; rejects
-   * when one fails to start more than `maxRestarts` times in a row, or the intensity is used up.
+   * when one fails to start more than `maxRestarts` times in a row, or the intensity is used up, or
+   * `stop` came first.
    */
   async start(ids: readonly string[]): Promise<void> {
     await Promise.race([Promise.all(ids.map((id) => this.run(id))), this.failed]);
+    // Not all of them are running: nothing may go on as if they were.
+    if (this.stopping) throw new Error("the worker processes were stopped while they started");
   }
 
   pids(): (number | undefined)[] {
@@ -55,15 +61,22 @@ export class WorkerPool {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    const starting = [...this.starting.values()];
+    for (const { abort } of starting) abort.abort();
+    // One that became ready meanwhile is stopped here too (stopping twice is harmless).
+    const stopStarting = starting.map(({ attempt }) => attempt.then((worker) => worker.stop(), () => undefined));
+    await Promise.all([...[...this.workers.values()].map((w) => w.stop()), ...stopStarting]);
   }
 
   /** Starts `nodeId` until it is ready, then watches it for an exit nobody asked for. */
   private async run(nodeId: string): Promise<void> {
     for (;;) {
       if (this.stopping) return;
+      const abort = new AbortController();
+      const attempt = startWorker({ ...this.launch, nodeId }, abort.signal);
+      this.starting.set(nodeId, { abort, attempt });
       try {
-        const worker = await startWorker({ ...this.launch, nodeId });
+        const worker = await attempt;
         if (this.stopping) return void (await worker.stop());
         this.workers.set(nodeId, worker);
         this.failedStarts.delete(nodeId);
@@ -73,8 +86,11 @@ export class WorkerPool {
         });
         return;
       } catch (error) {
+        if (this.stopping) return; // stopped while it started: not a failure
         this.failedStarts.set(nodeId, (this.failedStarts.get(nodeId) ?? 0) + 1);
         await this.giveUpOrWait(nodeId, error instanceof Error ? error : new Error(String(error)));
+      } finally {
+        this.starting.delete(nodeId);
       }
     }
   }

@@ -24,8 +24,11 @@ export interface WorkerLaunch {
   readonly readyTimeoutMs?: number;
 }
 
-/** Starts `troupe node` as a child process and resolves once it reports ready. */
-export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> {
+/**
+ * Starts `troupe node` as a child process and resolves once it reports ready. Aborting `signal` before
+ * then stops the child (SIGTERM, SIGKILL after 10 s); the promise rejects once it has exited.
+ */
+export async function startWorker(launch: WorkerLaunch, signal?: AbortSignal): Promise<WorkerProcess> {
   const args = [BIN, "node", "--system", launch.system, "--node-id", launch.nodeId, "--exit-with-stdin"];
   if (launch.modulePath) args.push("--module", launch.modulePath);
   if (launch.traceFile) args.push("--trace", launch.traceFile);
@@ -43,6 +46,11 @@ export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> 
     clearTimeout(killer);
   };
 
+  const onAbort = (): void => {
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   await new Promise<void>((resolve, reject) => {
     const timeoutMs = launch.readyTimeoutMs ?? 30_000;
     const timer = setTimeout(() => {
@@ -65,6 +73,6 @@ export async function startWorker(launch: WorkerLaunch): Promise<WorkerProcess> 
       clearTimeout(timer);
       reject(new Error(`worker ${launch.nodeId} exited with code ${child.exitCode ?? child.signalCode} before it was ready`));
     });
-  });
+  }).finally(() => signal?.removeEventListener("abort", onAbort));
   return { nodeId: launch.nodeId, child, stop };
 }

@@ -80,6 +80,22 @@ describe("troupe run supervises its worker processes (integration: nats-server, 
     expect(run.stderr()).not.to.include("main must not run");
   });
 
+  it("workers: SIGINT while they start stops the ones still starting too, before the run exits", async () => {
+    const run = runTroupe(["run", SLOW_SUM, "--nodes", "3", "--nats", nats.url, "--json"]);
+    const ids = ["worker-1", "worker-2", "worker-3"];
+    let starting: number[] = [];
+    await eventually("the worker processes to appear", () => {
+      starting = ids.map((id) => workerPid(run.child.pid!, id)).filter((pid) => pid !== undefined);
+      return starting.length === ids.length;
+    }, 20_000);
+    expect(run.stderr(), "no worker ready yet").not.to.include("workers ready");
+    run.child.kill("SIGINT");
+    expect(await run.exited, run.stderr()).to.equal(130);
+    expect(starting.filter((pid) => !processGone(pid)), "worker processes left running").to.deep.equal([]);
+    expect(summaryOf(run.stdout())).to.include({ ok: false, error: "interrupted by SIGINT" });
+    expect(run.stderr(), "nothing goes on as if the workers were ready").not.to.include("workers ready");
+  });
+
   it("node: SIGTERM ends a node whose server has gone away within --shutdown-ms", async function () {
     const own = await natsServerFor(this);
     const node = runTroupe(["node", "--system", "lonely", "--node-id", "n1", "--nats", own.url, "--shutdown-ms", "1500"]);

@@ -45,4 +45,13 @@ describe("package: optional peers are loaded only when used (unit, over dist/)",
     }
     expect(offenders).to.deep.equal([]);
   });
+
+  it("troupe node and troupe run load no package up front but protobufjs's minimal build: NATS comes when they connect, never protobufjs's reflection", function () {
+    if (!existsSync(join(DIST, "runtime/cli/main.js"))) this.skip();
+    // A node's start time and idle memory (bench/node-start.ts) are mostly what it loads; this keeps what it loads small.
+    const verbs = readdirSync(join(DIST, "chunks")).filter((f) => /^(node|run)-command-[A-Z0-9]+\.js$/.test(f));
+    expect(verbs, "node and run verb chunks").to.have.length(2);
+    const loaded = verbs.flatMap((verb) => [...staticPackages(join(DIST, "chunks", verb)).keys()].filter((spec) => !spec.startsWith("node:")).map((spec) => `${verb.replace(/-[A-Z0-9]+\.js$/, "")}: ${spec}`));
+    expect(loaded.sort()).to.deep.equal(["node-command: protobufjs/minimal.js", "run-command: protobufjs/minimal.js"]);
+  });
 });
