@@ -481,7 +481,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    * context manager, in what it awaits). Returns true to go on with the next message synchronously.
    */
   private runTraced(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
-    const { span, context } = tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
+    // Unsampled: the sender's context, without a span or the message's type name.
+    const { span, context } = tracing.unsampledContext(this.headers) ?? tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
     this.processingSpan = span;
     let result: S | void | Promise<S | void>;
     try {

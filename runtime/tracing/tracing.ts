@@ -1,7 +1,8 @@
 import type { Context, Link, Span, SpanContext, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
-import { drawTrace, rootSampling, type RootSampling } from "./root-sampling.js";
+import { drawRoot, rootSampling, type RootSampling } from "./root-sampling.js";
+import { SPAN_KEY, UnsampledContext, UnsampledSpan, isUnsampledTraceparent } from "./unsampled-context.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -117,26 +118,36 @@ export class Tracing {
   }
 
   /**
-   * A PRODUCER span for a send from the active context; returns the headers to send with it. The
-   * span stays open until `sent` gives it the body size (when the message was encoded).
+   * The headers of a send that records nothing, decided without the SDK; undefined when the send needs
+   * a PRODUCER span (`send`, called next). Under an unsampled span (the sampler following the parent),
+   * a child span would be unsampled too: the `traceparent` goes on unchanged (under a span of
+   * `unsampledContext`, as the very header object it came with). Outside any trace, with root sampling
+   * (root-sampling.ts), a new trace is drawn: unsampled, its `traceparent` is all there is to it.
+   */
+  passOn(headers: Headers): Headers | undefined {
+    const active = this.context.active();
+    const parent = active.getValue(SPAN_KEY) as Span | undefined;
+    if (parent !== undefined) {
+      if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
+      if (parent instanceof UnsampledSpan) return headers === undefined ? parent.headers() : withTraceparent(headers, parent.traceparent);
+      return withTraceparent(headers, traceparentOf(parent.spanContext()));
+    }
+    const roots = this.roots;
+    if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
+    // A sampled one leaves its id in `roots.nextTraceId`, for the SDK's root span that `send` starts.
+    const traceparent = drawRoot(roots);
+    return traceparent === undefined ? undefined : withTraceparent(headers, traceparent);
+  }
+
+  /**
+   * A PRODUCER span for a send from the active context, when `passOn` found that it needs one;
+   * returns the headers to send with it. The span stays open until `sent` gives it the body size
+   * (when the message was encoded).
    */
   send(target: Address, destination: SendDestination, typeName: string, headers: Headers): Record<string, string> | Headers {
     const { context, propagation, trace } = this;
     const active = context.active();
-    const parent = trace.getSpan(active);
-    if (parent !== undefined && this.parentBased && !parent.isRecording() && propagation.getBaggage(active) === undefined) {
-      // Under an unsampled span, a child span would be unsampled too: pass the decision on unchanged.
-      const traceparent = traceparentOf(parent.spanContext());
-      if (headers?.traceparent === traceparent) return headers;
-      return { ...headers, traceparent };
-    }
     const roots = this.roots;
-    if (parent === undefined && roots !== undefined && propagation.getBaggage(active) === undefined) {
-      // A new trace, decided here: the SDK sees only the sampled ones, under the id drawn for them.
-      const drawn = drawTrace(roots.upperBound);
-      if (!drawn.sampled) return { ...headers, traceparent: `00-${drawn.traceId}-${drawn.spanId}-00` };
-      roots.nextTraceId = drawn.traceId;
-    }
     const span = this.tracer.startSpan(`send ${destination.template}`, { kind: this.api.SpanKind.PRODUCER }, active);
     if (roots !== undefined) roots.nextTraceId = undefined;
     const recording = span.isRecording();
@@ -207,17 +218,24 @@ export class Tracing {
     span.end();
   }
 
+  /**
+   * What a message carrying `headers` is processed under when its span would not be sampled (the
+   * sampler follows the parent, and the parent's `traceparent` says unsampled): the sender's context,
+   * current for the handler's sends and spans, and no span of its own. Undefined otherwise: the
+   * message needs `startProcess`.
+   */
+  unsampledContext(headers: Headers): UnsampledContext | undefined {
+    if (!this.parentBased || headers === undefined) return undefined;
+    const traceparent = headers.traceparent;
+    if (!isUnsampledTraceparent(traceparent) || headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
+    return new UnsampledContext(new UnsampledSpan(traceparent), this.rootContext);
+  }
+
   /** Starts the CONSUMER span of processing a message at `path`; the caller ends it when the handler settles. */
   startProcess(path: string, kind: string | undefined, typeName: string, headers: Headers): { span: Span; context: Context } {
+    const unsampled = this.unsampledContext(headers);
+    if (unsampled !== undefined) return unsampled;
     const { context, propagation, trace } = this;
-    if (this.parentBased && headers !== undefined && headers.tracestate === undefined && headers.baggage === undefined) {
-      const remote = unsampledSpanContext(headers.traceparent);
-      if (remote !== undefined) {
-        // The span would not be sampled: make the sender's context current, for the handler's sends.
-        const span = trace.wrapSpanContext(remote);
-        return { span, context: trace.setSpan(this.rootContext, span) };
-      }
-    }
     const { SpanKind } = this.api;
     const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
     const template = actorTemplate(path, kind);
@@ -286,19 +304,10 @@ function traceparentOf(spanContext: SpanContext): string {
   return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & 1 ? "01" : "00"}`;
 }
 
-/**
- * The remote span context of a version-00 `traceparent` whose sampled flag is off, read by position
- * (55 characters); undefined for anything else, which then takes the propagator's full parse. The ids
- * are passed on as they came, not checked digit by digit (that would cost more than the rest of the
- * fast path): a malformed one can only mislabel a trace that records nothing.
- */
-function unsampledSpanContext(traceparent: string | undefined): SpanContext | undefined {
-  if (traceparent === undefined || traceparent.length !== 55) return undefined;
-  // "00-" <32> "-" <16> "-" "0" <even digit>
-  if (traceparent.charCodeAt(0) !== 48 || traceparent.charCodeAt(1) !== 48 || traceparent.charCodeAt(2) !== 45 || traceparent.charCodeAt(35) !== 45 || traceparent.charCodeAt(52) !== 45 || traceparent.charCodeAt(53) !== 48) return undefined;
-  const flags = traceparent.charCodeAt(54) - 48;
-  if (flags < 0 || flags > 9 || flags & 1) return undefined;
-  return { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), traceFlags: 0, isRemote: true };
+/** `headers` with `traceparent` set to `value` (the same object when it already is). */
+function withTraceparent(headers: Headers, traceparent: string): Readonly<Record<string, string>> {
+  if (headers === undefined) return { traceparent };
+  return headers.traceparent === traceparent ? headers : { ...headers, traceparent };
 }
 
 /** Records a failure on a span: the exception, and an error status. */

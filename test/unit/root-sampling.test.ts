@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
-import { drawSpanId, drawTrace, ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "../../runtime/tracing/root-sampling.js";
+import { drawRoot, drawSpanId, drawTrace, ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "../../runtime/tracing/root-sampling.js";
 
 describe("root sampling: new traces decided without the SDK (unit)", () => {
   afterEach(() => setRootSampling(undefined));
@@ -21,6 +21,25 @@ describe("root sampling: new traces decided without the SDK (unit)", () => {
       // Binomial: within 5 standard deviations of the ratio.
       const sd = Math.sqrt(5_000 * ratio * (1 - ratio));
       expect(sampled, `sampled at ${ratio}`).to.be.within(5_000 * ratio - 5 * sd, 5_000 * ratio + 5 * sd);
+    }
+  });
+
+  it("root sampling: drawRoot gives an unsampled trace its traceparent and a sampled one its id for the SDK, as the SDK's sampler decides", () => {
+    for (const ratio of [0, 0.01, 0.5, 1]) {
+      const sampling = setRootSampling(ratio)!;
+      const sdk = new TraceIdRatioBasedSampler(ratio);
+      const seen = new Set<string>();
+      for (let i = 0; i < 3_000; i++) {
+        const traceparent = drawRoot(sampling);
+        const traceId = traceparent === undefined ? sampling.nextTraceId! : traceparent.slice(3, 35);
+        sampling.nextTraceId = undefined;
+        if (traceparent !== undefined) expect(traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+        expect(traceId).to.match(/^[0-9a-f]{32}$/).and.not.match(/^0+$/);
+        const decision = sdk.shouldSample(ROOT_CONTEXT, traceId).decision;
+        expect(traceparent === undefined, `${traceId} at ${ratio}`).to.equal(decision === SamplingDecision.RECORD_AND_SAMPLED);
+        seen.add(traceId);
+      }
+      expect(seen.size).to.equal(3_000);
     }
   });
 
