@@ -4,7 +4,7 @@ import type { MessageType } from "./codec/message-type.js";
 /** Sends messages on behalf of refs; the actor system implements it. */
 export interface MessageRouter {
   deliver(target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers?: Readonly<Record<string, string>>): void;
-  ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R>;
+  ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined, headers?: Readonly<Record<string, string>>): Promise<R>;
 }
 
 /** Where a ref delivers directly when its actor lives on this node: skips the network and serialisation. */

@@ -261,7 +261,8 @@ export class ActorSystem implements MessageRouter {
       registry: this.registry,
       deadLetters: this.deadLetters,
       router: this,
-      relay: (target, message) => relayAsk(this.asks, target, message, this.askTimeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this)),
+      relay: (target, message, headers) =>
+        relayAsk(this.asks, target, message, this.askTimeoutMs, this.spanTypeName(message), (path) => new ActorRef(this.addressOf(path), this), headers && { router: this, headers }),
       hostsOf: (announced) => {
         const nodes = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.entities.announced() }];
         return nodes.filter((n) => n.kinds.includes(announced)).map((n) => n.node);
@@ -534,20 +535,20 @@ export class ActorSystem implements MessageRouter {
     tracing.sent(bodyBytes);
   }
 
-  ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R> {
+  ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined, headers?: Headers): Promise<R> {
     if (this.shutdownPromise) return Promise.reject(new SystemStoppedError(`node ${this.nodeId} is shutting down; cannot ask`));
     this.registry.register(replyType);
     const requestName = this.spanTypeName(message);
     const { path, reply } = this.asks.open(target.address, requestName, replyType, this.registry.nameOfType(replyType), timeoutMs ?? this.askTimeoutMs);
     const replyTo = new ActorRef({ system: this.name, node: this.nodeId, path }, this);
     if (this.tracing === undefined) {
-      sendRequest(this.asks, path, target, message, replyTo);
+      sendRequest(this.asks, path, target, message, replyTo, headers && this, headers);
       return reply;
     }
     // The ask is a span of its own; the request, its processing and the reply all happen under it.
     const tracing = this.tracing;
     const { span, context } = tracing.startAsk(requestName, target.address);
-    tracing.with(context, sendRequest, undefined, this.asks, path, target, message, replyTo);
+    tracing.with(context, sendRequest, undefined, this.asks, path, target, message, replyTo, headers && this, headers);
     reply.then(
       () => span.end(),
       (error: unknown) => {
@@ -691,7 +692,7 @@ export class ActorSystem implements MessageRouter {
    */
   private readonly onActorList = (request: InboundMessage): void => {
     if (!this.mayAnswer(request)) return;
-    const { actors, totals } = actorListAnswer(this.cells, this.deadLetters.count);
+    const { actors, totals } = actorListAnswer(this.cells, this.deadLetters.count, this.entities.activations());
     for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes, totals)) this.transport.publish(request.reply, page);
   };
 
@@ -775,9 +776,11 @@ function nodeOf(sender: ActorRef<any> | undefined): Address | undefined {
 }
 
 /** Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once. */
-function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>): void {
+/** Sends an ask's request; with headers (an entity's idempotency key) it goes through `router`, as a ref's tell carries none. */
+function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>, router?: MessageRouter, headers?: Headers): void {
   try {
-    target.tell(message, replyTo);
+    if (router === undefined || headers === undefined) target.tell(message, replyTo);
+    else router.deliver(target, message, replyTo, headers);
   } catch (error) {
     asks.abandon(path, error as Error);
   }

@@ -45,7 +45,13 @@ export type DeadLetterReason =
   /** No live node hosts the entity's kind, or its message kept being forwarded between nodes that disagree. */
   | "no-owner"
   /** An entity could not load its state; its messages were not processed. */
-  | "activation-failed";
+  | "activation-failed"
+  /** A node held `maxActivations` of the entity's kind, none idle: the entity was not activated for this message. */
+  | "too-many-activations"
+  /** An entity's copy gave up at shutdown (`drainTimeoutMs`) on writing this message's effect: it may not be durable. */
+  | "unwritten"
+  /** A message to an entity whose idempotency key header is empty or too long; not processed. */
+  | "invalid-idempotency-key";
 
 export interface DeadLetter {
   readonly reason: DeadLetterReason;
@@ -112,7 +118,13 @@ export type LimitName =
   /** A Watch refused: this node holds `maxWatchesPerNode` watches for that node already. */
   | "maxWatchesPerNode"
   /** A control message from a node not seen yet refused: `maxControlAwaitingMembership` wait already. */
-  | "maxControlAwaitingMembership";
+  | "maxControlAwaitingMembership"
+  /** A message to an entity refused: its copy held `maxQueuedPerEntity` messages (a `mailbox-overflow` dead letter). */
+  | "maxQueuedPerEntity"
+  /** A message to an entity refused: its copy held `maxQueuedBytesPerEntity` bytes of messages (`mailbox-overflow`). */
+  | "maxQueuedBytesPerEntity"
+  /** A message to an entity refused: its node held `maxActivations` of the kind, none idle (`too-many-activations`). */
+  | "maxActivationsPerKind";
 
 /** What a letter costs beyond what `approximateBytes` finds in its fields: the object and its small fields. */
 const LETTER_BYTES = 160;

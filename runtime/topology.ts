@@ -2,6 +2,7 @@ import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorSystem } from "./actor-system.js";
 import type { JobProgress } from "../actors/work/job-spec.js";
 import type { MessageType } from "./codec/message-type.js";
+import type { EntityDefinition } from "./entities/entity-definition.js";
 
 /** What `troupe run` hands a topology's coordinator. */
 export interface TopologyRunContext {
@@ -45,7 +46,12 @@ export interface Topology {
   readonly types?: readonly MessageType[];
   /** Actor kinds every worker node hosts, so that supervisors can place children there. */
   readonly kinds?: readonly ActorDefinition<any, any, any>[];
-  /** Runs on each worker node once it is connected, before it reports ready. */
+  /**
+   * Entity kinds of the topology (hosted by its `worker` hook with `system.hostEntities`): `troupe
+   * entities --topology` decodes their stored states with these definitions.
+   */
+  readonly entities?: readonly EntityDefinition[];
+  /** Runs on each worker node once it is connected, before it reports ready. Under `troupe run`, `TROUPE_STATE` holds the run's state URL. */
   worker?(system: ActorSystem): void | Promise<void>;
   /** Runs on the coordinator once every worker is ready. */
   main(ctx: TopologyRunContext): Promise<TopologyResult>;

@@ -12,6 +12,7 @@ const COMMANDS: Record<VerbName, () => Promise<Command>> = {
   node: async () => (await import("./node-command.js")).nodeCommand,
   nodes: async () => (await import("./nodes-command.js")).nodesCommand,
   actors: async () => (await import("./actors-command.js")).actorsCommand,
+  entities: async () => (await import("./entities-command.js")).entitiesCommand,
   top: async () => (await import("./top-command.js")).topCommand,
   dashboard: async () => (await import("./dashboard-command.js")).dashboardCommand,
   trace: async () => (await import("./trace-command.js")).traceCommand,

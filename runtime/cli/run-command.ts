@@ -64,6 +64,8 @@ async function runTopology(args: string[], report: RunReport): Promise<number> {
   const traceFile = values.trace === undefined ? undefined : resolve(values.trace);
   const state = values.state ?? pathToFileURL(resolve(".troupe", "state")).href;
   if (!/^(file|gs|memory):/.test(state)) throw new UsageError(`--state must be a file://, gs:// or memory: URL; got ${state}`, VERBS.run);
+  // Reaches the worker nodes (which inherit it) as TROUPE_STATE, for what their `worker` hook keeps there (entities).
+  process.env.TROUPE_STATE = state;
   // Reaches the topology's nodes as TROUPE_CACHE: this process's and the workers', which inherit it.
   if (values.cache !== undefined) {
     if (!/^(memory:$|nats-kv:|rediss?:\/\/)/.test(values.cache)) throw new UsageError(`--cache must be memory:, nats-kv: or a redis:// URL; got ${values.cache}`, VERBS.run);

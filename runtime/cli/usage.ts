@@ -96,12 +96,35 @@ export const VERBS = {
     name: "actors",
     synopsis: "[options]",
     summary: "Shows a system's actor tree across its nodes: path, kind, node, restarts.",
+    description: "Live entity copies are listed too, at /entity/<kind>/<key> with kind entity.<kind>, on the node\nthat holds them.",
     positionals: { min: 0, max: 0 },
     options: {
       system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
       json: { type: "boolean", default: false, help: "print one JSON object { system, actors }" },
       wait: { type: "string", default: "500", value: "MS", help: "how long to wait for the nodes' answers" },
+    },
+  },
+  entities: {
+    name: "entities",
+    synopsis: "<kind> [<key>] --state URL [options]",
+    summary: "Lists the stored entities of a kind, or prints one entity's state, generation and reminders.",
+    description:
+      "Reads the state store directly (no system needs to run): objects <prefix>/<kind>/<key>. Without a\n" +
+      "key, lists keys in order with their generation and size, --limit at a time, with the total; --after\n" +
+      "KEY gives the next page. With a key, prints its generation, pending reminders and the state decoded\n" +
+      "with the kind's definition from --topology (a module or example whose defineTopology lists\n" +
+      "`entities`), or its bytes in base64 when the kind is not known there. gs:// URLs honour\n" +
+      "STORAGE_EMULATOR_HOST. Exit code 1 when the entity is not stored.",
+    positionals: { min: 1, max: 2, missing: "troupe entities needs an entity kind, e.g. `troupe entities account --state gs://bucket/prefix`" },
+    options: {
+      state: { type: "string", value: "URL", help: "where the states are: gs://bucket/prefix, file:///dir (required)" },
+      prefix: { type: "string", default: "entities", value: "P", help: "first segment of the state keys (hostEntities' prefix)" },
+      topology: { type: "string", value: "FILE|EXAMPLE", help: "a topology module or bundled example whose `entities` give the state types" },
+      "key-prefix": { type: "string", value: "K", help: "list only keys starting with K" },
+      after: { type: "string", value: "KEY", help: "list keys after KEY (the next page)" },
+      limit: { type: "string", default: "100", value: "N", help: "most entities listed, 1 to 10000" },
+      json: { type: "boolean", default: false, help: "print one JSON object" },
     },
   },
   top: {

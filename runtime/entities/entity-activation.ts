@@ -1,10 +1,19 @@
 import type { ActorRef } from "../actor-ref.js";
 import type { Cancel } from "../actor-context.js";
+import { approximateBytes } from "../approximate-bytes.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import { GenerationConflictError, type Expected, type StateStore } from "../state/state-store.js";
+import { troupe } from "../../proto/gen/troupe.js";
+import { AppliedKeys, idempotencyKeyOf, type IdempotencyWindow } from "./applied-keys.js";
 import type { EntityContext } from "./entity-context.js";
-import type { EntityDefinition } from "./entity-definition.js";
+import type { EntityDefinition, EntityHandler } from "./entity-definition.js";
+import { decodeEntityObject, encodeEntityObject } from "./entity-record.js";
 import type { EntityRef } from "./entity-ref.js";
+import { ActivationReminders } from "./activation-reminders.js";
+import type { ReminderIndex } from "./reminder-index.js";
+import type { ReminderRetry } from "./entity-reminders.js";
+
+const { ReminderFired, ReminderWake } = troupe.entity;
 
 /** One message for an entity, as it arrived on this node. */
 export interface Mail {
@@ -22,13 +31,31 @@ export interface ActivationHost {
   readonly storeKey: string;
   /** At most one write per this long (GCS takes about one write per second per object); 0 = as soon as the last lands. */
   readonly writeEveryMs: number;
+  /** Replies and tells leave as soon as the handler returns; the write follows (at most one per `writeEveryMs`). */
+  readonly writeBehind: boolean;
+  readonly idempotency: Required<IdempotencyWindow>;
+  readonly maxRemindersPerEntity: number;
+  /** Backoff for a reminder whose `onReminder` threw. */
+  readonly reminderRetry: ReminderRetry;
+  /** The kind's reminder index; undefined when the kind has no `onReminder`. */
+  readonly reminderIndex: ReminderIndex | undefined;
+  /** A reply as stored with its idempotency key: its type name and bytes; undefined when it cannot be encoded. */
+  encodeReply(message: object): { readonly type: string; readonly bytes: Uint8Array } | undefined;
+  /** A stored reply, decoded again; undefined when its type is unknown here. */
+  decodeReply(type: string, bytes: Uint8Array): object | undefined;
   readonly self: EntityRef<any>;
   /** This copy's own address, the sender of what it tells. */
   readonly address: ActorRef<any>;
   /** In whose name a reply to `mail` goes: the address its asker asked. */
   replyAs(mail: Mail): ActorRef<any>;
   isAsk(mail: Mail): boolean;
-  failAsk(mail: Mail, reason: "fenced" | "handler-failed" | "unhandled" | "activation-failed", detail: string): void;
+  failAsk(mail: Mail, reason: "fenced" | "handler-failed" | "unhandled" | "activation-failed" | "invalid-idempotency-key" | "unknown-type" | "already-applied" | "unwritten", detail: string): void;
+  /** A dead letter for `mail`, with no Failure (its asker was answered already). */
+  lost(mail: Mail, reason: "unwritten", detail: string): void;
+  /** Most messages one copy holds (received, not yet processed or written); past it one is refused. */
+  readonly maxQueued: number;
+  /** Most bytes (by `approximateBytes`) of messages one copy holds; past it one is refused. */
+  readonly maxQueuedBytes: number;
   /** Sends mail on to the owner this node computes now. */
   forward(mail: readonly Mail[]): void;
   /** This copy lost its generation; `detail` says what became of its mail. */
@@ -41,6 +68,27 @@ export interface ActivationHost {
 interface Batch {
   readonly mail: Mail[];
   readonly outputs: (() => void)[];
+}
+
+/** Why a copy refused a message: the limit it is at, and words for the dead letter. */
+export interface Refusal {
+  readonly limit: "maxQueuedPerEntity" | "maxQueuedBytesPerEntity";
+  readonly detail: string;
+}
+
+/** What `handle` learns from a handler's context as it runs. */
+interface ContextWatch {
+  replied(message: object): void;
+  /** Called before the handler first changes a reminder, so that a throw can undo it. */
+  changingReminders(): void;
+}
+
+/** What one write commits: the state, applied keys and reminders as they were when it began. */
+interface Snapshot {
+  readonly state: Uint8Array;
+  readonly applied: troupe.entity.IAppliedKey[];
+  readonly reminders: troupe.entity.IReminder[];
+  readonly earliest: number | undefined;
 }
 
 /** How long after a write failed for another reason than its precondition its outcome is looked up (and again, while the store fails). */
@@ -65,10 +113,21 @@ export class EntityActivation {
   private idleTimer: TimerHandle | undefined;
   /** A write waiting for its turn (`writeEveryMs`) or for a retry. */
   private writeTimer: Cancel | undefined;
+  /** The next look at a write in doubt. */
+  private doubtTimer: TimerHandle | undefined;
+  /** Estimated bytes of the messages held (inbox, pending and in-flight batches), each remembered here until it leaves. */
+  private heldBytes = 0;
+  private readonly sizes = new WeakMap<Mail, number>();
   private lastWriteAtMs = Number.NEGATIVE_INFINITY;
   private moving = false;
   private stopped = false;
+  /** A handler is running (it may await): no write starts, and the pending batch is not swapped, until it returns. */
+  private handling = false;
   private readonly quietWaiters: (() => void)[] = [];
+  private applied!: AppliedKeys;
+  private reminders!: ActivationReminders;
+  /** What the reminder timer enqueues: fires what is due, like a scanner's wake, but never doubts the index. */
+  private readonly timerWake: Mail = { message: ReminderWake.create(), sender: undefined, headers: undefined };
   /** Writes that landed, for tests and stats. */
   writes = 0;
 
@@ -82,11 +141,66 @@ export class EntityActivation {
     return this.stopped;
   }
 
-  enqueue(mail: Mail): void {
-    if (this.stopped) return this.host.forward([mail]);
+  /**
+   * Takes a message, or refuses it (returning why) when this copy already holds `maxQueued` messages
+   * or `maxQueuedBytes` of them, counting those processed but not yet written: a store that is slow
+   * or down makes the entity refuse new work instead of holding it without bound.
+   */
+  enqueue(mail: Mail): Refusal | undefined {
+    if (this.stopped) {
+      this.host.forward([mail]);
+      return undefined;
+    }
+    if (mail !== this.timerWake) {
+      const held = this.held;
+      const { maxQueued, maxQueuedBytes } = this.host;
+      if (held >= maxQueued || this.heldBytes >= maxQueuedBytes) {
+        const limit = held >= maxQueued ? "maxQueuedPerEntity" : "maxQueuedBytesPerEntity";
+        const detail = `entity ${this.definition.kind}/${this.key} on node ${this.host.nodeId} holds ${held} message(s), ${this.heldBytes} bytes by estimate, not yet processed or written (${limit} ${limit === "maxQueuedPerEntity" ? maxQueued : maxQueuedBytes})${this.inFlight === undefined ? "" : ": its store has not confirmed a write yet"}`;
+        return { limit, detail };
+      }
+      const bytes = approximateBytes(mail.message);
+      this.sizes.set(mail, bytes);
+      this.heldBytes += bytes;
+    }
     this.inbox.push(mail);
     this.touch();
     void this.run();
+    return undefined;
+  }
+
+  /** Messages held: received and not yet processed, or processed and not yet written. */
+  get held(): number {
+    return this.inbox.length + this.pending.mail.length + (this.inFlight?.mail.length ?? 0);
+  }
+
+  /** Nothing to process, write or send, and not on its way out: can be passivated at once. */
+  get idle(): boolean {
+    return this.quiet && !this.moving && !this.stopped;
+  }
+
+  /**
+   * Gives up on the work in hand (shutdown's `drainTimeoutMs` passed, the store still failing): what
+   * was processed and not written becomes `unwritten` dead letters, with a Failure to each asker still
+   * waiting (the write in flight, if any, may or may not have landed); what was not processed yet
+   * moves on to the owner; then this copy leaves memory.
+   */
+  abandon(why: string): void {
+    if (this.stopped) return;
+    const inFlight = this.inFlight?.mail ?? [];
+    const pending = [...this.pending.mail];
+    const unprocessed = this.inbox.splice(0);
+    this.stop();
+    const where = `the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId}`;
+    const report = (mail: Mail, what: string): void => {
+      if (mail === this.timerWake) return;
+      const detail = `${where} ${why}: ${what}`;
+      if (this.host.writeBehind) this.host.lost(mail, "unwritten", `${detail} (write-behind: answered already)`);
+      else this.host.failAsk(mail, "unwritten", detail);
+    };
+    for (const mail of inFlight) report(mail, "the write of its effect failed and was not confirmed: it may or may not be durable");
+    for (const mail of pending) report(mail, "its effect was not written");
+    this.host.forward(unprocessed);
   }
 
   /** Leaves memory as soon as the work in hand is durable (its key now belongs to another node). */
@@ -114,6 +228,7 @@ export class EntityActivation {
       if (!this.loaded && !(await this.load())) return;
       while (this.inbox.length > 0 && !this.stopped) {
         await this.process(this.inbox.shift()!);
+        if (this.host.writeBehind) this.release(this.pending);
         this.maybeWrite();
       }
     } finally {
@@ -125,9 +240,29 @@ export class EntityActivation {
   private async load(): Promise<boolean> {
     try {
       const stored = await this.host.store.read(this.host.storeKey);
-      this.state = stored === undefined ? this.definition.initial(this.key) : this.definition.stateType.decode(stored.bytes);
+      // Abandoned while the read was slow: its mail has moved on already.
+      if (this.stopped) return false;
+      const object = stored === undefined ? undefined : decodeEntityObject(stored.bytes);
+      this.state = object === undefined ? this.definition.initial(this.key) : this.definition.stateType.decode(object.state);
+      this.applied = new AppliedKeys(this.host.idempotency, object?.applied ?? []);
       this.expected = stored === undefined ? "absent" : { generation: stored.generation };
       this.loaded = true;
+      this.reminders = new ActivationReminders(
+        {
+          key: this.key,
+          clock: this.host.clock,
+          index: this.host.reminderIndex,
+          maxPerEntity: this.host.maxRemindersPerEntity,
+          retry: this.host.reminderRetry,
+          due: () => this.enqueue(this.timerWake),
+          claimNeeded: () => {
+            this.changed = true;
+            this.maybeWrite();
+          },
+        },
+        object?.reminders ?? [],
+        object?.indexToken ?? "",
+      );
       return true;
     } catch (error) {
       // Nothing was processed: every asker learns why, and the next message tries again with a new copy.
@@ -139,27 +274,123 @@ export class EntityActivation {
   }
 
   private async process(mail: Mail): Promise<void> {
+    this.handling = true;
+    try {
+      await this.processNow(mail);
+    } finally {
+      this.handling = false;
+    }
+  }
+
+  private async processNow(mail: Mail): Promise<void> {
     const batch = this.pending;
     batch.mail.push(mail);
+    if (mail.message instanceof ReminderWake) return this.fireDue(mail, batch);
+    let key: string | undefined;
+    try {
+      key = idempotencyKeyOf(mail.headers);
+    } catch (error) {
+      batch.outputs.push(() => this.host.failAsk(mail, "invalid-idempotency-key", `entity ${this.definition.kind}/${this.key}: ${(error as Error).message}`));
+      return;
+    }
+    const first = key === undefined ? undefined : this.applied.get(key, this.host.clock.now());
+    if (first !== undefined) return this.replay(mail, batch, first);
     const handler = this.definition.handlers.get(mail.message.constructor);
     if (handler === undefined) {
       batch.outputs.push(() => this.host.failAsk(mail, "unhandled", `entity kind ${this.definition.kind} has no handler for ${mail.message.constructor.name}`));
       return;
     }
+    await this.handle(handler, mail.message, mail, batch, key);
+  }
+
+  /**
+   * Runs a handler. Its new state, the reminders it set and (with an idempotency key) the key and its
+   * first reply all go into the next write together; a handler that throws changes none of them, and
+   * its error is returned (reported to the asker and dead letters unless `report` is false).
+   */
+  private async handle(handler: EntityHandler<any, any, any>, message: object, mail: Mail, batch: Batch, key: string | undefined, report = true): Promise<Error | undefined> {
+    let firstReply: object | undefined;
+    let remindersBefore: troupe.entity.IReminder[] | undefined;
+    // What the handler sends joins the batch only if it returns: a handler that throws sends nothing.
+    const sent: Batch = { mail: [], outputs: [] };
+    const ctx = this.contextFor(mail, sent, key, {
+      replied: (reply) => (firstReply ??= reply),
+      changingReminders: () => (remindersBefore ??= this.reminders.toRecord()),
+    });
     try {
-      const next = await handler(this.state, mail.message, this.contextFor(mail, batch));
-      if (next !== undefined && next !== this.state && !this.stopped) {
+      const next = await handler(this.state, message, ctx);
+      if (this.stopped) return undefined;
+      if (next !== undefined && next !== this.state) {
         this.state = next;
         this.changed = true;
       }
+      if (remindersBefore !== undefined) this.changed = true;
+      if (key !== undefined) {
+        const now = this.host.clock.now();
+        const reply = firstReply === undefined ? undefined : this.host.encodeReply(firstReply);
+        this.applied.add({ key, appliedAtMs: now, replyType: reply?.type ?? "", reply: reply?.bytes ?? new Uint8Array(0) }, now);
+        this.changed = true;
+      }
+      for (const send of sent.outputs) batch.outputs.push(send);
     } catch (error) {
-      batch.outputs.push(() => this.host.failAsk(mail, "handler-failed", `entity ${this.definition.kind}/${this.key}: ${(error as Error).message}`));
+      if (remindersBefore !== undefined) this.reminders.restore(remindersBefore);
+      if (report) batch.outputs.push(() => this.host.failAsk(mail, "handler-failed", `entity ${this.definition.kind}/${this.key}: ${(error as Error).message}`));
+      if (remindersBefore !== undefined) this.reminders.schedule();
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    if (remindersBefore !== undefined) this.reminders.schedule();
+    return undefined;
+  }
+
+  /**
+   * A message whose idempotency key was applied already: its first reply again, once what it saw is
+   * durable; no handler runs. An ask whose key was first applied without a reply (sent as a tell, or
+   * its handler did not reply) gets a Failure `already-applied` rather than waiting for its timeout.
+   */
+  private replay(mail: Mail, batch: Batch, first: troupe.entity.IAppliedKey): void {
+    const to = mail.sender;
+    if (to === undefined) return;
+    if (!first.replyType) {
+      const detail = `idempotency key ${first.key} was applied to ${this.definition.kind}/${this.key} at ${first.appliedAtMs} ms by a message whose handler sent no reply (a tell, or no ctx.reply): its effect happened once; there is no reply to repeat`;
+      if (this.host.isAsk(mail)) batch.outputs.push(() => this.host.failAsk(mail, "already-applied", detail));
+      return;
+    }
+    const reply = this.host.decodeReply(first.replyType, first.reply ?? new Uint8Array(0));
+    if (reply !== undefined) batch.outputs.push(() => to.tell(reply, this.host.replyAs(mail)));
+    else {
+      const detail = `the first reply to idempotency key ${first.key} was a ${first.replyType}, which node ${this.host.nodeId} does not know: list it in the definition's replies`;
+      batch.outputs.push(() => this.host.failAsk(mail, "unknown-type", detail));
     }
   }
 
-  private contextFor(mail: Mail, batch: Batch): EntityContext<any> {
+  /**
+   * A reminder timer or a scanner's wake: each due reminder goes to `onReminder`, one at a time. One
+   * whose handler throws keeps its tick and fires again after a backoff (`reminders.retryMinBackoffMs`,
+   * doubling to `retryMaxBackoffMs`), persisted with it, so a handler that always throws costs one
+   * call, one write and one dead letter per backoff, never a loop.
+   */
+  private async fireDue(mail: Mail, batch: Batch): Promise<void> {
+    const onReminder = this.definition.onReminder;
+    if (onReminder === undefined) return;
+    const due = this.reminders.takeDue();
+    if (due.length > 0) this.changed = true;
+    for (const taken of due) {
+      if (this.stopped) return;
+      const error = await this.handle(onReminder, ReminderFired.create({ name: taken.name, missed: taken.missed }), mail, batch, undefined, false);
+      if (error === undefined || this.stopped) continue;
+      const delayMs = this.reminders.retry(taken);
+      const then = delayMs === undefined ? "it was changed meanwhile and is left as it is" : `it fires again in ${delayMs} ms`;
+      const detail = `entity ${this.definition.kind}/${this.key}: onReminder threw for reminder ${taken.name} (${error.message}); ${then}`;
+      batch.outputs.push(() => this.host.failAsk(mail, "handler-failed", detail));
+    }
+    if (due.length === 0 && mail !== this.timerWake) this.reminders.confirmIndex();
+    this.reminders.schedule();
+  }
+
+  private contextFor(mail: Mail, batch: Batch, idempotencyKey: string | undefined, seen: ContextWatch): EntityContext<any> {
     const { host } = this;
     return {
+      idempotencyKey,
       kind: this.definition.kind,
       key: this.key,
       self: host.self,
@@ -169,8 +400,20 @@ export class EntityActivation {
       nodeId: host.nodeId,
       reply: (message) => {
         const to = mail.sender;
+        seen.replied(message);
         if (to !== undefined) batch.outputs.push(() => to.tell(message, host.replyAs(mail)));
       },
+      remind: (name, schedule) => {
+        if (this.definition.onReminder === undefined) throw new TypeError(`entity kind ${this.definition.kind} has no onReminder handler: define one to use ctx.remind`);
+        seen.changingReminders();
+        this.reminders.remind(name, schedule);
+      },
+      cancelReminder: (name) => {
+        if (this.reminders.dueAtMs(name) === undefined) return false;
+        seen.changingReminders();
+        return this.reminders.cancel(name);
+      },
+      reminderDueAtMs: (name) => this.reminders.dueAtMs(name),
       tell: (target, message) => {
         batch.outputs.push(() => (target as ActorRef<any>).tell(message, host.address));
       },
@@ -179,9 +422,10 @@ export class EntityActivation {
 
   /** Starts the next write if one is due; releases held output at once when nothing it saw is unwritten. */
   private maybeWrite(): void {
-    if (this.stopped || this.inFlight !== undefined) return;
+    if (this.stopped || this.inFlight !== undefined || this.handling) return;
     if (!this.changed) {
       this.release(this.pending);
+      this.forget(this.pending.mail);
       this.pending = { mail: [], outputs: [] };
       return;
     }
@@ -193,14 +437,35 @@ export class EntityActivation {
     this.pending = { mail: [], outputs: [] };
     this.changed = false;
     this.inFlight = batch;
-    const bytes = this.definition.stateType.encode(this.state).finish();
+    const snapshot: Snapshot = {
+      state: this.definition.stateType.encode(this.state).finish(),
+      applied: this.applied.toRecord(),
+      reminders: this.reminders.toRecord(),
+      earliest: this.reminders.earliestDueMs,
+    };
+    // A reminder earlier than the index promises goes into the index before the object: claim, then write.
+    const claim = this.reminders.claimBefore(snapshot.earliest);
+    if (claim === undefined) return this.write(batch, snapshot, this.reminders.token, false);
+    claim.then(
+      (token) => {
+        if (!this.stopped) this.write(batch, snapshot, token, true);
+      },
+      () => {
+        if (this.stopped) return;
+        // The index could not be written: nothing was; everything waits and is tried again.
+        this.inFlight = undefined;
+        this.requeue(batch);
+        this.writeLater(WRITE_RETRY_MS);
+      },
+    );
+  }
+
+  private write(batch: Batch, snapshot: Snapshot, indexToken: string, claimed: boolean): void {
+    const bytes = encodeEntityObject({ ...snapshot, indexToken });
     this.host.store.write(this.host.storeKey, bytes, this.expected).then(
       (generation) => {
         if (this.stopped) return;
-        this.expected = { generation };
-        this.inFlight = undefined;
-        this.writes++;
-        this.release(batch);
+        this.landed(batch, snapshot, indexToken, claimed, generation);
         this.maybeWrite();
         this.afterWork();
       },
@@ -212,13 +477,47 @@ export class EntityActivation {
         }
         // The store failed otherwise (unreachable, timed out): the write may or may not have landed.
         // Keep the batch in flight and find out before anything is sent or written again.
-        this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes), WRITE_RETRY_MS);
+        this.doubtTimer = this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes, () => this.landed(batch, snapshot, indexToken, claimed, undefined), claimed), WRITE_RETRY_MS);
       },
     );
   }
 
+  /**
+   * A write landed: what it held goes out. If it moved the earliest reminder later (or claimed), the
+   * index entry follows, under this record's token (never over a newer copy's claim).
+   */
+  private landed(batch: Batch, snapshot: Snapshot, indexToken: string, claimed: boolean, generation: string | undefined): void {
+    if (generation !== undefined) this.expected = { generation };
+    this.inFlight = undefined;
+    this.writes++;
+    this.reminders.landed(snapshot.earliest, indexToken, claimed);
+    this.release(batch);
+    this.forget(batch.mail);
+  }
+
+  /** Messages done with (written and released): their bytes no longer count as held. */
+  private forget(mails: readonly Mail[]): void {
+    for (const mail of mails) {
+      this.heldBytes -= this.sizes.get(mail) ?? 0;
+      this.sizes.delete(mail);
+    }
+  }
+
+  /** Puts a batch that was not written back in front of the pending one: it goes out with the next write. */
+  private requeue(batch: Batch): void {
+    // In place: a handler awaiting now adds to this same batch.
+    const mail = [...batch.mail, ...this.pending.mail];
+    const outputs = [...batch.outputs, ...this.pending.outputs];
+    this.pending.mail.length = 0;
+    this.pending.outputs.length = 0;
+    for (const m of mail) this.pending.mail.push(m);
+    for (const send of outputs) this.pending.outputs.push(send);
+    this.changed = true;
+  }
+
   /** After a write whose outcome is unknown: landed (our bytes are there), not landed (retry), or another copy wrote (fence). */
-  private settleDoubt(batch: Batch, bytes: Uint8Array): void {
+  private settleDoubt(batch: Batch, bytes: Uint8Array, landed: () => void, claimed: boolean): void {
+    this.doubtTimer = undefined;
     if (this.stopped) return;
     const expected = this.expected;
     this.host.store.read(this.host.storeKey).then(
@@ -227,19 +526,20 @@ export class EntityActivation {
         this.inFlight = undefined;
         const untouched = expected === "absent" ? stored === undefined : stored?.generation === expected.generation;
         if (untouched) {
-          this.pending = { mail: [...batch.mail, ...this.pending.mail], outputs: [...batch.outputs, ...this.pending.outputs] };
-          this.changed = true;
+          this.requeue(batch);
+          if (claimed) this.reminders.claimUnused();
         } else if (stored !== undefined && sameBytes(stored.bytes, bytes)) {
           this.expected = { generation: stored.generation };
-          this.writes++;
-          this.release(batch);
+          landed();
         } else {
           return this.fence(batch, new GenerationConflictError(this.host.storeKey, expected, "another copy wrote while this copy's write was in doubt"));
         }
         this.maybeWrite();
         this.afterWork();
       },
-      () => this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes), WRITE_RETRY_MS),
+      () => {
+        if (!this.stopped) this.doubtTimer = this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes, landed, claimed), WRITE_RETRY_MS);
+      },
     );
   }
 
@@ -271,15 +571,21 @@ export class EntityActivation {
     this.stop();
     const onward: Mail[] = [];
     let failed = 0;
-    for (const mail of batch.mail) {
-      if (this.host.isAsk(mail)) {
-        failed++;
-        this.host.failAsk(mail, "fenced", `the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} lost its generation to another copy; this ask's effect was not confirmed (see docs/entities.md, Fencing)`);
-      } else onward.push(mail);
+    // Write-behind: what was processed has been answered already; its effects are lost with this copy.
+    const lost = this.host.writeBehind ? batch.mail.length + this.pending.mail.length : 0;
+    if (!this.host.writeBehind) {
+      for (const mail of batch.mail) {
+        if (this.host.isAsk(mail)) {
+          failed++;
+          this.host.failAsk(mail, "fenced", `the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} lost its generation to another copy; this ask's effect was not confirmed (see docs/entities.md, Fencing)`);
+        } else onward.push(mail);
+      }
+      onward.push(...this.pending.mail);
     }
-    onward.push(...this.pending.mail, ...this.inbox.splice(0));
+    onward.push(...this.inbox.splice(0));
     this.pending = { mail: [], outputs: [] };
-    this.host.fenced(`${error.message}: the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} stopped; ${failed} ask(s) failed "fenced", ${onward.length} message(s) forwarded to the owner`);
+    const lostText = lost > 0 ? `, ${lost} processed message(s) lost (write-behind)` : "";
+    this.host.fenced(`${error.message}: the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} stopped; ${failed} ask(s) failed "fenced", ${onward.length} message(s) forwarded to the owner${lostText}`);
     this.host.forward(onward);
   }
 
@@ -302,7 +608,9 @@ export class EntityActivation {
     if (this.stopped) return;
     this.stopped = true;
     if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer);
+    this.reminders?.stop();
     this.writeTimer?.();
+    if (this.doubtTimer !== undefined) this.host.clock.clearTimeout(this.doubtTimer);
     this.host.retired(this);
     for (const resolve of this.quietWaiters.splice(0)) resolve();
   }

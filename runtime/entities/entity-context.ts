@@ -1,6 +1,7 @@
 import type { ActorRef } from "../actor-ref.js";
 import type { Clock } from "../clock.js";
 import type { EntityRef } from "./entity-ref.js";
+import type { ReminderSchedule } from "./entity-reminders.js";
 
 /**
  * What an entity's handler may do. Its replies and tells are held until the state it returned is
@@ -20,4 +21,17 @@ export interface EntityContext<Self extends object = object> {
   reply(message: object): void;
   /** Sends to an actor or an entity, once the state this handler returns is durable. */
   tell(target: ActorRef<any> | EntityRef<any>, message: object): void;
+  /** The idempotency key the message carries, if any (docs/entities.md, "Idempotency keys"). */
+  readonly idempotencyKey: string | undefined;
+  /**
+   * Sets (or replaces) the reminder `name`: `{ atMs }` once, `{ everyMs }` every so often from now,
+   * `{ atMs, everyMs }` both. Persisted with the state, in the same write; the definition's
+   * `onReminder` receives a `ReminderFired` when it falls due, even if this entity is passivated or its
+   * node has died. Throws on a bad name or schedule, past the per-entity limit, or without `onReminder`.
+   */
+  remind(name: string, schedule: ReminderSchedule): void;
+  /** Removes the reminder `name` (with the next write); false when there was none. */
+  cancelReminder(name: string): boolean;
+  /** When the reminder `name` is next due (the clock's ms), or undefined. */
+  reminderDueAtMs(name: string): number | undefined;
 }

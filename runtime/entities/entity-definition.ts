@@ -2,6 +2,11 @@ import type { AcceptedBy, MessageTypes } from "../actor-definition.js";
 import type { MessageOf, MessageType } from "../codec/message-type.js";
 import type { EntityContext } from "./entity-context.js";
 import { validateEntityKind } from "./entity-path.js";
+import { troupe } from "../../proto/gen/troupe.js";
+
+/** What `onReminder` receives when a reminder falls due: `troupe.entity.ReminderFired { name, missed }`. */
+export const ReminderFired = troupe.entity.ReminderFired;
+export type ReminderFired = troupe.entity.ReminderFired;
 
 /** The next state, or nothing to keep the current one; sync or async. */
 export type EntityHandler<S, In extends object, Self extends object> = (state: S, message: In, ctx: EntityContext<Self>) => S | void | Promise<S | void>;
@@ -19,6 +24,13 @@ export interface EntitySpec<ST extends MessageType<any>, T extends MessageTypes>
   readonly handlers: { readonly [K in keyof T]: EntityHandler<NoInfer<MessageOf<ST>>, MessageOf<T[K]>, AcceptedBy<T>> };
   /** An activation with no message for this long is passivated (dropped from memory). Default 60,000 ms. */
   readonly idleMs?: number;
+  /**
+   * Reply types the handlers send beyond `state` and `messages`: registered on every hosting node, so
+   * that a node which has not sent one yet can repeat a reply stored with an idempotency key.
+   */
+  readonly replies?: readonly MessageType[];
+  /** Receives `ReminderFired { name, missed }` when a reminder set with `ctx.remind` falls due; needed to use reminders. */
+  readonly onReminder?: EntityHandler<NoInfer<MessageOf<ST>>, ReminderFired, AcceptedBy<T>>;
 }
 
 /** An entity definition: a value, nothing running. Nodes host it with `system.hostEntities`. */
@@ -30,6 +42,9 @@ export interface EntityDefinition<S extends object = any, M extends object = any
   /** Handlers by message class. */
   readonly handlers: ReadonlyMap<unknown, EntityHandler<S, any, M>>;
   readonly idleMs: number;
+  /** Types registered with the kind besides state and messages (`replies`). */
+  readonly replyTypes: readonly MessageType[];
+  readonly onReminder: EntityHandler<S, ReminderFired, M> | undefined;
 }
 
 export const DEFAULT_ENTITY_IDLE_MS = 60_000;
@@ -63,5 +78,9 @@ export function defineEntity<ST extends MessageType<any>, T extends MessageTypes
   }
   const idleMs = spec.idleMs ?? DEFAULT_ENTITY_IDLE_MS;
   if (!(idleMs > 0)) throw new RangeError(`defineEntity: idleMs must be a positive number; got ${idleMs}`);
-  return Object.freeze({ kind: spec.kind, stateType: spec.state, initial: spec.initial, messageTypes: Object.freeze(Object.values(spec.messages)), handlers, idleMs });
+  if (spec.onReminder !== undefined && typeof spec.onReminder !== "function") throw new TypeError("defineEntity: onReminder is not a function");
+  const { onReminder } = spec;
+  const replyTypes = Object.freeze([...(spec.replies ?? [])]);
+  for (const type of replyTypes) if (typeof type?.decode !== "function" || typeof type.getTypeUrl !== "function") throw new TypeError("defineEntity: replies holds something that is not a generated protobuf message class");
+  return Object.freeze({ kind: spec.kind, stateType: spec.state, initial: spec.initial, messageTypes: Object.freeze(Object.values(spec.messages)), handlers, idleMs, replyTypes, onReminder });
 }

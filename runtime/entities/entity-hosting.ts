@@ -7,11 +7,43 @@ import { Failure } from "../codec/wire-types.js";
 import type { DeadLetterReason, DeadLetters } from "../dead-letters.js";
 import { TEMP_PREFIX } from "../pending-asks.js";
 import type { StateStore } from "../state/state-store.js";
+import { troupe } from "../../proto/gen/troupe.js";
+import { idempotencyWindow, type IdempotencyWindow } from "./applied-keys.js";
 import { EntityActivation, type Mail } from "./entity-activation.js";
 import type { EntityDefinition } from "./entity-definition.js";
 import { announcedKind, entityPath, parseEntityPath, validateEntityKey, validateEntityKind } from "./entity-path.js";
 import { rendezvous, type EntityPlacement } from "./entity-placement.js";
 import { EntityRef, type EntityRouter } from "./entity-ref.js";
+import { DEFAULT_MAX_REMINDERS_PER_ENTITY, DEFAULT_REMINDER_RETRY } from "./entity-reminders.js";
+import { ReminderIndex } from "./reminder-index.js";
+import { ReminderScanner } from "./reminder-scanner.js";
+
+const { ReminderFired, ReminderWake } = troupe.entity;
+
+/** How a kind's reminders are kept and found (docs/entities.md, "Reminders"). */
+export interface ReminderOptions {
+  /** Index objects per kind, `<prefix>/.reminders/<kind>/<n>`. Default 16; about one per 10,000 entities with reminders keeps each under ~2 MiB. */
+  readonly shards?: number;
+  /** How often the node responsible for a shard reads it to wake passivated entities. Default 1,000 ms. */
+  readonly scanEveryMs?: number;
+  /** Most entities woken per shard per scan, earliest due first. Default 1,000. */
+  readonly maxWakesPerScan?: number;
+  /** Reminders one entity may hold. Default 1,000. */
+  readonly maxPerEntity?: number;
+  /** A reminder whose `onReminder` threw fires again this long after (its tick is not used up). Default 1,000 ms. */
+  readonly retryMinBackoffMs?: number;
+  /** The retry delay doubles with each throw in a row, up to this. Default 60,000 ms. */
+  readonly retryMaxBackoffMs?: number;
+}
+
+export const DEFAULT_REMINDER_OPTIONS: Required<ReminderOptions> = Object.freeze({
+  shards: 16,
+  scanEveryMs: 1_000,
+  maxWakesPerScan: 1_000,
+  maxPerEntity: DEFAULT_MAX_REMINDERS_PER_ENTITY,
+  retryMinBackoffMs: DEFAULT_REMINDER_RETRY.minMs,
+  retryMaxBackoffMs: DEFAULT_REMINDER_RETRY.maxMs,
+});
 
 /** How a node hosts one entity kind: where its states live and how its owners are chosen. */
 export interface HostEntitiesOptions {
@@ -24,9 +56,45 @@ export interface HostEntitiesOptions {
   /**
    * At most one write per entity per this long: messages meanwhile are coalesced into the next write
    * and their replies wait for it. Default 0 (write as soon as the last write lands); 1000 suits GCS.
+   * The kind's reminder index shards are written at most this often by each node, too.
    */
   readonly writeEveryMs?: number;
+  /**
+   * Write-behind: replies and tells leave as soon as the handler returns, before the state is written
+   * (still at most one write per `writeEveryMs`). Faster, and what was answered since the last write
+   * that landed is lost if the node dies or the copy is fenced (docs/entities.md). Default false.
+   */
+  readonly writeBehind?: boolean;
+  /** How many applied idempotency keys each entity remembers. Defaults: 1,000 keys, 24 hours, 256 KiB. */
+  readonly idempotency?: IdempotencyWindow;
+  /** The reminder index and its scan; used only by kinds with `onReminder`. */
+  readonly reminders?: ReminderOptions;
+  /**
+   * Most messages one entity's copy holds: received and not yet processed, or processed and not yet
+   * written (while its store is slow or down). Past it a message is refused: a Failure
+   * `mailbox-overflow` to an asker and a dead letter. Default 10,000.
+   */
+  readonly maxQueuedPerEntity?: number;
+  /** The same bound in bytes, by `approximateBytes` estimate of the messages. Default 16 MiB. */
+  readonly maxQueuedBytesPerEntity?: number;
+  /**
+   * Most activations of this kind in memory on this node. A message that needs one more passivates
+   * the least recently used idle one (nothing to process, write or send); when none is idle it is
+   * refused: a Failure `too-many-activations` to an asker and a dead letter. Default 100,000.
+   */
+  readonly maxActivations?: number;
+  /**
+   * How long shutdown waits for the kind's activations to make their work durable before giving up
+   * on what is left: `unwritten` dead letters (a Failure to askers still waiting). Default 30,000 ms.
+   */
+  readonly drainTimeoutMs?: number;
 }
+
+/** Entity limits per node and kind (docs/entities.md, "Limits"). */
+export const DEFAULT_ENTITY_LIMITS = Object.freeze({ maxQueuedPerEntity: 10_000, maxQueuedBytesPerEntity: 16 * 1024 * 1024, maxActivations: 100_000, drainTimeoutMs: 30_000 });
+
+/** Idle candidates looked at, least recently used first, to make room for one activation: bounds the cost when all are busy. */
+const EVICTION_SCAN = 64;
 
 /** What the node's entity hosting needs from its node. */
 export interface EntityHostingNode {
@@ -38,9 +106,9 @@ export interface EntityHostingNode {
   readonly router: MessageRouter;
   /**
    * Asks `target` on this node's behalf and resolves with whatever it answers (a Failure included):
-   * how a plain NATS requester's message reaches an owner on another node.
+   * how a plain NATS requester's message reaches an owner on another node. `headers` go with it.
    */
-  relay(target: ActorRef<any>, message: object): Promise<object>;
+  relay(target: ActorRef<any>, message: object, headers?: Readonly<Record<string, string>>): Promise<object>;
   /** The live nodes (this one included) whose heartbeats announce `announced`. */
   hostsOf(announced: string): readonly string[];
 }
@@ -58,6 +126,14 @@ interface HostedKind {
   readonly prefix: string;
   readonly placement: EntityPlacement;
   readonly writeEveryMs: number;
+  readonly writeBehind: boolean;
+  readonly idempotency: Required<IdempotencyWindow>;
+  readonly reminders: Required<ReminderOptions>;
+  readonly reminderIndex: ReminderIndex | undefined;
+  readonly scanner: ReminderScanner | undefined;
+  readonly limits: Readonly<Record<keyof typeof DEFAULT_ENTITY_LIMITS, number>>;
+  /** This kind's activations on this node by path, least recently used first. */
+  readonly live: Map<string, EntityActivation>;
 }
 
 export interface ActivationInfo {
@@ -73,7 +149,6 @@ export interface ActivationInfo {
  */
 export class EntityHosting implements EntityRouter {
   private readonly kinds = new Map<string, HostedKind>();
-  private readonly live = new Map<string, EntityActivation>();
   /** Shutting down: this node owns nothing any more, and forwards what still reaches it. */
   private leaving = false;
 
@@ -85,8 +160,39 @@ export class EntityHosting implements EntityRouter {
     const prefix = options.prefix ?? "entities";
     const writeEveryMs = options.writeEveryMs ?? 0;
     if (!(writeEveryMs >= 0)) throw new RangeError(`writeEveryMs must be >= 0; got ${writeEveryMs}`);
-    this.node.registry.register(definition.stateType, ...definition.messageTypes);
-    this.kinds.set(definition.kind, { definition, store: options.store, prefix, placement: options.placement ?? rendezvous, writeEveryMs });
+    const reminders = { ...DEFAULT_REMINDER_OPTIONS, ...options.reminders };
+    for (const [name, value] of Object.entries(reminders)) {
+      if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`reminders.${name} must be a positive whole number; got ${value}`);
+    }
+    if (reminders.retryMaxBackoffMs < reminders.retryMinBackoffMs) {
+      throw new RangeError(`reminders.retryMaxBackoffMs (${reminders.retryMaxBackoffMs}) must be >= retryMinBackoffMs (${reminders.retryMinBackoffMs})`);
+    }
+    const idempotency = idempotencyWindow(options.idempotency);
+    const limits: Record<keyof typeof DEFAULT_ENTITY_LIMITS, number> = { ...DEFAULT_ENTITY_LIMITS };
+    for (const name of Object.keys(limits) as (keyof typeof limits)[]) {
+      const value = options[name] ?? limits[name];
+      if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive whole number; got ${value}`);
+      limits[name] = value;
+    }
+    this.node.registry.register(definition.stateType, ...definition.messageTypes, ...definition.replyTypes, ReminderWake, ReminderFired);
+    const placement = options.placement ?? rendezvous;
+    const { kind } = definition;
+    const reminderIndex = definition.onReminder === undefined ? undefined : new ReminderIndex(options.store, prefix, kind, reminders.shards, this.node.clock, writeEveryMs);
+    const scanner =
+      reminderIndex &&
+      new ReminderScanner({
+        clock: this.node.clock,
+        index: reminderIndex,
+        scanEveryMs: reminders.scanEveryMs,
+        maxWakesPerScan: reminders.maxWakesPerScan,
+        // One node per shard: the one rendezvous hashing picks among the kind's hosts.
+        scans: (shard) => !this.leaving && placement(kind, `.reminders-${shard}`, this.node.hostsOf(announcedKind(kind))) === this.node.nodeId,
+        wake: (key) => this.route(kind, key, { message: ReminderWake.create(), sender: undefined, headers: undefined }),
+        failed: (error) => this.node.deadLetters.publish({ reason: "activation-failed", detail: `reading the reminder index of ${kind}: ${error.message}` }),
+      });
+    const hosted = { definition, store: options.store, prefix, placement, writeEveryMs, writeBehind: options.writeBehind === true, idempotency, reminders, reminderIndex, scanner, limits, live: new Map() };
+    this.kinds.set(kind, hosted);
+    scanner?.start();
   }
 
   /** Kind names for this node's heartbeat. */
@@ -99,7 +205,11 @@ export class EntityHosting implements EntityRouter {
   }
 
   activations(): ActivationInfo[] {
-    return [...this.live.values()].map((a) => ({ kind: a.definition.kind, key: a.key, writes: a.writes }));
+    return this.allLive().map((a) => ({ kind: a.definition.kind, key: a.key, writes: a.writes }));
+  }
+
+  private allLive(): EntityActivation[] {
+    return [...this.kinds.values()].flatMap((hosted) => [...hosted.live.values()]);
   }
 
   /** The owner of (kind, key) as this node sees membership now; undefined when no live node hosts the kind. */
@@ -109,12 +219,12 @@ export class EntityHosting implements EntityRouter {
     return placement(kind, key, this.leaving ? hosts.filter((n) => n !== this.node.nodeId) : hosts);
   }
 
-  tellEntity(kind: string, key: string, message: object, sender: ActorRef<any> | undefined): void {
-    this.node.router.deliver(this.refAt(this.ownerOf(kind, key) ?? this.node.nodeId, entityPath(kind, key)), message, sender);
+  tellEntity(kind: string, key: string, message: object, sender: ActorRef<any> | undefined, headers?: Readonly<Record<string, string>>): void {
+    this.node.router.deliver(this.refAt(this.ownerOf(kind, key) ?? this.node.nodeId, entityPath(kind, key)), message, sender, headers);
   }
 
-  askEntity<R extends object>(kind: string, key: string, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R> {
-    return this.node.router.ask(this.refAt(this.ownerOf(kind, key) ?? this.node.nodeId, entityPath(kind, key)), message, replyType, timeoutMs);
+  askEntity<R extends object>(kind: string, key: string, message: object, replyType: MessageType<R>, timeoutMs: number | undefined, headers?: Readonly<Record<string, string>>): Promise<R> {
+    return this.node.router.ask(this.refAt(this.ownerOf(kind, key) ?? this.node.nodeId, entityPath(kind, key)), message, replyType, timeoutMs, headers);
   }
 
   /** A message addressed to `/entity/...` on this node, from a local ref or another node. */
@@ -127,25 +237,54 @@ export class EntityHosting implements EntityRouter {
 
   /** Membership changed: copies of keys that now belong elsewhere leave once their work is durable. */
   membershipChanged(): void {
-    for (const activation of this.live.values()) {
+    for (const activation of this.allLive()) {
       const kind = activation.definition.kind;
       if (this.ownerOf(kind, activation.key) !== this.node.nodeId) activation.moveAway();
     }
   }
 
-  /** Waits for every activation's work to be durable and drops them all (node shutdown). */
+  /**
+   * Waits for every activation's work to be durable and drops them all (node shutdown); after a kind's
+   * `drainTimeoutMs`, gives up on what is still unwritten (the store failing) and reports it.
+   */
   async passivateAll(): Promise<void> {
     this.leaving = true;
-    await Promise.all([...this.live.values()].map((a) => a.passivate()));
+    for (const hosted of this.kinds.values()) hosted.scanner?.stop();
+    await Promise.all([...this.kinds.values()].map((hosted) => this.drain(hosted)));
+    // Raises still queued only move entries later: dropping them leaves the index early, never late.
+    for (const hosted of this.kinds.values()) hosted.reminderIndex?.stop();
+  }
+
+  private async drain(hosted: HostedKind): Promise<void> {
+    const activations = [...hosted.live.values()];
+    if (activations.length === 0) return;
+    const { clock } = this.node;
+    const { drainTimeoutMs } = hosted.limits;
+    let timer: ReturnType<Clock["setTimeout"]> | undefined;
+    const late = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, drainTimeoutMs)));
+    await Promise.race([Promise.all(activations.map((a) => a.passivate())), late]);
+    clock.clearTimeout(timer!);
+    for (const activation of activations) activation.abandon(`shut down with work not durable after drainTimeoutMs ${drainTimeoutMs}`);
   }
 
   private route(kind: string, key: string, mail: Mail): void {
     const path = entityPath(kind, key);
     const owner = this.ownerOf(kind, key);
     const hosted = this.kinds.get(kind);
-    if (owner === this.node.nodeId && hosted !== undefined && !this.leaving) return this.activation(hosted, key, path).enqueue(mail);
+    if (owner === this.node.nodeId && hosted !== undefined && !this.leaving) {
+      const activation = this.activation(hosted, key, path);
+      if (activation === undefined) {
+        this.node.deadLetters.limitHit("maxActivationsPerKind");
+        const detail = `node ${this.node.nodeId} holds ${hosted.live.size} activations of entity kind ${kind} (maxActivations ${hosted.limits.maxActivations}), none of them idle: ${kind}/${key} was not activated`;
+        return this.giveUp(path, mail, "too-many-activations", detail);
+      }
+      const refused = activation.enqueue(mail);
+      if (refused === undefined) return;
+      this.node.deadLetters.limitHit(refused.limit);
+      return this.giveUp(path, mail, "mailbox-overflow", refused.detail);
+    }
     // A copy here whose messages now go elsewhere leaves once its work is durable.
-    this.live.get(path)?.moveAway();
+    hosted?.live.get(path)?.moveAway();
     const hops = hopsOf(mail.headers);
     if (owner === undefined) return this.giveUp(path, mail, "no-owner", `no live node hosts entity kind ${kind} (as node ${this.node.nodeId} sees membership)`);
     if (hops >= MAX_ENTITY_HOPS) return this.giveUp(path, mail, "no-owner", `message for ${kind}/${key} forwarded ${hops} times without reaching its owner (nodes disagree about membership); last owner seen: ${owner}`);
@@ -161,7 +300,7 @@ export class EntityHosting implements EntityRouter {
   /** A plain NATS requester's reply subject works only from the node it reached: that node asks the owner for it. */
   private relay(owner: string, path: string, mail: Mail): void {
     const requester = mail.sender!;
-    this.node.relay(this.refAt(owner, path), mail.message).then(
+    this.node.relay(this.refAt(owner, path), mail.message, mail.headers).then(
       (answer) => {
         try {
           requester.tell(answer, this.refAt(this.node.nodeId, path));
@@ -173,34 +312,80 @@ export class EntityHosting implements EntityRouter {
     );
   }
 
-  private activation(hosted: HostedKind, key: string, path: string): EntityActivation {
-    const existing = this.live.get(path);
-    if (existing !== undefined && !existing.isStopped) return existing;
-    const { definition, store, prefix, writeEveryMs } = hosted;
+  /** The key's activation, moved to the most recently used end; undefined when there is no room for a new one. */
+  private activation(hosted: HostedKind, key: string, path: string): EntityActivation | undefined {
+    const existing = hosted.live.get(path);
+    if (existing !== undefined && !existing.isStopped) {
+      hosted.live.delete(path);
+      hosted.live.set(path, existing);
+      return existing;
+    }
+    if (hosted.live.size >= hosted.limits.maxActivations && !this.passivateIdle(hosted)) return undefined;
+    const { definition, store, prefix, writeEveryMs, writeBehind, idempotency, reminderIndex } = hosted;
     const activation: EntityActivation = new EntityActivation(key, definition, {
       nodeId: this.node.nodeId,
       clock: this.node.clock,
       store,
       storeKey: `${prefix}/${definition.kind}/${key}`,
       writeEveryMs,
+      writeBehind,
+      idempotency,
+      maxRemindersPerEntity: hosted.reminders.maxPerEntity,
+      reminderRetry: { minMs: hosted.reminders.retryMinBackoffMs, maxMs: hosted.reminders.retryMaxBackoffMs },
+      reminderIndex,
+      encodeReply: (message) => {
+        try {
+          const type = this.node.registry.requireName(message);
+          return { type, bytes: this.node.registry.typeNamed(type)!.encode(message).finish() };
+        } catch {
+          return undefined; // Not a protobuf message: it cannot be sent either, so there is nothing to repeat.
+        }
+      },
+      decodeReply: (type, bytes) => this.node.registry.typeNamed(type)?.decode(bytes),
       self: this.ref(definition.kind, key),
       address: this.refAt(this.node.nodeId, path),
       replyAs: (mail) => this.replyAs(mail, path),
       isAsk: isAsk,
       failAsk: (mail, reason, detail) => {
-        if (reason !== "fenced") this.deadLetter(reason, detail, path, mail);
+        // A fenced copy reports once for all its mail; an already-applied key is an answer, not a loss.
+        if (reason !== "fenced" && reason !== "already-applied") this.deadLetter(reason, detail, path, mail);
         this.failAsk(mail, reason, detail, path);
       },
       forward: (mails) => {
         for (const mail of mails) this.route(definition.kind, key, mail);
       },
       fenced: (detail) => this.node.deadLetters.publish({ reason: "fenced", detail, target: this.addressOf(path) }),
+      lost: (mail, reason, detail) => this.deadLetter(reason, detail, path, mail),
+      maxQueued: hosted.limits.maxQueuedPerEntity,
+      maxQueuedBytes: hosted.limits.maxQueuedBytesPerEntity,
       retired: (gone) => {
-        if (this.live.get(path) === gone) this.live.delete(path);
+        if (hosted.live.get(path) === gone) hosted.live.delete(path);
       },
     });
-    this.live.set(path, activation);
+    hosted.live.set(path, activation);
     return activation;
+  }
+
+  /**
+   * Makes room for one activation of the kind: passivates the least recently used idle one (it has
+   * nothing to write, so it leaves at once). Busy ones seen on the way go to the back, so the next
+   * look starts further on and each look costs at most EVICTION_SCAN steps. False when none was idle.
+   */
+  private passivateIdle(hosted: HostedKind): boolean {
+    const candidates: [string, EntityActivation][] = [];
+    for (const entry of hosted.live) {
+      if (candidates.push(entry) >= EVICTION_SCAN) break;
+    }
+    for (const [path, activation] of candidates) {
+      if (activation.idle) {
+        void activation.passivate();
+        if (hosted.live.get(path) === activation) hosted.live.delete(path);
+        return true;
+      }
+      hosted.live.delete(path);
+      hosted.live.set(path, activation);
+    }
+    return false;
   }
 
   private giveUp(path: string, mail: Mail, reason: DeadLetterReason, detail: string): void {

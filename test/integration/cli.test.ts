@@ -8,6 +8,9 @@ import { PACKAGE_ROOT } from "../../runtime/package-root.js";
 import { VERBS } from "../../runtime/cli/usage.js";
 import type { EmbeddedNats } from "../../runtime/index.js";
 import { natsServerFor } from "../helpers/nats.js";
+import { openStateStore } from "../../runtime/index.js";
+import { Ledger } from "../fixtures/entity-ledger.js";
+import { encodeEntityObject } from "../../runtime/entities/entity-record.js";
 
 // The CLI from source, as a user runs it (a child process; tsx's loader given by path, so it also
 // resolves from a working directory outside the repo).
@@ -226,6 +229,73 @@ describe("troupe command line (integration)", function () {
       expect(code).to.equal(1);
       expect(stderr).to.contain("is not empty");
       expect(existsSync(join(dir, "taken", "package.json"))).to.equal(false);
+    });
+  });
+
+  describe("entities", () => {
+    const LEDGERS = `${PACKAGE_ROOT}/test/fixtures/entity-ledger-topology.ts`;
+    let state: string;
+
+    /** Stores ledgers e00..e11 (ledger eN holds ops 1..N+1) as hosting nodes would, in a file store. */
+    beforeEach(async () => {
+      state = pathToFileURL(join(dir, "state")).href;
+      const store = openStateStore(state);
+      for (let i = 0; i < 12; i++) {
+        await store.write(`entities/ledger/e${String(i).padStart(2, "0")}`, Ledger.encode({ ops: Array.from({ length: i + 1 }, (_, j) => j + 1) }).finish(), "absent");
+      }
+      await store.close();
+    });
+
+    it("entities: lists a kind's stored keys with generation and size, a page at a time, with the total", async () => {
+      const first = await troupe(["entities", "ledger", "--state", state, "--limit", "5"]);
+      expect(first.code).to.equal(0);
+      expect(first.stdout).to.match(/^KEY\s+GENERATION\s+BYTES\ne00\s+\d+\s+3\n/);
+      expect(first.stdout).to.contain("1-5 of 12 entities of kind ledger").and.contain("next page: --after e04");
+      const next = await troupe(["entities", "ledger", "--state", state, "--limit", "5", "--after", "e04", "--json"]);
+      const page = JSON.parse(next.stdout) as { total: number; entities: { key: string; bytes: number }[]; next?: string };
+      expect(page.total).to.equal(12);
+      expect(page.entities.map((e) => e.key)).to.deep.equal(["e05", "e06", "e07", "e08", "e09"]);
+      expect(page.next).to.equal("e09");
+      const filtered = JSON.parse((await troupe(["entities", "ledger", "--state", state, "--key-prefix", "e1", "--json"])).stdout) as { total: number; next?: string };
+      expect(filtered).to.include({ total: 2 }).and.not.have.property("next");
+    });
+
+    it("entities: prints one entity's state decoded with the topology's definition, or in base64 without one", async () => {
+      const decoded = await troupe(["entities", "ledger", "e02", "--state", state, "--topology", LEDGERS, "--json"]);
+      expect(decoded.code).to.equal(0);
+      expect(JSON.parse(decoded.stdout)).to.include({ kind: "ledger", key: "e02", type: "troupe.examples.ledger.Ledger" }).and.deep.include({ state: { ops: [1, 2, 3] } });
+      const text = await troupe(["entities", "ledger", "e02", "--state", state, "--topology", LEDGERS]);
+      expect(text.stdout).to.match(/^ledger\/e02: generation \d+, 5 bytes, in file:/).and.contain('"ops": [');
+      const raw = JSON.parse((await troupe(["entities", "ledger", "e02", "--state", state, "--json"])).stdout) as { base64: string };
+      expect(Ledger.decode(Buffer.from(raw.base64, "base64")).ops).to.deep.equal([1, 2, 3]);
+    });
+
+    it("entities: an entity stored with reminders and idempotency keys shows its state, its pending reminders and how many keys it keeps", async () => {
+      const store = openStateStore(state);
+      const record = encodeEntityObject({
+        state: Ledger.encode({ ops: [7] }).finish(),
+        applied: [{ key: "k1", appliedAtMs: 1, replyType: "", reply: new Uint8Array() }],
+        reminders: [{ name: "due", dueAtMs: Date.UTC(2030, 0, 1), everyMs: 0 }, { name: "poll", dueAtMs: Date.UTC(2030, 0, 2), everyMs: 60_000 }],
+        indexToken: "t",
+      });
+      await store.write("entities/ledger/r1", record, "absent");
+      await store.close();
+      const json = JSON.parse((await troupe(["entities", "ledger", "r1", "--state", state, "--topology", LEDGERS, "--json"])).stdout) as Record<string, unknown>;
+      expect(json).to.deep.include({ state: { ops: [7] }, idempotencyKeys: 1, reminders: [{ name: "due", dueAt: "2030-01-01T00:00:00.000Z" }, { name: "poll", dueAt: "2030-01-02T00:00:00.000Z", everyMs: 60_000 }] });
+      const text = (await troupe(["entities", "ledger", "r1", "--state", state, "--topology", LEDGERS])).stdout;
+      expect(text).to.contain("reminders:\n  due  due 2030-01-01T00:00:00.000Z\n  poll  due 2030-01-02T00:00:00.000Z, every 60000 ms").and.contain("idempotency keys kept: 1");
+    });
+
+    it("entities: a key that is not stored exits 1 and says where it looked; a bad kind or a missing --state exits 2", async () => {
+      const missing = await troupe(["entities", "ledger", "nope", "--state", state]);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.contain("no stored entity ledger/nope").and.contain("entities/ledger/nope");
+      const badKind = await troupe(["entities", "led/ger", "--state", state]);
+      expect(badKind.code).to.equal(2);
+      expect(badKind.stderr).to.contain("invalid entity kind");
+      const noState = await troupe(["entities", "ledger"]);
+      expect(noState.code).to.equal(2);
+      expect(noState.stderr).to.contain("--state URL is required");
     });
   });
 });

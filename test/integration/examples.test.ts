@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { natsServerFor } from "../helpers/nats.js";
+import { fakeGcsFor } from "../helpers/fake-gcs.js";
 
 const run = promisify(execFile);
 
@@ -48,6 +49,33 @@ describe("examples run end to end (integration)", function () {
       expect(summary).to.include({ ok: true, example: "word-count", nodes: 2, tasks: 200, verified: true, mismatches: 0, words: 75_942, distinct: 114 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("bank: `troupe run bank --nodes 2 --json` makes concurrent transfers between account entities and the money balances, as answered and as stored", async function () {
+    await (await natsServerFor(this)).stop();
+    const dir = mkdtempSync(join(tmpdir(), "troupe-bank-"));
+    try {
+      const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "bank", "--nodes", "2", "--state", pathToFileURL(dir).href, "--json"], { cwd: PROJECT_ROOT });
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+      expect(summary).to.include({ ok: true, example: "bank", nodes: 2, tasks: 1_000, verified: true, accounts: 40, totalCents: 400_000, expectedCents: 400_000, storedChecked: true, storedMatches: true, overdrawn: 0 });
+      expect((summary.made as number) + (summary.declined as number)).to.equal(1_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("bank: with --state gs://bucket/prefix the accounts live in fake-gcs-server and the stored balances match", async function () {
+    const gcs = await fakeGcsFor(this);
+    try {
+      const { stdout } = await run(process.execPath, [`${PROJECT_ROOT}/bin/troupe.mjs`, "run", "bank", "--nodes", "2", "--state", `gs://${gcs.bucket}/bank`, "--json"], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, STORAGE_EMULATOR_HOST: gcs.endpoint },
+      });
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+      expect(summary).to.include({ ok: true, example: "bank", verified: true, totalCents: 400_000, storedChecked: true, storedMatches: true });
+    } finally {
+      await gcs.stop();
     }
   });
 
