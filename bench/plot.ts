@@ -8,7 +8,7 @@ import { median } from "./stats.js";
 import { svgChart, type Panel } from "./svg-chart.js";
 import { flowFor } from "./tell-flow.js";
 
-/** Where the suite writes its plot (embedded in docs/benchmarks.md). */
+/** Where the suite writes its plot (embedded in docs/benchmarks-history.md, "The plot"). */
 export const PLOT_FILE = fileURLToPath(new URL("../docs/images/throughput.svg", import.meta.url));
 
 const PAYLOAD_SIZES = [16, 64, 256, 1024, 4096, 16384, 65536];
