@@ -6,6 +6,7 @@ import { readFrameWithin, type HeadersOverLimit, type WireEnvelope } from "./cod
 import { frameLimits, type FrameLimits } from "./codec/frame-limits.js";
 import type { MessageType } from "./codec/message-type.js";
 import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
+import { TRACE_CONTEXT, isTraceContext } from "./codec/trace-context.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import { Failure } from "./codec/wire-types.js";
 import { isControlMessageType } from "./codec/system-messages.js";
@@ -55,6 +56,8 @@ const MAX_BATCH_BYTES = 128 * 1024;
 export class RemoteEndpoint {
   readonly maxMessageBytes: number;
   readonly limits: Required<FrameLimits>;
+  /** Envelopes whose binary trace context was malformed (wrong length or layout, an all-zero id): ignored, as if absent. */
+  ignoredTraceContexts = 0;
 
   private readonly batcher: FrameBatcher;
   private readonly stats: NodeStats | undefined;
@@ -216,7 +219,21 @@ export class RemoteEndpoint {
       this.deadEnvelope("malformed-payload", detail, envelope, sender, inbound);
       return;
     }
-    this.host.deliverLocal(service === undefined ? path : service.pick(), message, sender, envelope.headers);
+    this.host.deliverLocal(service === undefined ? path : service.pick(), message, sender, this.headersOf(envelope));
+  }
+
+  /** The envelope's headers, with its binary trace context (the 29 bytes, copied out of the frame) under `TRACE_CONTEXT`. */
+  private headersOf(envelope: WireEnvelope): Headers {
+    const { traceContext, headers } = envelope;
+    if (traceContext === undefined) return headers;
+    if (!isTraceContext(traceContext)) {
+      this.ignoredTraceContexts++;
+      return headers;
+    }
+    if (headers === undefined) return { [TRACE_CONTEXT]: traceContext };
+    // The reader's own object, made for this envelope.
+    (headers as Record<symbol, unknown>)[TRACE_CONTEXT] = traceContext;
+    return headers;
   }
 
   private refuseHeaders(envelope: WireEnvelope, over: HeadersOverLimit, sender: ActorRef<any> | undefined, inbound: InboundMessage): void {

@@ -3,6 +3,7 @@ import type { Address } from "../address.js";
 import type { MessageType } from "./message-type.js";
 import { readFrame } from "./frame-reader.js";
 import { ActorAddressProto, type DecodedEnvelope } from "./wire-types.js";
+import { traceContextOf } from "./trace-context.js";
 
 /** One message on its way to another node, before encoding. */
 export interface OutgoingEnvelope {
@@ -11,6 +12,7 @@ export interface OutgoingEnvelope {
   readonly type: MessageType;
   readonly message: object;
   readonly sender: Address | undefined;
+  /** String headers; a binary trace context under their `TRACE_CONTEXT` symbol is written as field 6. */
   readonly headers: Readonly<Record<string, string>> | undefined;
   /** `type` was generated against another copy of protobufjs (TypeRegistry.usesOtherProtobuf). */
   readonly otherProtobuf?: boolean;
@@ -23,6 +25,7 @@ const ENVELOPE_TYPE = 18;
 const ENVELOPE_PAYLOAD = 26;
 const ENVELOPE_SENDER = 34;
 const ENVELOPE_HEADERS = 42;
+const ENVELOPE_TRACE_CONTEXT = 50;
 const MAP_KEY = 10;
 const MAP_VALUE = 18;
 
@@ -64,6 +67,8 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
     for (const key in e.headers) {
       w.uint32(ENVELOPE_HEADERS).fork().uint32(MAP_KEY).string(key).uint32(MAP_VALUE).string(e.headers[key]!).ldelim();
     }
+    const traceContext = traceContextOf(e.headers);
+    if (traceContext !== undefined) w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(traceContext);
   }
   w.ldelim();
   return payloadBytes;
@@ -71,5 +76,8 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
 
 /** Decodes a frame, each payload as a view of `bytes`. Throws on bytes that are not a valid Frame. */
 export function decodeFrame(bytes: Uint8Array): readonly DecodedEnvelope[] {
-  return readFrame(bytes).map((e) => ({ target: e.target, type: e.type, payload: bytes.subarray(e.payloadStart, e.payloadEnd), sender: e.sender, headers: e.headers }));
+  return readFrame(bytes).map((e) => {
+    const envelope = { target: e.target, type: e.type, payload: bytes.subarray(e.payloadStart, e.payloadEnd), sender: e.sender, headers: e.headers };
+    return e.traceContext === undefined ? envelope : { ...envelope, traceContext: e.traceContext };
+  });
 }

@@ -1,3 +1,5 @@
+import { FLAGS_AT, SPAN_ID_AT, TRACE_CONTEXT_BYTES, TRACE_ID_AT, writeTraceContextFrame } from "../codec/trace-context.js";
+
 /**
  * Head sampling's decision for a new trace, made without the SDK when `startTracing` set the SDK up
  * with a trace-id-ratio sampler (`OTEL_TRACES_SAMPLER=[parentbased_]traceidratio`): a message sent
@@ -58,46 +60,52 @@ export function drawTrace(upperBound: number): { traceId: string; spanId: string
 }
 
 /**
- * A new trace, decided: its `traceparent` (sampled flag off) when it is not sampled; undefined when it
- * is, with `sampling.nextTraceId` set to its id for the SDK's root span. Draws slice a text rendered
- * for a pool of 512 traces at once (one native hex conversion and one join): the `traceparent` is one
- * small object pointing into flat text. A string built per draw would be several (a concatenation is
- * a tree of strings until something flattens it, and reading or encoding it does), which a queue of
- * unprocessed messages keeps alive into the old generation.
+ * A new trace, decided: its binary trace context (runtime/codec/trace-context.ts, sampled flag off)
+ * when it is not sampled; undefined when it is, with `sampling.nextTraceId` set to its id for the SDK's
+ * root span. Draws hand out 29-byte views of a pool filled for 512 traces at once (one call for the
+ * random bytes): an unsampled trace creates no string at all, and the bytes go into the envelope as
+ * they are.
  */
-export function drawRoot(sampling: RootSampling): string | undefined {
+export function drawRoot(sampling: RootSampling): Uint8Array | undefined {
   for (;;) {
     if (rootIndex === ROOTS) refillRoots();
-    const index = rootIndex++;
-    const at = index * 24;
-    const w0 = ROOT_WORDS.getUint32(at);
-    const w1 = ROOT_WORDS.getUint32(at + 4);
-    const w2 = ROOT_WORDS.getUint32(at + 8);
-    const w3 = ROOT_WORDS.getUint32(at + 12);
+    const at = rootIndex++ * TRACE_CONTEXT_BYTES;
+    const words = rootWords;
+    const t = at + TRACE_ID_AT;
+    const w0 = words.getUint32(t);
+    const w1 = words.getUint32(t + 4);
+    const w2 = words.getUint32(t + 8);
+    const w3 = words.getUint32(t + 12);
     // All-zero ids are invalid (W3C): draw again (once in 2^64 times).
-    if ((w0 | w1 | w2 | w3) === 0 || (ROOT_WORDS.getUint32(at + 16) | ROOT_WORDS.getUint32(at + 20)) === 0) continue;
-    const start = index * TRACEPARENT_LENGTH;
-    if ((w0 ^ w1 ^ w2 ^ w3) >>> 0 >= sampling.upperBound) return rootText.substring(start, start + TRACEPARENT_LENGTH);
-    sampling.nextTraceId = rootText.substring(start + 3, start + 35);
+    if ((w0 | w1 | w2 | w3) === 0 || (words.getUint32(at + SPAN_ID_AT) | words.getUint32(at + SPAN_ID_AT + 4)) === 0) continue;
+    if ((w0 ^ w1 ^ w2 ^ w3) >>> 0 >= sampling.upperBound) return rootPool.subarray(at, at + TRACE_CONTEXT_BYTES);
+    sampling.nextTraceId = rootText.toString("hex", t, t + 16);
     return undefined;
   }
 }
 
-const TRACEPARENT_LENGTH = 55;
-/** Traces per pool: 12 KiB of random bytes, 28 KiB of text. */
+/** Traces per pool (15 KiB). */
 const ROOTS = 512;
-const ROOT_POOL = Buffer.alloc(24 * ROOTS);
-const ROOT_WORDS = new DataView(ROOT_POOL.buffer, ROOT_POOL.byteOffset, ROOT_POOL.length);
 let rootIndex = ROOTS;
-/** The pool's traces as `traceparent` values with the sampled flag off, one after another. */
-let rootText = "";
+/**
+ * The pool's trace contexts, one after another. A new pool each time: the views handed out may still
+ * be queued in a mailbox or a frame, and must keep their bytes.
+ */
+let rootPool = new Uint8Array(0);
+/** The same bytes, as big-endian words and as a Buffer (for hex). */
+let rootWords = new DataView(rootPool.buffer);
+let rootText = Buffer.alloc(0);
 
 function refillRoots(): void {
-  globalThis.crypto.getRandomValues(ROOT_POOL);
-  const hex = ROOT_POOL.toString("hex");
-  const parts = new Array<string>(ROOTS);
-  for (let i = 0; i < ROOTS; i++) parts[i] = "00-" + hex.substring(i * 48, i * 48 + 32) + "-" + hex.substring(i * 48 + 32, i * 48 + 48) + "-00";
-  rootText = parts.join("");
+  const pool = new Uint8Array(ROOTS * TRACE_CONTEXT_BYTES);
+  globalThis.crypto.getRandomValues(pool);
+  for (let at = 0; at < pool.length; at += TRACE_CONTEXT_BYTES) {
+    writeTraceContextFrame(pool, at);
+    pool[at + FLAGS_AT] = 0;
+  }
+  rootPool = pool;
+  rootWords = new DataView(pool.buffer);
+  rootText = Buffer.from(pool.buffer);
   rootIndex = 0;
 }
 

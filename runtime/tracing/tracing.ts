@@ -1,8 +1,10 @@
-import type { Context, Link, Span, SpanContext, Tracer, TracerProvider } from "@opentelemetry/api";
+import type { Context, Link, Span, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
+import { TRACE_CONTEXT, isSampledTraceContext, traceContextOf, withTraceContext, type HeadersWithTraceContext } from "../codec/trace-context.js";
+import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from "./binary-context.js";
 import { drawRoot, rootSampling, type RootSampling } from "./root-sampling.js";
-import { SPAN_KEY, UnsampledContext, UnsampledSpan, isUnsampledTraceparent } from "./unsampled-context.js";
+import { SPAN_KEY, UnsampledContext, UnsampledSpan } from "./unsampled-context.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -56,16 +58,18 @@ const headerSetter = {
 
 /**
  * The tracing of one node, present only when tracing is on: every send is a PRODUCER span whose
- * context travels in the message's headers (W3C trace context), every processing a CONSUMER span
- * whose parent is that context, active while the handler runs so that the user's spans nest under it.
+ * context travels with the message (W3C trace context in binary, Envelope `trace_context`; text
+ * headers for `tracestate` and baggage), every processing a CONSUMER span whose parent is that
+ * context, active while the handler runs so that the user's spans nest under it.
  * Names and attributes follow the messaging conventions: `send <destination template>`,
  * `process <actor kind>`, with the subject, message id and body size. It holds the OpenTelemetry API,
  * loaded when the system started (`loadOtelApi`): untraced code never touches it.
  *
  * Unsampled messages (head sampling at 1% leaves 99 of 100 traces unsampled) skip the SDK when the
- * sampler follows the parent: the decision is already in the `traceparent`, so a send under an
- * unsampled span passes that context on as it is, and processing an unsampled message makes the
- * remote context current without a span of its own. Attributes are set only on recording spans.
+ * sampler follows the parent: the decision is already in the trace context's flags, so a send under
+ * an unsampled span passes those very bytes on, and processing an unsampled message makes the remote
+ * context current without a span of its own, and without parsing it. Attributes are set only on
+ * recording spans.
  */
 export class Tracing {
   readonly tracer: Tracer;
@@ -120,23 +124,28 @@ export class Tracing {
   /**
    * The headers of a send that records nothing, decided without the SDK; undefined when the send needs
    * a PRODUCER span (`send`, called next). Under an unsampled span (the sampler following the parent),
-   * a child span would be unsampled too: the `traceparent` goes on unchanged (under a span of
-   * `unsampledContext`, as the very header object it came with). Outside any trace, with root sampling
-   * (root-sampling.ts), a new trace is drawn: unsampled, its `traceparent` is all there is to it.
+   * a child span would be unsampled too: the trace context goes on unchanged (under a span of
+   * `unsampledContext`, as the very bytes and header object it came with). Outside any trace, with
+   * root sampling (root-sampling.ts), a new trace is drawn: unsampled, its bytes are all there is to it.
    */
   passOn(headers: Headers): Headers | undefined {
     const active = this.context.active();
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
-      if (parent instanceof UnsampledSpan) return headers === undefined ? parent.headers() : withTraceparent(headers, parent.traceparent);
-      return withTraceparent(headers, traceparentOf(parent.spanContext()));
+      if (parent instanceof UnsampledSpan) return headers === undefined ? parent.headers() : withTraceContext(headers, parent.traceContext);
+      // Another non-recording span (the SDK's, under a context that came with a tracestate): rare.
+      const spanContext = parent.spanContext();
+      const bytes = traceContextFromSpan(spanContext);
+      if (bytes === undefined) return headers;
+      const tracestate = spanContext.traceState?.serialize();
+      return withTraceContext(tracestate ? { ...headers, tracestate } : headers, bytes);
     }
     const roots = this.roots;
     if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
     // A sampled one leaves its id in `roots.nextTraceId`, for the SDK's root span that `send` starts.
-    const traceparent = drawRoot(roots);
-    return traceparent === undefined ? undefined : withTraceparent(headers, traceparent);
+    const bytes = drawRoot(roots);
+    return bytes === undefined ? undefined : withTraceContext(headers, bytes);
   }
 
   /**
@@ -144,7 +153,7 @@ export class Tracing {
    * returns the headers to send with it. The span stays open until `sent` gives it the body size
    * (when the message was encoded).
    */
-  send(target: Address, destination: SendDestination, typeName: string, headers: Headers): Record<string, string> | Headers {
+  send(target: Address, destination: SendDestination, typeName: string, headers: Headers): Headers {
     const { context, propagation, trace } = this;
     const active = context.active();
     const roots = this.roots;
@@ -152,11 +161,11 @@ export class Tracing {
     if (roots !== undefined) roots.nextTraceId = undefined;
     const recording = span.isRecording();
     if (!recording && this.parentBased && propagation.getBaggage(active) === undefined && trace.getSpan(active) === undefined) {
-      // An unsampled root: its decision travels on, written directly (the propagator validates what
-      // the SDK has just generated, with regular expressions, on every message).
-      return { ...headers, traceparent: traceparentOf(span.spanContext()) };
+      // An unsampled root: its decision travels on, in binary.
+      const bytes = traceContextFromSpan(span.spanContext());
+      return bytes === undefined ? headers : withTraceContext(headers, bytes);
     }
-    const carrier: Record<string, string> = { ...headers };
+    const carrier: Record<string, string> & { [TRACE_CONTEXT]?: Uint8Array } = { ...(headers as HeadersWithTraceContext) };
     if (recording) {
       const messageId = `${this.nodeId}-${++this.messageSeq}`;
       carrier[MESSAGE_ID_HEADER] = messageId;
@@ -176,7 +185,13 @@ export class Tracing {
       // Over NATS (the destination is a subject, not the local actor's path): which server took it.
       if (destination.name !== target.path) this.setServer(span);
     }
+    // The propagator writes what travels as text (tracestate, baggage); the span's own context goes in
+    // binary, in place of the `traceparent` it writes.
     propagation.inject(trace.setSpan(active, span), carrier, headerSetter);
+    delete carrier.traceparent;
+    const bytes = traceContextFromSpan(span.spanContext());
+    if (bytes !== undefined) carrier[TRACE_CONTEXT] = bytes;
+    else delete carrier[TRACE_CONTEXT];
     if (recording) {
       // A send that threw before `sent` left its span open: it ends now, as it did not go out.
       this.openSend?.end();
@@ -220,24 +235,39 @@ export class Tracing {
 
   /**
    * What a message carrying `headers` is processed under when its span would not be sampled (the
-   * sampler follows the parent, and the parent's `traceparent` says unsampled): the sender's context,
+   * sampler follows the parent, and the parent's trace flags say unsampled): the sender's context,
    * current for the handler's sends and spans, and no span of its own. Undefined otherwise: the
-   * message needs `startProcess`.
+   * message needs `startProcess`. The binary trace context wins over a text `traceparent` (which a
+   * plain NATS client may send instead: it is read into the same bytes).
    */
   unsampledContext(headers: Headers): UnsampledContext | undefined {
     if (!this.parentBased || headers === undefined) return undefined;
-    const traceparent = headers.traceparent;
-    if (!isUnsampledTraceparent(traceparent) || headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
-    return new UnsampledContext(new UnsampledSpan(traceparent), this.rootContext);
+    const bytes = traceContextOf(headers) ?? traceContextFromTraceparent(headers.traceparent);
+    if (bytes === undefined || isSampledTraceContext(bytes) || headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
+    return new UnsampledContext(new UnsampledSpan(bytes), this.rootContext);
+  }
+
+  /**
+   * The context a message carrying `headers` continues: the text headers through the propagator (a
+   * plain client's `traceparent`, `tracestate`, baggage), then the binary trace context, which wins,
+   * with the `tracestate` header as its trace state.
+   */
+  private parentOf(headers: Headers): Context {
+    const active = this.context.active();
+    if (headers === undefined) return active;
+    const extracted = this.propagation.extract(active, headers, headerGetter);
+    const bytes = traceContextOf(headers);
+    if (bytes === undefined) return extracted;
+    const tracestate = headers.tracestate;
+    return this.trace.setSpanContext(extracted, spanContextOf(bytes, tracestate === undefined ? undefined : this.api.createTraceState(tracestate)));
   }
 
   /** Starts the CONSUMER span of processing a message at `path`; the caller ends it when the handler settles. */
   startProcess(path: string, kind: string | undefined, typeName: string, headers: Headers): { span: Span; context: Context } {
     const unsampled = this.unsampledContext(headers);
     if (unsampled !== undefined) return unsampled;
-    const { context, propagation, trace } = this;
     const { SpanKind } = this.api;
-    const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
+    const parent = this.parentOf(headers);
     const template = actorTemplate(path, kind);
     const span = this.tracer.startSpan(`process ${template}`, { kind: SpanKind.CONSUMER }, parent);
     if (span.isRecording()) {
@@ -256,14 +286,13 @@ export class Tracing {
       const messageId = headers?.[MESSAGE_ID_HEADER];
       if (messageId !== undefined) span.setAttribute(Attr.messageId, messageId);
     }
-    return { span, context: trace.setSpan(parent, span) };
+    return { span, context: this.trace.setSpan(parent, span) };
   }
 
   /** A short span for something that happened to a message rather than with it (a dead letter). */
   event(name: string, headers: Headers, attributes: Record<string, string | number>, error: boolean): void {
-    const { context, propagation, SpanKind, SpanStatusCode } = this.api;
-    const parent = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent);
+    const { SpanKind, SpanStatusCode } = this.api;
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, this.parentOf(headers));
     if (!span.isRecording()) return span.end();
     span.setAttributes({ ...attributes, [Attr.nodeId]: this.nodeId, [Attr.systemName]: this.systemName });
     if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["troupe.reason"] ?? name) });
@@ -272,15 +301,13 @@ export class Tracing {
 
   /** The context carried by `headers`, to run something on behalf of that message. */
   contextFrom(headers: Readonly<Record<string, string>>): Context {
-    const { context, propagation } = this.api;
-    return propagation.extract(context.active(), headers, headerGetter);
+    return this.parentOf(headers);
   }
 
   /** The span context carried by `headers`, as a link (fan-in: what a checkpoint merged). */
   linkFrom(headers: Headers): Link | undefined {
     if (headers === undefined) return undefined;
-    const { context, propagation, trace } = this.api;
-    const spanContext = trace.getSpanContext(propagation.extract(context.active(), headers, headerGetter));
+    const spanContext = this.trace.getSpanContext(this.parentOf(headers));
     return spanContext ? { context: spanContext } : undefined;
   }
 }
@@ -297,17 +324,6 @@ export function actorTemplate(path: string, kind: string | undefined): string {
 /** Whether the sampler `OTEL_TRACES_SAMPLER` names follows the parent's decision (unset: the SDK's parentbased_always_on). */
 export function samplerIsParentBased(sampler: string | undefined): boolean {
   return sampler === undefined || sampler === "" || sampler.startsWith("parentbased_");
-}
-
-/** `00-<trace id>-<span id>-<flags>`, as W3C trace context writes it. */
-function traceparentOf(spanContext: SpanContext): string {
-  return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & 1 ? "01" : "00"}`;
-}
-
-/** `headers` with `traceparent` set to `value` (the same object when it already is). */
-function withTraceparent(headers: Headers, traceparent: string): Readonly<Record<string, string>> {
-  if (headers === undefined) return { traceparent };
-  return headers.traceparent === traceparent ? headers : { ...headers, traceparent };
 }
 
 /** Records a failure on a span: the exception, and an error status. */

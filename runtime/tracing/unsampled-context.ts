@@ -1,28 +1,29 @@
 import type { Context, Span, SpanContext, SpanStatus, TimeInput, AttributeValue, Attributes, Link, Exception } from "@opentelemetry/api";
+import { TRACE_CONTEXT, type HeadersWithTraceContext } from "../codec/trace-context.js";
+import { spanContextOf } from "./binary-context.js";
 
 /** The key under which the OpenTelemetry API keeps a context's span (`createContextKey` is `Symbol.for`). */
 export const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
 
 /**
- * The span of a message whose trace is not sampled, made from its version-00 `traceparent` without
- * parsing it: the span context is read from the string only if something asks for it (a user's span
- * started in the handler, a log line), and a send under it passes the same `traceparent` on, as the
- * header object it keeps. It records nothing, like the API's non-recording span.
+ * The span of a message whose trace is not sampled, made from its binary trace context without
+ * parsing it: the span context is read from the bytes only if something asks for it (a user's span
+ * started in the handler, a log line), and a send under it passes the same bytes on, in the header
+ * object it keeps. It records nothing, like the API's non-recording span.
  */
 export class UnsampledSpan implements Span {
   private parsed: SpanContext | undefined;
-  private carrier: Readonly<Record<string, string>> | undefined;
+  private carrier: HeadersWithTraceContext | undefined;
 
-  constructor(readonly traceparent: string) {}
+  constructor(readonly traceContext: Uint8Array) {}
 
   spanContext(): SpanContext {
-    const tp = this.traceparent;
-    return (this.parsed ??= { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), traceFlags: 0, isRemote: true });
+    return (this.parsed ??= spanContextOf(this.traceContext));
   }
 
-  /** The headers that pass this span's decision on: `traceparent` alone, one object for every send under it. */
-  headers(): Readonly<Record<string, string>> {
-    return (this.carrier ??= { traceparent: this.traceparent });
+  /** The headers that pass this span's decision on: the trace context alone, one object for every send under it. */
+  headers(): HeadersWithTraceContext {
+    return (this.carrier ??= { [TRACE_CONTEXT]: this.traceContext });
   }
 
   isRecording(): boolean {
@@ -78,17 +79,4 @@ export class UnsampledContext implements Context {
   deleteValue(key: symbol): Context {
     return key === SPAN_KEY ? this.root : this.root.setValue(SPAN_KEY, this.span);
   }
-}
-
-/**
- * Whether `traceparent` is version 00 with the sampled flag off, read by position (55 characters).
- * The ids are passed on as they came, not checked digit by digit (that would cost more than the rest
- * of the fast path): a malformed one can only mislabel a trace that records nothing.
- */
-export function isUnsampledTraceparent(traceparent: string | undefined): traceparent is string {
-  if (traceparent === undefined || traceparent.length !== 55) return false;
-  // "00-" <32> "-" <16> "-" "0" <even digit>
-  if (traceparent.charCodeAt(0) !== 48 || traceparent.charCodeAt(1) !== 48 || traceparent.charCodeAt(2) !== 45 || traceparent.charCodeAt(35) !== 45 || traceparent.charCodeAt(52) !== 45 || traceparent.charCodeAt(53) !== 48) return false;
-  const flags = traceparent.charCodeAt(54) - 48;
-  return flags >= 0 && flags <= 9 && (flags & 1) === 0;
 }

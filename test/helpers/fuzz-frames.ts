@@ -154,6 +154,9 @@ const REGISTERED: readonly { name: string; sample: () => Uint8Array }[] = [
   { name: "troupe.system.SpawnRequest", sample: () => troupe.system.SpawnRequest.encode({ kind: "sum-worker" }).finish() },
 ];
 
+/** A sampled trace context in binary (Envelope field 6): version 0, field ids 0, 1, 2, non-zero ids. */
+const VALID_TRACE_CONTEXT = Uint8Array.from([0, 0, ...Array.from({ length: 16 }, (_, i) => i + 1), 1, ...Array.from({ length: 8 }, (_, i) => i + 17), 2, 1]);
+
 const WRONG_TYPES = ["acme.Nope", "", "troupe.examples.sum.SumTaskX", "Troupe.Examples.Sum.SumTask", "troupe.examples.sum.", ".troupe.examples.sum.SumTask", "troupe.wire.Frame", "🎭.Actor", "x".repeat(5000), "troupe.examples.sum.SumTask\u0000"];
 
 /** Random and mutated bodies; every generator returns a label (for the report) and the bytes. */
@@ -263,6 +266,8 @@ export class FuzzInputs {
       payload: registered.sample(),
       sender: this.sender(),
       headers: r.chance(0.2) ? { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } : {},
+      // A binary trace context, well-formed or not (a malformed one is ignored: no dead letter).
+      ...(r.chance(0.2) ? { traceContext: r.chance(0.5) ? VALID_TRACE_CONTEXT : r.bytes(r.length(40)) } : {}),
     };
   }
 

@@ -2,7 +2,10 @@ import { expect } from "chai";
 import { context, trace, type SpanContext } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { ActorSystem, MemoryNetwork, addressFromWire, defineActor } from "../../runtime/index.js";
-import { encodeFrame } from "../../runtime/codec/frame-codec.js";
+import { decodeFrame, encodeFrame } from "../../runtime/codec/frame-codec.js";
+import { TRACE_CONTEXT } from "../../runtime/codec/trace-context.js";
+import type { RemoteEndpoint } from "../../runtime/remote-endpoint.js";
+import { traceContextFromTraceparent } from "../../runtime/tracing/binary-context.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { counter } from "../fixtures/counter.js";
 import { eventually, eventuallyAsync } from "../helpers/conditions.js";
@@ -124,6 +127,65 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       const recorded = spansOf("5bf92f3577b34da6a3ce929d0e0e4736");
       expect(recorded.map((span) => span.name).sort()).to.deep.equal(["process /user/forwarder", "process /user/witness", "send troupe.hops.node.{node}"]);
       expect(recorded.find((span) => span.name === "process /user/forwarder")?.parentSpanContext?.spanId).to.equal("00f067aa0ba902b7");
+      await client.close();
+    });
+
+    /** Publishes a Ping for the forwarder on b from a plain client, with `headers` (a binary trace context under TRACE_CONTEXT). */
+    const fromClient = (client: ReturnType<MemoryNetwork["connect"]>, seq: number, headers: Record<string, string> & { [TRACE_CONTEXT]?: Uint8Array }) =>
+      client.publish(systems[1]!.inboxSubject, encodeFrame([{ target: "/user/forwarder", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq, replyTo: witnessOnC.address }), sender: undefined, headers }]));
+    const binary = (traceparent: string) => traceContextFromTraceparent(traceparent)!;
+    const ignoredOn = (system: ActorSystem) => (system as unknown as { endpoint: RemoteEndpoint }).endpoint.ignoredTraceContexts;
+
+    it("wire: the context travels in binary (Envelope trace_context), no traceparent header; an unsampled message's bytes are passed on unchanged by its handler's send", async () => {
+      const sniffer = network.connect("sniffer");
+      const frames: Uint8Array[] = [];
+      sniffer.subscribe(c.inboxSubject, (m) => void frames.push(m.data));
+      const client = network.connect("client");
+      const unsampled = binary("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+      fromClient(client, 1, { [TRACE_CONTEXT]: unsampled });
+      await eventually("the Ping processed on c", () => seen.size === 1);
+      expect(seen.get(1)).to.include({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 0 });
+      const forwarded = frames.flatMap((f) => decodeFrame(f)).filter((e) => e.type === "troupe.examples.pingpong.Ping");
+      expect(forwarded).to.have.length(1);
+      expect(forwarded[0]!.headers, "no text header").to.equal(undefined);
+      expect(Buffer.from(forwarded[0]!.traceContext!).equals(unsampled), "the same 29 bytes").to.equal(true);
+      await tracing.forceFlush();
+      expect(spansOf("4bf92f3577b34da6a3ce929d0e0e4736")).to.deep.equal([]);
+      await client.close();
+      await sniffer.close();
+    });
+
+    it("wire: the binary context wins over a traceparent header; a sampled one keeps its tracestate header across hops", async () => {
+      const client = network.connect("client");
+      // Both: the binary (unsampled, trace 6b...) is followed, the text (sampled, trace 7b...) is not.
+      fromClient(client, 1, { [TRACE_CONTEXT]: binary("00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), traceparent: "00-7bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
+      fromClient(client, 2, { [TRACE_CONTEXT]: binary("00-8bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), tracestate: "vendor=abc,other=1" });
+      await eventually("both Pings processed on c", () => seen.size === 2);
+      expect(seen.get(1)).to.include({ traceId: "6bf92f3577b34da6a3ce929d0e0e4736", traceFlags: 0 });
+      expect(seen.get(2)).to.include({ traceId: "8bf92f3577b34da6a3ce929d0e0e4736", traceFlags: 1 });
+      expect(seen.get(2)!.traceState?.serialize(), "tracestate after two hops").to.equal("vendor=abc,other=1");
+      await tracing.forceFlush();
+      expect(spansOf("7bf92f3577b34da6a3ce929d0e0e4736")).to.deep.equal([]);
+      expect(spansOf("8bf92f3577b34da6a3ce929d0e0e4736").map((span) => span.name).sort()).to.deep.equal(["process /user/forwarder", "process /user/witness", "send troupe.hops.node.{node}"]);
+      await client.close();
+    });
+
+    it("malformed: a binary trace context of the wrong length, layout or with an all-zero id is ignored and counted, never fatal; the message is processed as if it had none", async () => {
+      const client = network.connect("client");
+      const good = binary("00-9bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+      const zeroTrace = Uint8Array.from(good).fill(0, 2, 18);
+      const zeroSpan = Uint8Array.from(good).fill(0, 19, 27);
+      const badLayout = Uint8Array.from(good);
+      badLayout[18] = 7;
+      const malformed = [good.subarray(0, 28), Uint8Array.from([...good, 0]), new Uint8Array(0), zeroTrace, zeroSpan, badLayout];
+      malformed.forEach((bytes, i) => fromClient(client, i + 1, { [TRACE_CONTEXT]: bytes }));
+      // Malformed binary beside a valid traceparent header: the header is followed.
+      fromClient(client, 99, { [TRACE_CONTEXT]: zeroSpan, traceparent: "00-abf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00" });
+      await eventually("every Ping processed on c", () => seen.size === malformed.length + 1);
+      expect(ignoredOn(systems[1]!)).to.equal(malformed.length + 1);
+      for (let seq = 1; seq <= malformed.length; seq++) expect(seen.get(seq)!.traceId, `Ping ${seq}: a trace of its own`).to.not.equal("9bf92f3577b34da6a3ce929d0e0e4736").and.not.match(/^0+$/);
+      expect(seen.get(99)).to.include({ traceId: "abf92f3577b34da6a3ce929d0e0e4736", traceFlags: 0 });
+      expect(systems[1]!.deadLetters.countOf("malformed-frame")).to.equal(0);
       await client.close();
     });
   });

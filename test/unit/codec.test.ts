@@ -3,6 +3,7 @@ import { encodeFrame, decodeFrame } from "../../runtime/codec/frame-codec.js";
 import { TypeRegistry } from "../../runtime/codec/type-registry.js";
 import { InternedStrings } from "../../runtime/codec/interned-strings.js";
 import { Frame } from "../../runtime/codec/wire-types.js";
+import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isTraceContext } from "../../runtime/codec/trace-context.js";
 import { UnregisteredTypeError } from "../../runtime/index.js";
 import { Ping, Pong } from "../../examples/ping-pong/messages.js";
 
@@ -16,6 +17,20 @@ describe("codec", () => {
       envelopes: [{ target: "/user/player", type: "troupe.examples.pingpong.Ping", payload: Ping.encode(ping).finish(), sender, headers }],
     }).finish();
     expect(Buffer.from(ours).equals(Buffer.from(reference))).to.equal(true);
+  });
+
+  it("codec: writes a binary trace context (headers' TRACE_CONTEXT slot) as Envelope field 6, byte-for-byte as Frame.encode, and reads it back", () => {
+    const ping = Ping.create({ seq: 7 });
+    // Version 0, field 0 + trace id, field 1 + span id, field 2 + flags.
+    const traceContext = Uint8Array.from({ length: TRACE_CONTEXT_BYTES }, (_, i) => (i <= 1 || i === 28 ? 0 : i === 18 ? 1 : i === 27 ? 2 : i));
+    const headers = { [TRACE_CONTEXT]: traceContext, tracestate: "k=v" };
+    const ours = encodeFrame([{ target: "/user/player", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: ping, sender: undefined, headers }]);
+    const reference = Frame.encode({ envelopes: [{ target: "/user/player", type: "troupe.examples.pingpong.Ping", payload: Ping.encode(ping).finish(), headers: { tracestate: "k=v" }, traceContext }] }).finish();
+    expect(Buffer.from(ours).equals(Buffer.from(reference))).to.equal(true);
+    const [read] = decodeFrame(ours);
+    expect(read!.headers, "the trace context is not a string header").to.deep.equal({ tracestate: "k=v" });
+    expect(Array.from(read!.traceContext!)).to.deep.equal(Array.from(traceContext));
+    expect(isTraceContext(read!.traceContext!)).to.equal(true);
   });
 
   it("codec: round-trips several envelopes in one frame", () => {

@@ -13,7 +13,7 @@ type Reading = string;
 function byGeneratedCode(data: Uint8Array): Reading {
   try {
     const envelopes = Frame.decode(data).envelopes;
-    return JSON.stringify(envelopes.map((e) => [e.target ?? "", e.type ?? "", addressOf(e.sender), e.headers ?? {}, payloadOf(() => Blob.decode(e.payload ?? new Uint8Array(0)))]));
+    return JSON.stringify(envelopes.map((e) => [e.target ?? "", e.type ?? "", addressOf(e.sender), e.headers ?? {}, Array.from(e.traceContext ?? []), payloadOf(() => Blob.decode(e.payload ?? new Uint8Array(0)))]));
   } catch {
     return "FRAME-ERR";
   }
@@ -30,6 +30,7 @@ function byReader(data: Uint8Array): Reading {
         e.type,
         addressOf(e.sender),
         e.headers ?? {},
+        Array.from(e.traceContext ?? []),
         payloadOf(() => {
           reader.pos = e.payloadStart;
           reader.len = data.length;

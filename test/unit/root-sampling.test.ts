@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import { isSampledTraceContext, isTraceContext } from "../../runtime/codec/trace-context.js";
+import { spanContextOf } from "../../runtime/tracing/binary-context.js";
 import { drawRoot, drawSpanId, drawTrace, ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "../../runtime/tracing/root-sampling.js";
 
 describe("root sampling: new traces decided without the SDK (unit)", () => {
@@ -24,22 +26,29 @@ describe("root sampling: new traces decided without the SDK (unit)", () => {
     }
   });
 
-  it("root sampling: drawRoot gives an unsampled trace its traceparent and a sampled one its id for the SDK, as the SDK's sampler decides", () => {
+  it("root sampling: drawRoot gives an unsampled trace its binary trace context and a sampled one its id for the SDK, as the SDK's sampler decides", () => {
     for (const ratio of [0, 0.01, 0.5, 1]) {
       const sampling = setRootSampling(ratio)!;
       const sdk = new TraceIdRatioBasedSampler(ratio);
       const seen = new Set<string>();
+      const kept: Uint8Array[] = [];
       for (let i = 0; i < 3_000; i++) {
-        const traceparent = drawRoot(sampling);
-        const traceId = traceparent === undefined ? sampling.nextTraceId! : traceparent.slice(3, 35);
+        const bytes = drawRoot(sampling);
+        const traceId = bytes === undefined ? sampling.nextTraceId! : spanContextOf(bytes).traceId;
         sampling.nextTraceId = undefined;
-        if (traceparent !== undefined) expect(traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+        if (bytes !== undefined) {
+          expect(isTraceContext(bytes), "a valid trace context").to.equal(true);
+          expect(isSampledTraceContext(bytes)).to.equal(false);
+          kept.push(bytes);
+        }
         expect(traceId).to.match(/^[0-9a-f]{32}$/).and.not.match(/^0+$/);
         const decision = sdk.shouldSample(ROOT_CONTEXT, traceId).decision;
-        expect(traceparent === undefined, `${traceId} at ${ratio}`).to.equal(decision === SamplingDecision.RECORD_AND_SAMPLED);
+        expect(bytes === undefined, `${traceId} at ${ratio}`).to.equal(decision === SamplingDecision.RECORD_AND_SAMPLED);
         seen.add(traceId);
       }
       expect(seen.size).to.equal(3_000);
+      // Views handed out keep their bytes when the pool is refilled (3,000 draws span several pools).
+      expect(new Set(kept.map((b) => spanContextOf(b).traceId)).size).to.equal(kept.length);
     }
   });
 
