@@ -6,6 +6,8 @@ import { ActorRef, type LocalTarget, type MessageRouter } from "./actor-ref.js";
 import { Children, type ChildrenOwner } from "./children.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { DeadLetterReason, DeadLetters } from "./dead-letters.js";
+import type { EntityDefinition } from "./entities/entity-definition.js";
+import type { EntityRef } from "./entities/entity-ref.js";
 import type { Dispatcher, Runnable } from "./dispatcher.js";
 import { Mailbox } from "./mailbox.js";
 import type { RemoteChildHost } from "./remote/remote-child.js";
@@ -42,6 +44,7 @@ export interface CellHost {
   register(cell: ActorCell): void;
   unregister(cell: ActorCell): void;
   refFor(address: Address): ActorRef<any>;
+  entityRef<M extends object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M>;
   /** Tells a waiting asker that its request will not be answered. */
   failAsk(sender: ActorRef<any> | undefined, reason: DeadLetterReason, detail: string): void;
   /** Something went wrong that no supervisor above can act on: report it, the node keeps running. */
@@ -362,6 +365,10 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
 
   refFor<R extends object = object>(address: Address): ActorRef<R> {
     return this.host.refFor(address);
+  }
+
+  entityRef<R extends object = object>(kind: string | EntityDefinition<any, R>, key: string): EntityRef<R> {
+    return this.host.entityRef(kind, key);
   }
 
   // ---- ChildrenOwner: what this actor's children escalate to it ----

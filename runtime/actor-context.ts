@@ -3,6 +3,8 @@ import type { Address } from "./address.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import type { ActorRef } from "./actor-ref.js";
 import type { Clock } from "./clock.js";
+import type { EntityDefinition } from "./entities/entity-definition.js";
+import type { EntityRef } from "./entities/entity-ref.js";
 import type { SpawnOptions } from "./spawn-options.js";
 
 export type Cancel = () => void;
@@ -46,4 +48,6 @@ export interface ActorContext<Self extends object = object> {
   scheduleRepeatedly(intervalMs: number, message: Self): Cancel;
   /** A working ref for an address received in a message. */
   refFor<M extends object = object>(address: Address): ActorRef<M>;
+  /** A ref to the entity (kind, key) of this system (docs/entities.md); a definition also registers its message types. */
+  entityRef<M extends object = object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M>;
 }

@@ -206,6 +206,7 @@ export class ActorSystem implements MessageRouter {
       register: (cell) => this.cells.add(cell),
       unregister: (cell) => this.cells.remove(cell),
       refFor: (address) => this.refFor(address),
+      entityRef: (kind, key) => this.entityRef(kind, key),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
       reportFailure: (path, error, directive) => this.emit({ type: "actor-failed", path, error, directive }),
       supervisionDecided: (path, error, directive, delayMs, kind) => {
@@ -267,6 +268,7 @@ export class ActorSystem implements MessageRouter {
         const nodes = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.entities.announced() }];
         return nodes.filter((n) => n.kinds.includes(announced)).map((n) => n.node);
       },
+      membershipVersion: () => this.membership?.version ?? -1,
     });
     for (const hosted of options.entities ?? []) this.entities.host(hosted.definition, hosted);
     if (this.tracing) {
@@ -393,8 +395,7 @@ export class ActorSystem implements MessageRouter {
 
   /** A ref to the entity (kind, key), usable from any node; a definition also registers its message types. */
   entityRef<M extends object = object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M> {
-    if (typeof kind !== "string") this.registry.register(...kind.messageTypes);
-    return this.entities.ref<M>(typeof kind === "string" ? kind : kind.kind, key);
+    return this.entities.ref<M>(kind, key);
   }
 
   /** Entities live on this node now: their kind, key and committed writes. */

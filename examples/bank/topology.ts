@@ -2,7 +2,7 @@
 // concurrent random transfers between them, then the run checks that the money still balances, both
 // as the accounts answer and as the state store holds it.
 import { decodeEntityObject, defineTopology, openStateStore, type ActorSystem, type StateStore } from "../../runtime/index.js";
-import { Account, GetBalance, OPENING_CENTS, Transfer, TransferResult, accountEntity } from "./account.js";
+import { Account, GetBalance, OPENING_CENTS, Transfer, TransferResult, account } from "./account.js";
 
 const ACCOUNTS = 40;
 const TRANSFERS = 1_000;
@@ -11,11 +11,6 @@ const KEYS = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${String(i).padSta
 
 /** Where a run's accounts live in the store: `<prefix>/account/<key>` (a prefix per run, so runs never mix). */
 const prefixOf = (system: string): string => `bank/${system}`;
-
-/** The definition as the coordinator and `troupe entities` know it: its state type (it sends no deposits). */
-const account = accountEntity(() => {
-  throw new Error("the coordinator hosts no accounts");
-});
 
 /** A small deterministic random number generator (mulberry32), so every run makes the same transfers. */
 function random(seed: number): () => number {
@@ -38,7 +33,7 @@ export default defineTopology({
     if (!url) throw new Error("TROUPE_STATE is not set: run the bank with `troupe run bank`");
     // Each worker owns its store: a node never closes the store it hosts entities with.
     const store = openStateStore(url);
-    system.hostEntities(accountEntity((key) => system.entityRef("account", key)), { store, prefix: prefixOf(system.name), writeEveryMs: url.startsWith("gs:") ? 1_000 : 0 });
+    system.hostEntities(account, { store, prefix: prefixOf(system.name), writeEveryMs: url.startsWith("gs:") ? 1_000 : 0 });
   },
 
   async main({ system, workers, state, log, progress }) {

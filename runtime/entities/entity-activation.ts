@@ -4,11 +4,11 @@ import { approximateBytes } from "../approximate-bytes.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import { GenerationConflictError, type Expected, type StateStore } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
-import { AppliedKeys, idempotencyKeyOf, type IdempotencyWindow } from "./applied-keys.js";
+import { AppliedKeys, IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf, type IdempotencyWindow } from "./applied-keys.js";
 import type { EntityContext } from "./entity-context.js";
 import type { EntityDefinition, EntityHandler } from "./entity-definition.js";
 import { decodeEntityObject, encodeEntityObject } from "./entity-record.js";
-import type { EntityRef } from "./entity-ref.js";
+import { EntityRef } from "./entity-ref.js";
 import { ActivationReminders } from "./activation-reminders.js";
 import type { ReminderIndex } from "./reminder-index.js";
 import type { ReminderRetry } from "./entity-reminders.js";
@@ -44,6 +44,8 @@ export interface ActivationHost {
   /** A stored reply, decoded again; undefined when its type is unknown here. */
   decodeReply(type: string, bytes: Uint8Array): object | undefined;
   readonly self: EntityRef<any>;
+  /** A ref to any entity of the system (a definition also registers its message types). */
+  entityRef<M extends object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M>;
   /** This copy's own address, the sender of what it tells. */
   readonly address: ActorRef<any>;
   /** In whose name a reply to `mail` goes: the address its asker asked. */
@@ -111,6 +113,7 @@ export class EntityActivation {
   private changed = false;
   private inFlight: Batch | undefined;
   private idleTimer: TimerHandle | undefined;
+  private lastTouchMs = 0;
   /** A write waiting for its turn (`writeEveryMs`) or for a retry. */
   private writeTimer: Cancel | undefined;
   /** The next look at a write in doubt. */
@@ -414,8 +417,11 @@ export class EntityActivation {
         return this.reminders.cancel(name);
       },
       reminderDueAtMs: (name) => this.reminders.dueAtMs(name),
-      tell: (target, message) => {
-        batch.outputs.push(() => (target as ActorRef<any>).tell(message, host.address));
+      entityRef: (kind, key) => host.entityRef(kind, key),
+      tell: (target, message, options) => {
+        // A bad key throws in the handler, not later in a held send where nobody would see it.
+        if (options?.idempotencyKey !== undefined) idempotencyKeyOf({ [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey });
+        batch.outputs.push(() => (target instanceof EntityRef ? target.tell(message, host.address, options) : target.tell(message, host.address)));
       },
     };
   }
@@ -589,13 +595,20 @@ export class EntityActivation {
     this.host.forward(onward);
   }
 
+  /** Marks activity; the idle timer stays armed and re-arms itself for the rest (no new timer per message). */
   private touch(): void {
-    if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer);
+    this.lastTouchMs = this.host.clock.now();
+    if (this.idleTimer === undefined) this.armIdle(this.definition.idleMs);
+  }
+
+  private armIdle(delayMs: number): void {
     this.idleTimer = this.host.clock.setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.quiet) this.stop();
+      const leftMs = this.lastTouchMs + this.definition.idleMs - this.host.clock.now();
+      if (leftMs > 0) this.armIdle(leftMs);
+      else if (this.quiet) this.stop();
       else this.touch();
-    }, this.definition.idleMs);
+    }, delayMs);
   }
 
   private afterWork(): void {

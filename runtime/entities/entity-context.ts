@@ -1,6 +1,7 @@
 import type { ActorRef } from "../actor-ref.js";
 import type { Clock } from "../clock.js";
-import type { EntityRef } from "./entity-ref.js";
+import type { EntityDefinition } from "./entity-definition.js";
+import type { EntityRef, EntitySendOptions } from "./entity-ref.js";
 import type { ReminderSchedule } from "./entity-reminders.js";
 
 /**
@@ -19,8 +20,16 @@ export interface EntityContext<Self extends object = object> {
   readonly nodeId: string;
   /** Answers the sender, once the state this handler returns is durable. */
   reply(message: object): void;
-  /** Sends to an actor or an entity, once the state this handler returns is durable. */
-  tell(target: ActorRef<any> | EntityRef<any>, message: object): void;
+  /** Sends to an actor or an entity, once the state this handler returns is durable; `options` apply to an entity. */
+  tell(target: ActorRef<any> | EntityRef<any>, message: object, options?: EntitySendOptions): void;
+  /**
+   * A ref to another entity (or this one), to pass to `tell`: the tell then waits for this handler's
+   * state to be durable, so a copy that is fenced never sends it. Asking it from a handler
+   * (`await ctx.entityRef(...).ask(...)`) sends at once, before this state is durable, and holds this
+   * entity's other messages until the answer: a cycle of such asks (A asks B, B asks A) waits for the
+   * ask timeout. See docs/entities.md, "Entities talking to entities".
+   */
+  entityRef<M extends object = object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M>;
   /** The idempotency key the message carries, if any (docs/entities.md, "Idempotency keys"). */
   readonly idempotencyKey: string | undefined;
   /**

@@ -111,6 +111,8 @@ export interface EntityHostingNode {
   relay(target: ActorRef<any>, message: object, headers?: Readonly<Record<string, string>>): Promise<object>;
   /** The live nodes (this one included) whose heartbeats announce `announced`. */
   hostsOf(announced: string): readonly string[];
+  /** Changes whenever `hostsOf` may answer differently for another node's kinds (`Membership.version`). */
+  membershipVersion(): number;
 }
 
 /** Hops a message may make between nodes that disagree about its owner before it is given up. */
@@ -151,6 +153,16 @@ export class EntityHosting implements EntityRouter {
   private readonly kinds = new Map<string, HostedKind>();
   /** Shutting down: this node owns nothing any more, and forwards what still reaches it. */
   private leaving = false;
+  /**
+   * Each kind's owner candidates (`hostsOf`, less this node when leaving), computed once per view of
+   * membership rather than per message (a sorted copy of the member list cost 5 µs a message). Only
+   * kinds with hosts are kept, so kinds named by hostile paths cannot grow it.
+   */
+  private readonly hostsByKind = new Map<string, readonly string[]>();
+  private cachedMembership = Number.NaN;
+  /** Bumped when this node's own kinds or its leaving change: `hostsByKind` is stale then too. */
+  private localVersion = 0;
+  private cachedLocal = -1;
 
   constructor(private readonly node: EntityHostingNode) {}
 
@@ -186,12 +198,13 @@ export class EntityHosting implements EntityRouter {
         scanEveryMs: reminders.scanEveryMs,
         maxWakesPerScan: reminders.maxWakesPerScan,
         // One node per shard: the one rendezvous hashing picks among the kind's hosts.
-        scans: (shard) => !this.leaving && placement(kind, `.reminders-${shard}`, this.node.hostsOf(announcedKind(kind))) === this.node.nodeId,
+        scans: (shard) => !this.leaving && placement(kind, `.reminders-${shard}`, this.hostsOf(kind)) === this.node.nodeId,
         wake: (key) => this.route(kind, key, { message: ReminderWake.create(), sender: undefined, headers: undefined }),
         failed: (error) => this.node.deadLetters.publish({ reason: "activation-failed", detail: `reading the reminder index of ${kind}: ${error.message}` }),
       });
     const hosted = { definition, store: options.store, prefix, placement, writeEveryMs, writeBehind: options.writeBehind === true, idempotency, reminders, reminderIndex, scanner, limits, live: new Map() };
     this.kinds.set(kind, hosted);
+    this.localVersion++;
     scanner?.start();
   }
 
@@ -200,8 +213,10 @@ export class EntityHosting implements EntityRouter {
     return [...this.kinds.keys()].map(announcedKind);
   }
 
-  ref<M extends object>(kind: string, key: string): EntityRef<M> {
-    return new EntityRef<M>(validateEntityKind(kind), validateEntityKey(key), this);
+  /** A ref to (kind, key); a definition also registers its message types, so that they can be sent. */
+  ref<M extends object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M> {
+    if (typeof kind !== "string") this.node.registry.register(...kind.messageTypes);
+    return new EntityRef<M>(validateEntityKind(typeof kind === "string" ? kind : kind.kind), validateEntityKey(key), this);
   }
 
   activations(): ActivationInfo[] {
@@ -215,8 +230,23 @@ export class EntityHosting implements EntityRouter {
   /** The owner of (kind, key) as this node sees membership now; undefined when no live node hosts the kind. */
   ownerOf(kind: string, key: string): string | undefined {
     const placement = this.kinds.get(kind)?.placement ?? rendezvous;
-    const hosts = this.node.hostsOf(announcedKind(kind));
-    return placement(kind, key, this.leaving ? hosts.filter((n) => n !== this.node.nodeId) : hosts);
+    return placement(kind, key, this.hostsOf(kind));
+  }
+
+  /** The nodes that may own keys of `kind` now, sorted by node id: cached until membership or this node's kinds change. */
+  private hostsOf(kind: string): readonly string[] {
+    const membership = this.node.membershipVersion();
+    if (membership !== this.cachedMembership || this.localVersion !== this.cachedLocal) {
+      this.hostsByKind.clear();
+      this.cachedMembership = membership;
+      this.cachedLocal = this.localVersion;
+    }
+    const cached = this.hostsByKind.get(kind);
+    if (cached !== undefined) return cached;
+    const all = this.node.hostsOf(announcedKind(kind));
+    const hosts = Object.freeze(this.leaving ? all.filter((n) => n !== this.node.nodeId) : [...all]);
+    if (hosts.length > 0) this.hostsByKind.set(kind, hosts);
+    return hosts;
   }
 
   tellEntity(kind: string, key: string, message: object, sender: ActorRef<any> | undefined, headers?: Readonly<Record<string, string>>): void {
@@ -249,6 +279,7 @@ export class EntityHosting implements EntityRouter {
    */
   async passivateAll(): Promise<void> {
     this.leaving = true;
+    this.localVersion++;
     for (const hosted of this.kinds.values()) hosted.scanner?.stop();
     await Promise.all([...this.kinds.values()].map((hosted) => this.drain(hosted)));
     // Raises still queued only move entries later: dropping them leaves the index early, never late.
@@ -343,6 +374,7 @@ export class EntityHosting implements EntityRouter {
       },
       decodeReply: (type, bytes) => this.node.registry.typeNamed(type)?.decode(bytes),
       self: this.ref(definition.kind, key),
+      entityRef: (kind, other) => this.ref(kind, other),
       address: this.refAt(this.node.nodeId, path),
       replyAs: (mail) => this.replyAs(mail, path),
       isAsk: isAsk,

@@ -9,12 +9,38 @@ export type EntityPlacement = (kind: string, key: string, hosts: readonly string
 
 /** Rendezvous (highest random weight) hashing: when a host comes or goes, only its keys move. */
 export const rendezvous: EntityPlacement = (kind, key, hosts) => {
-  const keyHash = hash32(`${kind}/${key}`, 0x811c9dc5);
+  const keyHash = keySeed(kind, key);
   let best: string | undefined;
   let bestScore = -1;
-  for (const node of hosts) {
+  for (let i = 0; i < hosts.length; i++) {
+    const node = hosts[i]!;
     const score = hash32(node, keyHash);
-    if (score > bestScore || (score === bestScore && best !== undefined && node < best)) [best, bestScore] = [node, score];
+    if (score > bestScore || (score === bestScore && best !== undefined && node < best)) {
+      best = node;
+      bestScore = score;
+    }
   }
   return best;
 };
+
+/** `hash32(`${kind}/${key}`, 0x811c9dc5)` without building the string: placement runs for every message. */
+function keySeed(kind: string, key: string): number {
+  let h = fnv(kind, 0x811c9dc5);
+  h = Math.imul(h ^ 0x2f, 0x01000193); // "/"
+  return fmix32(fnv(key, h));
+}
+
+function fnv(text: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -81,6 +81,7 @@ export class Membership {
   private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
   private readonly listeners = new Set<(event: MembershipEvent) => void>();
   private state: "new" | "running" | "stopped" = "new";
+  private viewVersion = 0;
   private startedAtMs = 0;
   private heartbeatTimer: TimerHandle | undefined;
   private checkTimer: TimerHandle | undefined;
@@ -121,6 +122,7 @@ export class Membership {
     if (this.state !== "new") throw new Error(`membership of node ${this.options.nodeId} was already started`);
     const { transport, subject, clock } = this.options;
     this.state = "running";
+    this.viewVersion++;
     this.startedAtMs = clock.now();
     this.unsubscribe = transport.subscribe(subject, (message) => this.receive(message.data));
     // A closed transport can neither announce nor listen: stop, and let the others time this node out.
@@ -148,6 +150,15 @@ export class Membership {
     } catch {
       // The transport is already closed: the others will notice the silence instead.
     }
+  }
+
+  /**
+   * Changes whenever `nodes()` may list other nodes or kinds: a membership event, a node's heartbeat
+   * with other kinds than its last, start, stop. What is derived from `nodes()` can be cached under it.
+   * (This node's own kinds are its caller's to track.)
+   */
+  get version(): number {
+    return this.viewVersion;
   }
 
   /** The live nodes, this one included, sorted by node id. Empty unless started. */
@@ -204,6 +215,7 @@ export class Membership {
     const observation: Observation = this.table.observe(beat, this.options.clock.now());
     if (observation.events.some((event) => event.type === "joined" || event.type === "restarted")) this.announce();
     if (observation.refused) this.refuse(observation.refused.reason, observation.refused.detail, observation.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
+    if (observation.kindsChanged) this.viewVersion++;
     this.emit(observation.events);
     this.scheduleSettle();
   }
@@ -296,6 +308,7 @@ export class Membership {
   private halt(): void {
     if (this.state !== "running") return;
     this.state = "stopped";
+    this.viewVersion++;
     const { clock } = this.options;
     if (this.heartbeatTimer !== undefined) clock.clearTimeout(this.heartbeatTimer);
     if (this.checkTimer !== undefined) clock.clearTimeout(this.checkTimer);
@@ -313,6 +326,7 @@ export class Membership {
   }
 
   private emit(events: MembershipEvent[]): void {
+    if (events.length > 0) this.viewVersion++;
     for (const event of events) {
       for (const listener of this.listeners) {
         try {

@@ -30,6 +30,8 @@ export type MembershipEvent =
 export interface Observation {
   readonly events: MembershipEvent[];
   readonly refused?: { readonly reason: HeartbeatRefusal; readonly detail: string };
+  /** A known node's heartbeat listed other kinds than its last one. */
+  readonly kindsChanged?: true;
 }
 
 export interface NodeTableOptions {
@@ -102,6 +104,7 @@ export class NodeTable {
         this.claimed.add(beat.node);
         return { events: this.settle(nowMs, beat.node) };
       }
+      const kindsChanged = !sameKinds(known.info.kinds, info.kinds);
       known.info = info;
       const refuted = known.successor ?? known.leaving;
       const detail = known.successor
@@ -111,7 +114,8 @@ export class NodeTable {
       known.successor = undefined;
       known.leaving = undefined;
       this.claimed.delete(beat.node);
-      return refuted ? { events: [], refused: { reason, detail } } : { events: [] };
+      if (refuted) return { events: [], refused: { reason, detail }, ...(kindsChanged && { kindsChanged }) };
+      return kindsChanged ? { events: [], kindsChanged } : { events: [] };
     }
     // Another incarnation under a known id. An older run (a zombie) never replaces a newer one, so that
     // every observer settles on the same run.
@@ -210,4 +214,8 @@ function copy(info: NodeInfo): NodeInfo {
 // Ties (same start time) are broken by incarnation, so that every observer picks the same run.
 function startedBefore(beat: Heartbeat, known: NodeInfo): boolean {
   return beat.startedAtMs < known.startedAtMs || (beat.startedAtMs === known.startedAtMs && beat.incarnation < known.incarnation);
+}
+
+function sameKinds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((kind, i) => kind === b[i]);
 }

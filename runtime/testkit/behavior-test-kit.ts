@@ -4,6 +4,9 @@ import type { ActorDefinition } from "../actor-definition.js";
 import { ActorRef, type MessageRouter } from "../actor-ref.js";
 
 import type { MessageType } from "../codec/message-type.js";
+import type { EntityDefinition } from "../entities/entity-definition.js";
+import { entityPath, validateEntityKey, validateEntityKind } from "../entities/entity-path.js";
+import { EntityRef, type EntityRouter } from "../entities/entity-ref.js";
 import { ManualClock } from "./manual-clock.js";
 import type { SpawnOptions } from "../spawn-options.js";
 
@@ -131,6 +134,16 @@ export class BehaviorTestKit<S, M extends object, P = void> implements ActorCont
 
   refFor<R extends object = object>(address: Address): ActorRef<R> {
     return new ActorRef<R>(address, this);
+  }
+
+  /** Tells to the entity are recorded in `sent` (to `/entity/<kind>/<key>`); asks are recorded and rejected. */
+  entityRef<R extends object = object>(kind: string | EntityDefinition<any, R>, key: string): EntityRef<R> {
+    const name = validateEntityKind(typeof kind === "string" ? kind : kind.kind);
+    const router: EntityRouter = {
+      tellEntity: (k, id, message) => this.sent.push({ to: { system: TEST_SYSTEM, node: TEST_NODE, path: entityPath(k, id) }, message }),
+      askEntity: (k, id, message, replyType) => this.ask(new ActorRef({ system: TEST_SYSTEM, node: TEST_NODE, path: entityPath(k, id) }, this), message, replyType),
+    };
+    return new EntityRef<R>(name, validateEntityKey(key), router);
   }
 
   // ---- MessageRouter: every delivery is recorded ----

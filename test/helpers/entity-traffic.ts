@@ -1,5 +1,5 @@
 import type { ActorSystem } from "../../runtime/index.js";
-import { Append, Appended, ledgerEntity } from "../fixtures/entity-ledger.js";
+import { Append, Appended, Ledger, Read, ledgerEntity } from "../fixtures/entity-ledger.js";
 
 /** How long a loop waits after a failed ask before its next one. */
 const FAILURE_PAUSE_MS = 20;
@@ -30,6 +30,10 @@ export class LedgerTraffic {
   readonly retried: Record<string, number> = {};
   private nextOp = 1;
   private running = false;
+  /** Asks by outcome, kept as they settle: tests poll these every few ms, so no walk over every op. */
+  private readonly outcomes: Record<SentOp["outcome"], number> = { pending: 0, ok: 0, failed: 0 };
+  /** Per key, when the latest acknowledged op to it was sent. */
+  private readonly lastAckedSentAt = new Map<string, number>();
   private loops: Promise<void>[] = [];
 
   /**
@@ -43,13 +47,23 @@ export class LedgerTraffic {
     private readonly retries = 0,
   ) {}
 
-  /** Sends one Append to every key (`concurrency` at a time) and resolves once all have settled. */
-  async touchAll(concurrency: number): Promise<void> {
+  /**
+   * Activates every key with a Read (`concurrency` at a time): each owner loads its entities from the
+   * store, and nothing is written (the traffic's Appends write them). Resolves with how many answered.
+   */
+  async activateAll(concurrency: number): Promise<number> {
     let next = 0;
+    let answered = 0;
     const worker = async (w: number): Promise<void> => {
-      for (let i = next++; i < this.keys.length; i = next++) await this.send(this.clients[w % this.clients.length]!, this.keys[i]!);
+      for (let i = next++; i < this.keys.length; i = next++) {
+        await this.clients[w % this.clients.length]!.entityRef(ledgerEntity, this.keys[i]!).ask(Read.create(), Ledger, { timeoutMs: this.askTimeoutMs }).then(
+          () => answered++,
+          () => undefined,
+        );
+      }
     };
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+    return answered;
   }
 
   /** Starts `concurrencyPerClient` loops on each client; they run until `stop()`. */
@@ -83,9 +97,7 @@ export class LedgerTraffic {
   }
 
   count(outcome: SentOp["outcome"]): number {
-    let n = 0;
-    for (const op of this.ops.values()) if (op.outcome === outcome) n++;
-    return n;
+    return this.outcomes[outcome];
   }
 
   /** Failed asks by what they failed with. */
@@ -97,9 +109,9 @@ export class LedgerTraffic {
 
   /** How many keys have an acknowledged op that was sent at or after `sinceMs`. */
   keysAckedSince(sinceMs: number): number {
-    const keys = new Set<string>();
-    for (const op of this.ops.values()) if (op.outcome === "ok" && op.sentAtMs >= sinceMs) keys.add(op.key);
-    return keys.size;
+    let n = 0;
+    for (const sentAt of this.lastAckedSentAt.values()) if (sentAt >= sinceMs) n++;
+    return n;
   }
 
   /** Nodes that acknowledged asks sent at or after `sinceMs`, with how many. */
@@ -109,17 +121,25 @@ export class LedgerTraffic {
     return byNode;
   }
 
+  private settle(sent: SentOp, outcome: "ok" | "failed"): void {
+    this.outcomes[sent.outcome]--;
+    this.outcomes[outcome]++;
+    sent.outcome = outcome;
+  }
+
   private async send(client: ActorSystem, key: string): Promise<void> {
     const sent: SentOp = { op: this.nextOp++, key, sentAtMs: Date.now(), outcome: "pending", attempts: 0 };
     this.ops.set(sent.op, sent);
+    this.outcomes.pending++;
     const options = { timeoutMs: this.askTimeoutMs, ...(this.retries > 0 ? { idempotencyKey: `op-${sent.op}` } : {}) };
     for (;;) {
       sent.attempts++;
       try {
         const answer = await client.entityRef(ledgerEntity, key).ask(Append.create({ op: sent.op }), Appended, options);
-        sent.outcome = "ok";
+        this.settle(sent, "ok");
         sent.failure = undefined;
         sent.answeredBy = answer.node;
+        if (sent.sentAtMs > (this.lastAckedSentAt.get(key) ?? -1)) this.lastAckedSentAt.set(key, sent.sentAtMs);
         return;
       } catch (error) {
         const { name, reason } = error as { name?: string; reason?: string };
@@ -127,7 +147,7 @@ export class LedgerTraffic {
         // A pause after a failure: asks that fail at once (no owner known, a client stopping) must not spin the event loop.
         await new Promise((resolve) => setTimeout(resolve, FAILURE_PAUSE_MS));
         if (sent.attempts > this.retries) {
-          sent.outcome = "failed";
+          this.settle(sent, "failed");
           return;
         }
         this.retried[sent.failure] = (this.retried[sent.failure] ?? 0) + 1;

@@ -14,8 +14,8 @@ const KEYS = Array.from({ length: 1_000 }, (_, i) => `e${i}`);
 const ASK_TIMEOUT_MS = 5_000;
 /** Concurrent asks per client node, each loop one ask at a time. */
 const LOOPS_PER_CLIENT = 16;
-/** Acknowledged asks to see between the phases of a case: a second or two of traffic here. */
-const STEADY_ACKS = 300;
+/** Acknowledged asks to see between the phases of a case: about a second of traffic here. */
+const STEADY_ACKS = 150;
 
 /** A `troupe node` process hosting the ledger kind, and the JSON events it printed. */
 interface Host {
@@ -59,6 +59,13 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
   /** One case: its own system, state prefix, host processes and client nodes. */
   async function setUp(name: string, hostIds: readonly string[], retries = 0) {
     const system = `it-entities-${name}`;
+    // How long each phase took, printed with the outcome: where a slow run spent its time.
+    const phases: Record<string, number> = {};
+    let phaseStart = Date.now();
+    const phase = (what: string): void => {
+      phases[what] = Date.now() - phaseStart;
+      phaseStart = Date.now();
+    };
     const prefix = `case-${name}`;
     const hosts: Host[] = [];
     const clients: ActorSystem[] = [];
@@ -86,6 +93,7 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
     const hostsSeen = (client: ActorSystem): string[] => client.nodes().filter((n) => n.kinds.includes("entity.ledger")).map((n) => n.node).sort();
     const allSee = (ids: readonly string[]): boolean => clients.every((c) => JSON.stringify(hostsSeen(c)) === JSON.stringify([...ids].sort()));
     await eventually(`every client sees hosts ${hostIds.join(", ")}`, () => allSee(hostIds), 15_000);
+    phase("start");
     const traffic = new LedgerTraffic(clients, KEYS, ASK_TIMEOUT_MS, retries);
     started.traffic = traffic;
 
@@ -93,43 +101,51 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
     const moreAcks = async (what: string, count: number, timeoutMs = 30_000): Promise<void> => {
       const target = traffic.count("ok") + count;
       await eventually(`${what}: ${count} more acknowledged asks`, () => traffic.count("ok") >= target, timeoutMs);
+      phase(what);
     };
     /** Waits until every key has answered an ask sent at or after `sinceMs`: every entity is live again. */
-    const everyKeyAnswersSince = (what: string, sinceMs: number): Promise<void> =>
-      eventually(`${what}: every one of the ${KEYS.length} entities answers (${traffic.keysAckedSince(sinceMs)} did)`, () => traffic.keysAckedSince(sinceMs) === KEYS.length, 60_000);
+    const everyKeyAnswersSince = async (what: string, sinceMs: number): Promise<void> => {
+      await eventually(`${what}: every one of the ${KEYS.length} entities answers (${traffic.keysAckedSince(sinceMs)} did)`, () => traffic.keysAckedSince(sinceMs) === KEYS.length, 60_000);
+      phase(what);
+    };
 
     /** Stops the traffic, the hosts (gracefully) and the clients, then checks the stored ledgers exactly. */
     const finish = async (): Promise<{ ok: number; failed: number; failures: Record<string, number>; landedUnacknowledged: Record<string, number> }> => {
       // Every ask ends, answered or failed, within its timeout (and its retries'), plus a margin for a busy machine.
+      phase("until finish");
       await traffic.stop((retries + 1) * ASK_TIMEOUT_MS + 10_000);
+      phase("traffic stop");
       expect(traffic.count("pending"), "asks that never settled").to.equal(0);
       await Promise.all(hosts.map((h) => h.process.stop()));
       await Promise.all(clients.map((c) => c.shutdown()));
+      phase("hosts and clients stop");
       const ledgers = await readLedgers(gcs, `${prefix}/entities/ledger/`);
+      phase("read ledgers");
       expect(ledgers.size, "stored entities").to.equal(KEYS.length);
       const violations = ledgerViolations(KEYS, ledgers, traffic.ops);
       expect(violations.slice(0, 20), `${violations.length} violations`).to.deep.equal([]);
       // Failed asks whose effect is stored all the same (allowed: their answer was lost, or their copy was fenced after its write landed).
       const landedUnacknowledged: Record<string, number> = {};
       for (const op of traffic.ops.values()) if (op.outcome === "failed" && ledgers.get(op.key)?.includes(op.op)) landedUnacknowledged[op.failure!] = (landedUnacknowledged[op.failure!] ?? 0) + 1;
-      const outcome = { ok: traffic.count("ok"), failed: traffic.count("failed"), failures: traffic.failures(), landedUnacknowledged, retried: traffic.retried };
+      const outcome = { ok: traffic.count("ok"), failed: traffic.count("failed"), failures: traffic.failures(), landedUnacknowledged, retried: traffic.retried, phasesMs: phases };
       // Figures for whoever reads the test output.
       console.log(`      ${name}: ${JSON.stringify(outcome)}`);
       return outcome;
     };
-    return { hosts, traffic, startHost, allSee, moreAcks, everyKeyAnswersSince, finish };
+    return { hosts, traffic, startHost, allSee, moreAcks, everyKeyAnswersSince, finish, phase };
   }
 
   it("entities: after an owner is SIGKILLed under traffic, its entities answer from the other nodes and the stored state is exactly the acknowledged effects", async () => {
     const c = await setUp("kill", ["h1", "h2", "h3"]);
-    await c.traffic.touchAll(64);
-    expect(c.traffic.count("ok"), "the first ask to every entity, with no fault").to.equal(KEYS.length);
+    expect(await c.traffic.activateAll(64), "entities activated by a first ask, with no fault").to.equal(KEYS.length);
+    c.phase("activate all");
     c.traffic.start(LOOPS_PER_CLIENT);
     await c.moreAcks("before the kill", STEADY_ACKS);
 
     const victim = c.hosts.find((h) => h.id === "h2")!;
     victim.process.child.kill("SIGKILL");
     await eventually("every client has lost h2", () => c.allSee(["h1", "h3"]), 15_000);
+    c.phase("every client has lost h2");
     const lostAt = Date.now();
     await c.everyKeyAnswersSince("after h2 was lost", lostAt);
     expect(Object.keys(c.traffic.answeredSince(lostAt)).sort(), "nodes answering after the loss").to.deep.equal(["h1", "h3"]);
@@ -138,8 +154,8 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
 
   it("entities: an owner SIGSTOPped past failure detection and SIGCONTed cannot commit (its writes get 412s and its copies are fenced), and the stored state is exactly the acknowledged effects", async () => {
     const c = await setUp("stall", ["h1", "h2", "h3"]);
-    await c.traffic.touchAll(64);
-    expect(c.traffic.count("ok")).to.equal(KEYS.length);
+    expect(await c.traffic.activateAll(64), "entities activated by a first ask, with no fault").to.equal(KEYS.length);
+    c.phase("activate all");
     c.traffic.start(LOOPS_PER_CLIENT);
     await c.moreAcks("before the stall", STEADY_ACKS);
 
@@ -147,14 +163,17 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
     zombie.process.child.kill("SIGSTOP");
     try {
       await eventually("every client has lost h2", () => c.allSee(["h1", "h3"]), 15_000);
+      c.phase("every client has lost h2");
       // Its entities now live on h1 and h3, which write new generations of them.
       await c.everyKeyAnswersSince("while h2 is stopped", Date.now());
     } finally {
       zombie.process.child.kill("SIGCONT");
     }
     await eventually("every client sees h2 again", () => c.allSee(["h1", "h2", "h3"]), 15_000);
+    c.phase("every client sees h2 again");
     // The woken copies hold stale generations: each write they try is refused, and they stop.
     await eventually("the woken node's stale writes are refused", () => zombie.events("conflict") > 0 && zombie.events("fenced") > 0, 30_000);
+    c.phase("the woken node's stale writes are refused");
     await c.everyKeyAnswersSince("after h2 woke", Date.now());
     const { failures, landedUnacknowledged } = await c.finish();
     expect(zombie.events("conflict"), "412s on the woken node").to.be.above(0);
@@ -166,7 +185,8 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
 
   it("entities: with idempotency keys, asks retried after timeouts and `fenced` across a stall and a kill take effect exactly once: every op is acknowledged and stored once", async () => {
     const c = await setUp("retry", ["h1", "h2", "h3"], 5);
-    await c.traffic.touchAll(64);
+    expect(await c.traffic.activateAll(64), "entities activated by a first ask, with no fault").to.equal(KEYS.length);
+    c.phase("activate all");
     c.traffic.start(LOOPS_PER_CLIENT);
     await c.moreAcks("before the stall", STEADY_ACKS);
 
@@ -174,14 +194,17 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
     zombie.process.child.kill("SIGSTOP");
     try {
       await eventually("every client has lost h2", () => c.allSee(["h1", "h3"]), 15_000);
+      c.phase("every client has lost h2");
       await c.moreAcks("while h2 is stopped", STEADY_ACKS);
     } finally {
       zombie.process.child.kill("SIGCONT");
     }
     await eventually("every client sees h2 again", () => c.allSee(["h1", "h2", "h3"]), 15_000);
+    c.phase("every client sees h2 again");
     await c.moreAcks("after h2 woke", STEADY_ACKS);
     c.hosts.find((h) => h.id === "h3")!.process.child.kill("SIGKILL");
     await eventually("every client has lost h3", () => c.allSee(["h1", "h2"]), 15_000);
+    c.phase("every client has lost h3");
     await c.everyKeyAnswersSince("after h3 was lost", Date.now());
     const { failed } = await c.finish();
     // Every op got through in the end, so the check above has no slack: each ledger is exactly its ops.
@@ -191,13 +214,14 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
 
   it("entities: when a node joins under traffic, the keys it wins move to it and the stored state is exactly the acknowledged effects", async () => {
     const c = await setUp("join", ["h1", "h2"]);
-    await c.traffic.touchAll(64);
-    expect(c.traffic.count("ok")).to.equal(KEYS.length);
+    expect(await c.traffic.activateAll(64), "entities activated by a first ask, with no fault").to.equal(KEYS.length);
+    c.phase("activate all");
     c.traffic.start(LOOPS_PER_CLIENT);
     await c.moreAcks("before the join", STEADY_ACKS);
 
     await c.startHost("h3", 2);
     await eventually("every client sees h3", () => c.allSee(["h1", "h2", "h3"]), 15_000);
+    c.phase("every client sees h3");
     const joinedAt = Date.now();
     await c.everyKeyAnswersSince("after h3 joined", joinedAt);
     // About a third of the keys moved to h3 (rendezvous hashing), the rest stayed where they were.
@@ -225,9 +249,9 @@ async function readLedgers(gcs: FakeGcs, prefix: string): Promise<Map<string, nu
   const bucket = new Storage({ apiEndpoint: gcs.endpoint, projectId: "test" }).bucket(gcs.bucket);
   const [files] = await bucket.getFiles({ prefix });
   const ledgers = new Map<string, number[]>();
-  for (let i = 0; i < files.length; i += 50) {
+  for (let i = 0; i < files.length; i += 200) {
     await Promise.all(
-      files.slice(i, i + 50).map(async (file) => {
+      files.slice(i, i + 200).map(async (file) => {
         const [bytes] = await file.download();
         ledgers.set(file.name.slice(prefix.length), Ledger.decode(decodeEntityObject(bytes).state).ops);
       }),

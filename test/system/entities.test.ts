@@ -132,4 +132,16 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
     for (const key of keys) expect(await storedValue(key), key).to.equal(5);
     await eventually("no activation left outside its owner", () => [...nodes.values()].every((n) => n.entityActivations().every((a) => rendezvous("counter", a.key, ["n3", "n4"]) === n.nodeId)));
   });
+
+  it("entities: a node that starts hosting the kind later becomes an owner on every node once its heartbeat lists the kind (the hosts each node caches are refreshed)", async () => {
+    const key = keyOwnedBy("n1", ["n1", "n2", "n3"]);
+    // n1 hosts nothing yet: every node places the key on n2 or n3, and remembers those hosts.
+    const before = (await node("n2").entityRef(counterEntity, key).ask(Add.create({ amount: 1 }), Total)).node;
+    expect(before).to.be.oneOf(["n2", "n3"]);
+    expect((await node("n1").entityRef(counterEntity, key).ask(Get.create(), Total)).node).to.equal(before);
+    node("n1").hostEntities(counterEntity, { store });
+    await elapseUntil("n2 and n3 hear n1 host counters", () => ["n2", "n3"].every((id) => node(id).nodes().some((n) => n.node === "n1" && n.kinds.includes("entity.counter"))));
+    for (const via of ["n1", "n2", "n3"]) expect(await node(via).entityRef(counterEntity, key).ask(Add.create({ amount: 1 }), Total), `asked through ${via}`).to.include({ node: "n1" });
+    expect(await storedValue(key)).to.equal(4);
+  });
 });
