@@ -1,4 +1,4 @@
-import { hash32 } from "../routing/consistent-hash.js";
+import { fmix32, fnv1a32, hash32 } from "../hash32.js";
 
 /**
  * Chooses the owner of (kind, key) among the nodes that host the kind. The default, `rendezvous`,
@@ -25,22 +25,7 @@ export const rendezvous: EntityPlacement = (kind, key, hosts) => {
 
 /** `hash32(`${kind}/${key}`, 0x811c9dc5)` without building the string: placement runs for every message. */
 function keySeed(kind: string, key: string): number {
-  let h = fnv(kind, 0x811c9dc5);
+  let h = fnv1a32(kind, 0x811c9dc5);
   h = Math.imul(h ^ 0x2f, 0x01000193); // "/"
-  return fmix32(fnv(key, h));
-}
-
-function fnv(text: string, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(fnv1a32(key, h));
 }

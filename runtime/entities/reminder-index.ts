@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { troupe } from "../../proto/gen/troupe.js";
 import type { Cancel } from "../actor-context.js";
 import type { Clock } from "../clock.js";
-import { hash32 } from "../routing/consistent-hash.js";
+import { hash32 } from "../hash32.js";
 import type { StateStore } from "../state/state-store.js";
 import { updateObject } from "../state/update.js";
 

@@ -1,3 +1,4 @@
+import { hash32 } from "../hash32.js";
 import type { Routee, RoutingStrategy } from "./routing-strategy.js";
 
 /**
@@ -11,29 +12,14 @@ export function consistentHash<M extends object = object>(keyOf: (message: M) =>
     name: "consistent-hash",
     keyed: true,
     select(message: M, routees: readonly Routee[]): readonly Routee[] {
-      const key = keyOf(message);
+      const keyHash = hash32(keyOf(message), 0x811c9dc5);
       let best: Routee | undefined;
       let bestScore = -1;
       for (const routee of routees) {
-        const score = hash32(routee.id, hash32(key, 0x811c9dc5));
+        const score = hash32(routee.id, keyHash);
         if (score > bestScore || (score === bestScore && best !== undefined && routee.id < best.id)) [best, bestScore] = [routee, score];
       }
       return best === undefined ? [] : [best];
     },
   };
-}
-
-/** FNV-1a over the UTF-16 code units, seeded, with a final avalanche (murmur3's fmix32). */
-export function hash32(text: string, seed: number): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
