@@ -1,47 +1,22 @@
 import { expect } from "chai";
-import { ActorSystem, MemoryNetwork, MemoryStore, rendezvous } from "../../runtime/index.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
+import { ActorSystem, rendezvous } from "../../runtime/index.js";
 import { encodeFrame } from "../../runtime/codec/frame-codec.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { Add, COUNTER_IDLE_MS, Get, Total, counterEntity } from "../fixtures/entity-counter.js";
-import { eventually, settle } from "../helpers/conditions.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
+import { eventually } from "../helpers/conditions.js";
 
 describe("entities: activation, passivation and moves (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let store: MemoryStore;
-  let nodes: Map<string, ActorSystem>;
+  let env: EntityNodes;
 
-  const start = async (nodeId: string, hosts = true): Promise<ActorSystem> => {
-    const entities = hosts ? [{ definition: counterEntity, store }] : [];
-    const node = await ActorSystem.start({ name: "ents", nodeId, transport: network.connect(nodeId), clock, askTimeoutMs: 60_000, entities });
-    nodes.set(nodeId, node);
-    return node;
-  };
-  const node = (id: string): ActorSystem => nodes.get(id)!;
+  const start = (nodeId: string, hosts = true): Promise<ActorSystem> => env.startMember(nodeId, { entities: hosts ? [{ definition: counterEntity, store: env.shared }] : [] });
+  const node = (id: string): ActorSystem => env.node(id);
   const stop = async (id: string): Promise<void> => {
     await node(id).shutdown();
-    nodes.delete(id);
+    env.nodes.delete(id);
   };
-  /** Moves the clock on a heartbeat at a time, letting messages flow between steps. */
-  async function elapse(ms: number): Promise<void> {
-    for (let done = 0; done < ms; done += 250) {
-      clock.advance(Math.min(250, ms - done));
-      await settle();
-    }
-  }
-  /** Moves the clock on until `condition` holds. */
-  async function elapseUntil(what: string, condition: () => boolean): Promise<void> {
-    for (let ms = 0; !condition(); ms += 250) {
-      if (ms > 10_000) throw new Error(`${what}: not after 10 s of heartbeats`);
-      await elapse(250);
-    }
-  }
   const seenBy = (id: string): string[] => node(id).nodes().map((n) => n.node);
-  const storedValue = async (key: string): Promise<number | undefined> => {
-    const object = await store.read(`entities/counter/${key}`);
-    return object && Total.decode(object.bytes).value;
-  };
+  const storedValue = (key: string): Promise<number | undefined> => env.stored(`entities/counter/${key}`);
   /** A key that rendezvous hashing gives to `owner` among `hosts`. */
   const keyOwnedBy = (owner: string, hosts: readonly string[]): string => {
     for (let i = 0; ; i++) if (rendezvous("counter", `k${i}`, hosts) === owner) return `k${i}`;
@@ -49,16 +24,13 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
   const activeKeys = (id: string): string[] => node(id).entityActivations().map((a) => a.key).sort();
 
   beforeEach(async () => {
-    network = new MemoryNetwork();
-    clock = new ManualClock();
-    store = new MemoryStore();
-    nodes = new Map();
+    env = new EntityNodes("ents");
     await start("n1", false);
     await start("n2");
     await start("n3");
-    await elapse(500); // everyone has heard everyone's heartbeat
+    await env.elapse(500); // everyone has heard everyone's heartbeat
   });
-  afterEach(() => Promise.all([...nodes.values()].map((n) => n.shutdown())));
+  afterEach(() => env.shutdown());
 
   it("entities: the first message, sent from a node that does not host the kind, activates the entity on its owner with its initial state", async () => {
     const key = keyOwnedBy("n3", ["n2", "n3"]);
@@ -79,7 +51,7 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
 
   it("entities: a plain NATS request carrying a Frame to /entity/<kind>/<key> is answered on its reply subject, whichever node it reaches", async () => {
     const key = keyOwnedBy("n2", ["n2", "n3"]);
-    const client = network.connect("client");
+    const client = env.network.connect("client");
     const frame = encodeFrame([{ target: `/entity/counter/${key}`, typeName: "demo.counter.Add", type: Add, message: Add.create({ amount: 3 }), sender: undefined, headers: undefined }]);
     // Any node that knows the message types: the hosts, and any that made a ref from the definition.
     for (const [via, expected] of [["n2", 3], ["n3", 6]] as const) {
@@ -95,15 +67,15 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
     const ref = node("n1").entityRef(counterEntity, key);
     for (let i = 1; i <= 10; i++) await ref.ask(Add.create({ amount: i }), Total);
     expect(activeKeys("n2")).to.deep.equal([key]);
-    await elapse(COUNTER_IDLE_MS + 250);
+    await env.elapse(COUNTER_IDLE_MS + 250);
     expect(activeKeys("n2")).to.deep.equal([]);
     expect(await ref.ask(Get.create(), Total)).to.include({ value: 55, node: "n2" });
 
     await stop("n2");
-    await elapseUntil("n1 knows n2 has left", () => !seenBy("n1").includes("n2"));
+    await env.elapseUntil("n1 knows n2 has left", () => !seenBy("n1").includes("n2"));
     expect(await ref.ask(Add.create({ amount: 1 }), Total)).to.include({ value: 56, node: "n3" });
     await start("n2");
-    await elapseUntil("n1 sees n2 host counters again", () => node("n1").nodes().some((n) => n.node === "n2" && n.kinds.includes("entity.counter")));
+    await env.elapseUntil("n1 sees n2 host counters again", () => node("n1").nodes().some((n) => n.node === "n2" && n.kinds.includes("entity.counter")));
     expect(await ref.ask(Add.create({ amount: 1 }), Total)).to.include({ value: 57, node: "n2" });
     expect(await storedValue(key)).to.equal(57);
   });
@@ -117,12 +89,12 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
     tellAll();
     await start("n4");
     tellAll();
-    await elapseUntil("everyone sees n4", () => [...nodes.keys()].every((id) => seenBy(id).includes("n4")));
+    await env.elapseUntil("everyone sees n4", () => [...env.nodes.keys()].every((id) => seenBy(id).includes("n4")));
     tellAll();
     // Sent before n2 leaves: what reaches n2 while it shuts down is forwarded to the new owners.
     tellAll();
     await stop("n2");
-    await elapseUntil("n1 knows n2 has left", () => !seenBy("n1").includes("n2"));
+    await env.elapseUntil("n1 knows n2 has left", () => !seenBy("n1").includes("n2"));
     tellAll();
 
     for (const ref of refs) expect((await ref.ask(Get.create(), Total)).value, ref.key).to.equal(5);
@@ -130,7 +102,7 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
     for (const ref of refs) owners.add((await ref.ask(Get.create(), Total)).node);
     expect([...owners].sort()).to.deep.equal(["n3", "n4"]);
     for (const key of keys) expect(await storedValue(key), key).to.equal(5);
-    await eventually("no activation left outside its owner", () => [...nodes.values()].every((n) => n.entityActivations().every((a) => rendezvous("counter", a.key, ["n3", "n4"]) === n.nodeId)));
+    await eventually("no activation left outside its owner", () => [...env.nodes.values()].every((n) => n.entityActivations().every((a) => rendezvous("counter", a.key, ["n3", "n4"]) === n.nodeId)));
   });
 
   it("entities: a node that starts hosting the kind later becomes an owner on every node once its heartbeat lists the kind (the hosts each node caches are refreshed)", async () => {
@@ -139,8 +111,8 @@ describe("entities: activation, passivation and moves (system tier, in-memory ne
     const before = (await node("n2").entityRef(counterEntity, key).ask(Add.create({ amount: 1 }), Total)).node;
     expect(before).to.be.oneOf(["n2", "n3"]);
     expect((await node("n1").entityRef(counterEntity, key).ask(Get.create(), Total)).node).to.equal(before);
-    node("n1").hostEntities(counterEntity, { store });
-    await elapseUntil("n2 and n3 hear n1 host counters", () => ["n2", "n3"].every((id) => node(id).nodes().some((n) => n.node === "n1" && n.kinds.includes("entity.counter"))));
+    node("n1").hostEntities(counterEntity, { store: env.shared });
+    await env.elapseUntil("n2 and n3 hear n1 host counters", () => ["n2", "n3"].every((id) => node(id).nodes().some((n) => n.node === "n1" && n.kinds.includes("entity.counter"))));
     for (const via of ["n1", "n2", "n3"]) expect(await node(via).entityRef(counterEntity, key).ask(Add.create({ amount: 1 }), Total), `asked through ${via}`).to.include({ node: "n1" });
     expect(await storedValue(key)).to.equal(4);
   });

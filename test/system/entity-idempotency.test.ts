@@ -4,66 +4,37 @@ import {
   AskFailedError,
   AskTimeoutError,
   IDEMPOTENCY_KEY_HEADER,
-  MemoryNetwork,
-  MemoryStore,
   decodeEntityObject,
   defineEntity,
   rendezvous,
   type HostEntitiesOptions,
   type StateStore,
 } from "../../runtime/index.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
 import { encodeFrame } from "../../runtime/codec/frame-codec.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { Add, COUNTER_IDLE_MS, Get, Total, counterEntity } from "../fixtures/entity-counter.js";
 import { Fired } from "../fixtures/entity-alarms.js";
 import { GatedStore } from "../helpers/gated-store.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
 import { eventually, settle } from "../helpers/conditions.js";
 
 const KEY = "entities/counter/x";
 
 describe("entities: idempotency keys (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let shared: MemoryStore;
-  let nodes: Map<string, ActorSystem>;
-
-  beforeEach(() => {
-    network = new MemoryNetwork();
-    clock = new ManualClock();
-    shared = new MemoryStore();
-    nodes = new Map();
-  });
-  afterEach(() => Promise.all([...nodes.values()].map((n) => n.shutdown())));
+  let env: EntityNodes;
+  beforeEach(() => (env = new EntityNodes("ents")));
+  afterEach(() => env.shutdown());
 
   /** A node without membership: it owns what its placement says. */
   const startAlone = async (nodeId: string, options: Omit<HostEntitiesOptions, "store"> & { store?: StateStore } = {}): Promise<ActorSystem> => {
-    const node = await ActorSystem.start({ name: "ents", nodeId, transport: network.connect(nodeId), clock, membership: false, askTimeoutMs: 60_000 });
-    node.hostEntities(counterEntity, { store: shared, ...options });
-    nodes.set(nodeId, node);
+    const node = await env.start(nodeId);
+    node.hostEntities(counterEntity, { store: env.shared, ...options });
     return node;
   };
   /** A node of a membership, hosting counters unless `hosts` is false. */
-  const startMember = async (nodeId: string, hosts = true): Promise<ActorSystem> => {
-    const entities = hosts ? [{ definition: counterEntity, store: shared }] : [];
-    const node = await ActorSystem.start({ name: "ents", nodeId, transport: network.connect(nodeId), clock, askTimeoutMs: 60_000, entities });
-    nodes.set(nodeId, node);
-    return node;
-  };
-  async function elapse(ms: number): Promise<void> {
-    for (let done = 0; done < ms; done += 250) {
-      clock.advance(Math.min(250, ms - done));
-      await settle();
-    }
-  }
-  async function elapseUntil(what: string, condition: () => boolean): Promise<void> {
-    for (let ms = 0; !condition(); ms += 250) {
-      if (ms > 10_000) throw new Error(`${what}: not after 10 s of heartbeats`);
-      await elapse(250);
-    }
-  }
+  const startMember = (nodeId: string, hosts = true): Promise<ActorSystem> => env.startMember(nodeId, { entities: hosts ? [{ definition: counterEntity, store: env.shared }] : [] });
   const stored = async (key = KEY): Promise<{ value: number; keys: string[] } | undefined> => {
-    const object = await shared.read(key);
+    const object = await env.shared.read(key);
     if (object === undefined) return undefined;
     const decoded = decodeEntityObject(object.bytes);
     return { value: Total.decode(decoded.state).value, keys: decoded.applied.map((a) => a.key!) };
@@ -71,7 +42,7 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
   const failureOf = (ask: Promise<unknown>): Promise<Error> => ask.then(() => expect.fail("the ask succeeded"), (e: unknown) => e as Error);
 
   it("idempotency: an ask retried after it timed out gets the first outcome, and its effect happens once", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await startAlone("a", { store: gated });
     const x = a.entityRef(counterEntity, "x");
     expect((await x.ask(Add.create({ amount: 100 }), Total)).value).to.equal(100);
@@ -79,7 +50,7 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
     gated.hold();
     const first = failureOf(x.ask(Add.create({ amount: 1 }), Total, { timeoutMs: 1_000, idempotencyKey: "op-1" }));
     await eventually("the write waiting at the gate", () => gated.heldWrites === 1);
-    clock.advance(1_000);
+    env.clock.advance(1_000);
     expect(await first).to.be.instanceOf(AskTimeoutError);
     // The retry reaches the copy while the first write is still in flight: answered once it lands, not applied again.
     const retry = x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-1" });
@@ -90,7 +61,7 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
     expect(await stored()).to.deep.equal({ value: 101, keys: ["op-1"] });
 
     // From the stored object, after passivation: the key was written with the effect.
-    await elapse(COUNTER_IDLE_MS + 250);
+    await env.elapse(COUNTER_IDLE_MS + 250);
     expect(a.entityActivations()).to.deep.equal([]);
     expect((await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-1" })).value).to.equal(101);
     expect((await x.ask(Get.create(), Total)).value).to.equal(101);
@@ -102,19 +73,13 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
 
   it("idempotency: after a write in doubt that another copy replaced (the ask failed fenced), the retry gets the first outcome from the new owner", async () => {
     let failNext = false;
-    const flaky: StateStore = {
-      description: "flaky",
-      read: (key) => shared.read(key),
-      list: (prefix) => shared.list(prefix),
-      close: () => shared.close(),
-      write: async (key, bytes, expected) => {
-        const fail = failNext;
-        failNext = false;
-        const generation = await shared.write(key, bytes, expected);
-        if (fail) throw new Error("timed out waiting for the response");
-        return generation;
-      },
-    };
+    const flaky = env.sharedWith(async (key, bytes, expected) => {
+      const fail = failNext;
+      failNext = false;
+      const generation = await env.shared.write(key, bytes, expected);
+      if (fail) throw new Error("timed out waiting for the response");
+      return generation;
+    });
     let ownerSeenByA = "a";
     const a = await startAlone("a", { store: flaky, placement: () => ownerSeenByA });
     const b = await startAlone("b", { placement: () => "b" });
@@ -128,7 +93,7 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
     // b's copy reads a's object (its effect and its key), and replaces it before a looks.
     expect(await viaB.ask(Add.create({ amount: 10 }), Total)).to.include({ value: 11, node: "b" });
     ownerSeenByA = "b";
-    clock.advance(1_000);
+    env.clock.advance(1_000);
     expect(((await first) as AskFailedError).reason).to.equal("fenced");
 
     const retried = await viaA.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-1" });
@@ -140,25 +105,25 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
     await startMember("n1", false);
     await startMember("n2");
     await startMember("n3");
-    await elapse(500);
+    await env.elapse(500);
     let key = "k0";
     for (let i = 0; rendezvous("counter", key, ["n2", "n3"]) !== "n2"; i++) key = `k${i}`;
-    const ref = nodes.get("n1")!.entityRef(counterEntity, key);
+    const ref = env.node("n1").entityRef(counterEntity, key);
     expect(await ref.ask(Add.create({ amount: 5 }), Total, { idempotencyKey: "op-1" })).to.include({ value: 5, node: "n2" });
 
-    await nodes.get("n2")!.shutdown();
-    nodes.delete("n2");
-    await elapseUntil("n1 and n3 know n2 has left", () => ["n1", "n3"].every((id) => !nodes.get(id)!.nodes().some((n) => n.node === "n2")));
+    await env.node("n2").shutdown();
+    env.nodes.delete("n2");
+    await env.elapseUntil("n1 and n3 know n2 has left", () => ["n1", "n3"].every((id) => !env.node(id).nodes().some((n) => n.node === "n2")));
     expect(await ref.ask(Add.create({ amount: 5 }), Total, { idempotencyKey: "op-1" })).to.include({ value: 5, node: "n2" });
     expect(await ref.ask(Get.create(), Total)).to.include({ value: 5, node: "n3" });
 
     // A client in any language sets the header on the envelope; n1 (no host) relays the request with it.
-    const client = network.connect("client");
+    const client = env.network.connect("client");
     const frame = encodeFrame([
       { target: `/entity/counter/${key}`, typeName: "demo.counter.Add", type: Add, message: Add.create({ amount: 7 }), sender: undefined, headers: { [IDEMPOTENCY_KEY_HEADER]: "client-op" } },
     ]);
     for (let i = 0; i < 2; i++) {
-      const reply = troupe.wire.Frame.decode(await client.request(nodes.get("n1")!.inboxSubject, frame, 2_000)).envelopes[0]!;
+      const reply = troupe.wire.Frame.decode(await client.request(env.node("n1").inboxSubject, frame, 2_000)).envelopes[0]!;
       expect(Total.decode(reply.payload!).value, `request ${i}`).to.equal(12);
     }
     await client.close();
@@ -174,9 +139,9 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
     expect((await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-1" })).value).to.equal(6);
     expect(await stored()).to.deep.equal({ value: 6, keys: ["op-4", "op-5", "op-1"] });
 
-    await elapse(30_000);
+    await env.elapse(30_000);
     await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-6" });
-    await elapse(30_000);
+    await env.elapse(30_000);
     // op-4, op-5 and op-1 are 60 s old now: forgotten; op-6 is remembered.
     expect((await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-6" })).value).to.equal(7);
     expect((await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "op-4" })).value).to.equal(8);
@@ -213,16 +178,14 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
         },
         ...(replies ? { replies: [Fired] } : {}),
       });
-    const a = await ActorSystem.start({ name: "ents", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.set("a", a);
-    a.hostEntities(define(false), { store: shared });
+    const a = await env.start("a");
+    a.hostEntities(define(false), { store: env.shared });
     expect(await a.entityRef(define(false), "x").ask(Add.create({ amount: 1 }), Fired, { idempotencyKey: "op" })).to.include({ node: "a" });
-    const client = network.connect("client");
+    const client = env.network.connect("client");
     const retry = encodeFrame([{ target: "/entity/counter/x", typeName: "demo.counter.Add", type: Add, message: Add.create({ amount: 1 }), sender: undefined, headers: { [IDEMPOTENCY_KEY_HEADER]: "op" } }]);
     for (const [nodeId, replies] of [["b", false], ["c", true]] as const) {
-      const node = await ActorSystem.start({ name: "ents", nodeId, transport: network.connect(nodeId), clock, membership: false, askTimeoutMs: 60_000 });
-      nodes.set(nodeId, node);
-      node.hostEntities(define(replies), { store: shared });
+      const node = await env.start(nodeId);
+      node.hostEntities(define(replies), { store: env.shared });
       const reply = troupe.wire.Frame.decode(await client.request(node.inboxSubject, retry, 2_000)).envelopes[0]!;
       if (replies) expect(Fired.decode(reply.payload!)).to.include({ name: "added", node: "a" });
       else expect(troupe.system.Failure.decode(reply.payload!)).to.include({ reason: "unknown-type" });
@@ -232,13 +195,13 @@ describe("entities: idempotency keys (system tier, in-memory network, manual clo
   });
 
   it("idempotency: an entity stored before records existed (bare state) loads, and its object stays bare until it keeps a key", async () => {
-    await shared.write(KEY, Total.encode(Total.create({ value: 41 })).finish(), "absent");
+    await env.shared.write(KEY, Total.encode(Total.create({ value: 41 })).finish(), "absent");
     const a = await startAlone("a");
     const x = a.entityRef(counterEntity, "x");
     expect((await x.ask(Add.create({ amount: 1 }), Total)).value).to.equal(42);
-    expect(Total.decode((await shared.read(KEY))!.bytes).value).to.equal(42);
+    expect(Total.decode((await env.shared.read(KEY))!.bytes).value).to.equal(42);
     expect((await x.ask(Add.create({ amount: 1 }), Total, { idempotencyKey: "k" })).value).to.equal(43);
-    expect((await shared.read(KEY))!.bytes[0]).to.equal(0);
+    expect((await env.shared.read(KEY))!.bytes[0]).to.equal(0);
     expect(await stored()).to.deep.equal({ value: 43, keys: ["k"] });
   });
 });

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { ActorSystem, AskFailedError, MemoryNetwork, MemoryStore, defineEntity, type HostEntitiesOptions, type StateStore } from "../../runtime/index.js";
+import { ActorSystem, AskFailedError, defineEntity, type HostEntitiesOptions, type StateStore } from "../../runtime/index.js";
 import { approximateBytes } from "../../runtime/approximate-bytes.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
 import { Add, Get, Total, counterEntity } from "../fixtures/entity-counter.js";
 import { GatedStore } from "../helpers/gated-store.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
 import { eventually, settle } from "../helpers/conditions.js";
 
 /** A counter that answers only asks: a tell with an idempotency key is applied with no reply to keep. */
@@ -33,27 +33,17 @@ const unreachable = (inner: StateStore, down: { now: boolean }): StateStore => (
 });
 
 describe("entities: limits on queued messages, activations and shutdown (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let shared: MemoryStore;
-  let nodes: ActorSystem[];
-
-  beforeEach(() => {
-    network = new MemoryNetwork();
-    clock = new ManualClock(1_000_000);
-    shared = new MemoryStore();
-    nodes = [];
-  });
+  let env: EntityNodes;
+  beforeEach(() => (env = new EntityNodes("limits", 1_000_000)));
   afterEach(async () => {
-    const stopping = Promise.all(nodes.map((n) => n.shutdown()));
+    const stopping = env.shutdown();
     // A node whose store is still down waits for its drainTimeoutMs on the manual clock.
-    for (let i = 0; i < 100 && !(await Promise.race([stopping.then(() => true), settle().then(() => false)])); i++) clock.advance(1_000);
+    for (let i = 0; i < 100 && !(await Promise.race([stopping.then(() => true), settle().then(() => false)])); i++) env.clock.advance(1_000);
     await stopping;
   });
 
   const start = async (options: Omit<HostEntitiesOptions, "store"> & { store: StateStore }, definition = counterEntity): Promise<ActorSystem> => {
-    const node = await ActorSystem.start({ name: "limits", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
+    const node = await env.start("a");
     node.hostEntities(definition, options);
     return node;
   };
@@ -65,13 +55,9 @@ describe("entities: limits on queued messages, activations and shutdown (system 
     );
     return state;
   };
-  const storedValue = async (key: string): Promise<number | undefined> => {
-    const object = await shared.read(key);
-    return object && Total.decode(object.bytes).value;
-  };
 
   it("limits: while its store holds a write, an entity takes maxQueuedPerEntity messages and refuses the next with mailbox-overflow; every accepted ask is answered once the store lands", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await start({ store: gated, maxQueuedPerEntity: 5 });
     const x = a.entityRef(counterEntity, "x");
     gated.hold();
@@ -90,13 +76,13 @@ describe("entities: limits on queued messages, activations and shutdown (system 
     gated.release();
     await eventually("every accepted ask answered", () => accepted.every((r) => r.settled));
     expect(accepted.map((r) => r.value?.value)).to.deep.equal([1, 2, 3, 4, 5]);
-    expect(await storedValue("entities/counter/x")).to.equal(5);
+    expect(await env.stored("entities/counter/x")).to.equal(5);
     // Room again once written.
     expect((await x.ask(Add.create({ amount: 1 }), Total)).value).to.equal(6);
   });
 
   it("limits: maxQueuedBytesPerEntity refuses by the estimated bytes held, as maxQueuedPerEntity does by count", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await start({ store: gated, maxQueuedBytesPerEntity: 3 * approximateBytes(Add.create({ amount: 1 })) });
     const x = a.entityRef(counterEntity, "x");
     gated.hold();
@@ -110,7 +96,7 @@ describe("entities: limits on queued messages, activations and shutdown (system 
   });
 
   it("limits: past maxActivations a new key passivates the least recently used idle activation; its state is durable and comes back on the next message", async () => {
-    const a = await start({ store: shared, maxActivations: 2 });
+    const a = await start({ store: env.shared, maxActivations: 2 });
     const ref = (key: string) => a.entityRef(counterEntity, key);
     await ref("x").ask(Add.create({ amount: 1 }), Total);
     await ref("y").ask(Add.create({ amount: 2 }), Total);
@@ -123,7 +109,7 @@ describe("entities: limits on queued messages, activations and shutdown (system 
   });
 
   it("limits: past maxActivations with every activation busy (its write not landed), a new key is refused with too-many-activations, counted; it is served once one is idle", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await start({ store: gated, maxActivations: 1 });
     gated.hold();
     const busy = outcome(a.entityRef(counterEntity, "p").ask(Add.create({ amount: 1 }), Total));
@@ -142,24 +128,24 @@ describe("entities: limits on queued messages, activations and shutdown (system 
   });
 
   it("limits: shutdown with the store unreachable ends after drainTimeoutMs: the unwritten ask gets a Failure unwritten, each unwritten message is a dead letter, no timer is left", async () => {
-    const bare = await ActorSystem.start({ name: "limits", nodeId: "z", transport: network.connect("z"), clock, membership: false });
+    const bare = await ActorSystem.start({ name: "limits", nodeId: "z", transport: env.network.connect("z"), clock: env.clock, membership: false });
     await bare.shutdown();
-    const baseline = clock.pending;
+    const baseline = env.clock.pending;
     const down = { now: false };
-    const a = await start({ store: unreachable(shared, down), drainTimeoutMs: 5_000 });
+    const a = await start({ store: unreachable(env.shared, down), drainTimeoutMs: 5_000 });
     const x = a.entityRef(counterEntity, "x");
     expect((await x.ask(Add.create({ amount: 1 }), Total)).value).to.equal(1);
     down.now = true;
     const ask = outcome(x.ask(Add.create({ amount: 1 }), Total));
     x.tell(Add.create({ amount: 1 }));
     for (let i = 0; i < 10; i++) await settle();
-    clock.advance(3_000); // the write is in doubt, looked at every second, still failing
+    env.clock.advance(3_000); // the write is in doubt, looked at every second, still failing
     await settle();
     let stopped = false;
     void a.shutdown().then(() => (stopped = true));
     let seconds = 0;
     while (!stopped && seconds < 30) {
-      clock.advance(1_000);
+      env.clock.advance(1_000);
       seconds++;
       for (let j = 0; j < 3; j++) await settle();
     }
@@ -171,12 +157,12 @@ describe("entities: limits on queued messages, activations and shutdown (system 
     expect(a.deadLetters.recent().filter((l) => l.reason === "unwritten").map((l) => l.detail)).to.satisfy((details: string[]) =>
       details.every((d) => /counter\/x on node a shut down with work not durable after drainTimeoutMs 5000/.test(d)),
     );
-    expect(clock.pending).to.equal(baseline);
-    expect(await storedValue("entities/counter/x")).to.equal(1);
+    expect(env.clock.pending).to.equal(baseline);
+    expect(await env.stored("entities/counter/x")).to.equal(1);
   });
 
   it("idempotency: an ask whose key was first applied by a tell (no reply kept) gets a Failure already-applied instead of timing out, and the effect stays once", async () => {
-    const a = await start({ store: shared }, quietCounter);
+    const a = await start({ store: env.shared }, quietCounter);
     const x = a.entityRef(quietCounter, "x");
     x.tell(Add.create({ amount: 5 }), undefined, { idempotencyKey: "op-1" });
     const failed = await x.ask(Add.create({ amount: 5 }), Total, { idempotencyKey: "op-1" }).then(

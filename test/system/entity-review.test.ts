@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { ActorSystem, AskFailedError, CountingStore, MemoryNetwork, MemoryStore, decodeEntityObject, defineEntity, type StateStore } from "../../runtime/index.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
+import { ActorSystem, AskFailedError, CountingStore, decodeEntityObject, defineEntity, type StateStore } from "../../runtime/index.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { Add, Get, Total } from "../fixtures/entity-counter.js";
 import { Alarms, CancelAlarm, SetAlarm, alarmsEntity } from "../fixtures/entity-alarms.js";
 import { ReminderIndex } from "../../runtime/entities/reminder-index.js";
 import { GatedStore } from "../helpers/gated-store.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
 import { eventually, settle } from "../helpers/conditions.js";
 
 const KEY = "entities/slow-counter/x";
@@ -17,10 +17,7 @@ class Deferred {
 }
 
 describe("entities: review of the runtime's edge cases (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let shared: MemoryStore;
-  let nodes: ActorSystem[];
+  let env: EntityNodes;
   /** What the next slow Add (amount >= 1000) waits for. */
   let handlerGate: Deferred;
 
@@ -48,25 +45,21 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
   });
 
   beforeEach(() => {
-    network = new MemoryNetwork();
-    clock = new ManualClock(1_000_000);
-    shared = new MemoryStore();
-    nodes = [];
+    env = new EntityNodes("review", 1_000_000);
     handlerGate = new Deferred();
   });
   afterEach(async () => {
     handlerGate.resolve();
-    await Promise.all(nodes.map((n) => n.shutdown()));
+    await env.shutdown();
   });
 
   const start = async (store: StateStore): Promise<ActorSystem> => {
-    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
+    const node = await env.start("a");
     node.hostEntities(slowCounter, { store });
     return node;
   };
   const storedValue = async (): Promise<number | undefined> => {
-    const object = await shared.read(KEY);
+    const object = await env.shared.read(KEY);
     return object === undefined ? undefined : Total.decode(decodeEntityObject(object.bytes).state).value;
   };
   /** Tracks a promise's outcome without awaiting it. */
@@ -82,7 +75,7 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
   // Bug (fixed): a write landing while an async handler awaited released and replaced the batch the
   // handler was filling; its reply went into a batch nobody would send, and the ask hung.
   it("review: an async handler's reply is sent when a write lands while it awaits", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await start(gated);
     const x = a.entityRef(slowCounter, "x");
     gated.hold();
@@ -101,7 +94,7 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
   // Bug (fixed): a write that began while an async handler awaited took the handler's batch with the
   // state from before the handler returned: its reply left with that write, before its effect was durable.
   it("review: an async handler's reply never leaves before the write holding its effect has landed", async () => {
-    const gated = new GatedStore(shared);
+    const gated = new GatedStore(env.shared);
     const a = await start(gated);
     const x = a.entityRef(slowCounter, "x");
     gated.hold();
@@ -135,7 +128,7 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
   // Bug (fixed): the replies and tells a handler sent before it threw went out anyway: the asker got a
   // value for an effect that did not happen, and the tell's effect happened.
   it("review: a handler that throws after replying and telling sends neither: its asker gets a Failure handler-failed", async () => {
-    const a = await start(shared);
+    const a = await start(env.shared);
     const x = a.entityRef(slowCounter, "x");
     expect((await x.ask(Add.create({ amount: 5 }), Total)).value).to.equal(5);
     const failed = await x.ask(Add.create({ amount: -1 }), Total).then(
@@ -156,9 +149,8 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
   // reported an absent entry as "not ours". Left: each wake still activates the key (one read) and
   // costs one index read-modify-write; only nodes should be able to wake (docs/entities.md).
   it("review: a ReminderWake from a client to an entity with no reminders writes no entity object and claims nothing", async () => {
-    const counting = new CountingStore(shared);
-    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
+    const counting = new CountingStore(env.shared);
+    const node = await env.start("a");
     node.hostEntities(alarmsEntity, { store: counting });
     const target = node.refFor({ system: node.name, node: "a", path: "/entity/alarms/never-used" });
     for (let i = 0; i < 5; i++) {
@@ -166,52 +158,51 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
       for (let j = 0; j < 5; j++) await settle();
     }
     expect(node.entityActivations().map((e) => e.key)).to.deep.equal(["never-used"]);
-    expect(await shared.read("entities/alarms/never-used")).to.equal(undefined);
+    expect(await env.shared.read("entities/alarms/never-used")).to.equal(undefined);
     expect(counting.writesTo("entities/alarms/never-used")).to.deep.equal([]);
     expect(counting.totalWrites).to.be.at.most(5); // one index read-modify-write per wake, at most
-    const index = new ReminderIndex(shared, "entities", "alarms", 16, clock, 0);
+    const index = new ReminderIndex(env.shared, "entities", "alarms", 16, env.clock, 0);
     expect((await index.read(index.shardOf("never-used"))).map((e) => e.key)).to.deep.equal([]);
   });
   it("review: an entry claimed for a never-written entity by a copy that then died is healed by the wake it causes, and wakes no more", async () => {
-    const counting = new CountingStore(shared);
-    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
+    const counting = new CountingStore(env.shared);
+    const node = await env.start("a");
     node.hostEntities(alarmsEntity, { store: counting });
-    const index = new ReminderIndex(shared, "entities", "alarms", 16, clock, 0);
-    await index.lower("orphan", clock.now());
+    const index = new ReminderIndex(env.shared, "entities", "alarms", 16, env.clock, 0);
+    await index.lower("orphan", env.clock.now());
     const entry = async () => (await index.read(index.shardOf("orphan"))).find((e) => e.key === "orphan");
     for (let i = 0; i < 20 && (await entry()) !== undefined; i++) {
-      clock.advance(500);
+      env.clock.advance(500);
       for (let j = 0; j < 5; j++) await settle();
     }
     expect(await entry()).to.equal(undefined);
     const writes = counting.writesTo("entities/alarms/orphan").length;
     expect(writes).to.equal(1); // the claim that healed it
     for (let i = 0; i < 20; i++) {
-      clock.advance(500);
+      env.clock.advance(500);
       await settle();
     }
     expect(counting.writesTo("entities/alarms/orphan").length).to.equal(writes);
   });
   it("review: after shutdown no timer is left on the clock: reminder timers, idle timers, the scan and the index's coalescing", async () => {
-    const bare = await ActorSystem.start({ name: "review", nodeId: "z", transport: network.connect("z"), clock, membership: false, askTimeoutMs: 60_000 });
+    const bare = await ActorSystem.start({ name: "review", nodeId: "z", transport: env.network.connect("z"), clock: env.clock, membership: false, askTimeoutMs: 60_000 });
     await bare.shutdown();
-    const baseline = clock.pending;
-    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    node.hostEntities(alarmsEntity, { store: shared, writeEveryMs: 1_000 });
+    const baseline = env.clock.pending;
+    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: env.network.connect("a"), clock: env.clock, membership: false, askTimeoutMs: 60_000 });
+    node.hostEntities(alarmsEntity, { store: env.shared, writeEveryMs: 1_000 });
     /** Moves the clock in small steps until `promise` settles (writes wait for writeEveryMs). */
     const pump = async <T>(promise: Promise<T>): Promise<T> => {
       const state = track(promise);
       for (let i = 0; i < 100 && !state.settled; i++) {
-        clock.advance(100);
+        env.clock.advance(100);
         await settle();
       }
       return promise;
     };
-    for (let i = 0; i < 3; i++) await pump(node.entityRef(alarmsEntity, `k${i}`).ask(SetAlarm.create({ name: "r", atMs: clock.now() + 60_000 }), Alarms));
+    for (let i = 0; i < 3; i++) await pump(node.entityRef(alarmsEntity, `k${i}`).ask(SetAlarm.create({ name: "r", atMs: env.clock.now() + 60_000 }), Alarms));
     await pump(node.entityRef(alarmsEntity, "k0").ask(CancelAlarm.create({ name: "r" }), Alarms));
     await pump(node.shutdown());
-    expect(clock.pending).to.equal(baseline);
+    expect(env.clock.pending).to.equal(baseline);
   });
   // Bug (fixed): fireDue took the due reminders (a one-off one removed, a periodic one moved on) before
   // onReminder ran, outside the handler's undo, so a throwing onReminder used up its tick. Now it keeps
@@ -235,12 +226,11 @@ describe("entities: review of the runtime's edge cases (system tier, in-memory n
       },
       idleMs: 600_000,
     });
-    const node = await ActorSystem.start({ name: "review", nodeId: "a", transport: network.connect("a"), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
-    node.hostEntities(flaky, { store: shared });
-    await node.entityRef(flaky, "x").ask(SetAlarm.create({ name: "once", atMs: clock.now() + 1_000 }), Alarms);
+    const node = await env.start("a");
+    node.hostEntities(flaky, { store: env.shared });
+    await node.entityRef(flaky, "x").ask(SetAlarm.create({ name: "once", atMs: env.clock.now() + 1_000 }), Alarms);
     for (let i = 0; i < 120 && calls < 2; i++) {
-      clock.advance(1_000);
+      env.clock.advance(1_000);
       await settle();
     }
     expect(calls).to.equal(2);

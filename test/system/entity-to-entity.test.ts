@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { ActorSystem, AskFailedError, MemoryNetwork, MemoryStore, defineActor, defineEntity } from "../../runtime/index.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
+import { ActorSystem, AskFailedError, defineActor, defineEntity } from "../../runtime/index.js";
 import { Add, Get, Total, counterEntity } from "../fixtures/entity-counter.js";
 import { GatedStore } from "../helpers/gated-store.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
 import { eventually, eventuallyAsync, settle } from "../helpers/conditions.js";
 
 /** Passes each Add on to the counter entity of the same key, through `ctx.entityRef`, and counts it. */
@@ -31,31 +31,17 @@ const forwarder = defineActor({
 });
 
 describe("entities: entity to entity through ctx.entityRef (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let shared: MemoryStore;
-  let nodes: ActorSystem[];
+  let env: EntityNodes;
+  beforeEach(() => (env = new EntityNodes("e2e")));
+  afterEach(() => env.shutdown());
 
-  beforeEach(() => {
-    network = new MemoryNetwork();
-    clock = new ManualClock();
-    shared = new MemoryStore();
-    nodes = [];
-  });
-  afterEach(() => Promise.all(nodes.map((n) => n.shutdown())));
-
-  const start = async (nodeId: string): Promise<ActorSystem> => {
-    const node = await ActorSystem.start({ name: "e2e", nodeId, transport: network.connect(nodeId), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
-    return node;
-  };
   const counted = (node: ActorSystem, key: string): Promise<number> => node.entityRef(counterEntity, key).ask(Get.create(), Total).then((t) => t.value);
 
   it("entities: a tell from an entity's handler to another entity leaves only once the sender's new state is durable", async () => {
-    const gated = new GatedStore(shared);
-    const a = await start("a");
+    const gated = new GatedStore(env.shared);
+    const a = await env.start("a");
     a.hostEntities(relayEntity, { store: gated });
-    a.hostEntities(counterEntity, { store: shared });
+    a.hostEntities(counterEntity, { store: env.shared });
     gated.hold();
     const reply = a.entityRef(relayEntity, "x").ask(Add.create({ amount: 5 }), Total);
     await eventually("the relay's write waiting at the gate", () => gated.heldWrites === 1);
@@ -67,14 +53,14 @@ describe("entities: entity to entity through ctx.entityRef (system tier, in-memo
   });
 
   it("entities: a copy that loses its generation never sends its held tells to other entities; the message is processed again by the owner, so the effect happens once", async () => {
-    const gatedForA = new GatedStore(shared);
+    const gatedForA = new GatedStore(env.shared);
     let ownerSeenByA = "a";
-    const a = await start("a");
-    const b = await start("b");
+    const a = await env.start("a");
+    const b = await env.start("b");
     a.hostEntities(relayEntity, { store: gatedForA, placement: () => ownerSeenByA });
-    a.hostEntities(counterEntity, { store: shared, placement: () => "b" });
-    b.hostEntities(relayEntity, { store: shared, placement: () => "b" });
-    b.hostEntities(counterEntity, { store: shared, placement: () => "b" });
+    a.hostEntities(counterEntity, { store: env.shared, placement: () => "b" });
+    b.hostEntities(relayEntity, { store: env.shared, placement: () => "b" });
+    b.hostEntities(counterEntity, { store: env.shared, placement: () => "b" });
     expect((await a.entityRef(relayEntity, "x").ask(Add.create({ amount: 1 }), Total)).node).to.equal("a");
     // b's copy reads a's write and replaces it: a's copy is now stale.
     expect(await b.entityRef(relayEntity, "x").ask(Add.create({ amount: 10 }), Total)).to.include({ value: 11, node: "b" });
@@ -99,8 +85,8 @@ describe("entities: entity to entity through ctx.entityRef (system tier, in-memo
   });
 
   it("entities: a plain actor reaches an entity with ctx.entityRef", async () => {
-    const a = await start("a");
-    a.hostEntities(counterEntity, { store: shared });
+    const a = await env.start("a");
+    a.hostEntities(counterEntity, { store: env.shared });
     a.spawn(forwarder, { name: "fwd" }).tell(Add.create({ amount: 7 }));
     await eventuallyAsync("the actor's tell counted", async () => (await counted(a, "from-actor")) === 7);
   });

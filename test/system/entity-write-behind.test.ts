@@ -1,46 +1,28 @@
 import { expect } from "chai";
-import { ActorSystem, MemoryNetwork, MemoryStore } from "../../runtime/index.js";
-import { ManualClock } from "../../runtime/testkit/index.js";
+import {  } from "../../runtime/index.js";
 import { Add, Get, Total, counterEntity } from "../fixtures/entity-counter.js";
 import { GatedStore } from "../helpers/gated-store.js";
+import { EntityNodes } from "../helpers/entity-nodes.js";
 import { eventually, settle } from "../helpers/conditions.js";
 
 const KEY = "entities/counter/x";
 
 describe("entities: write-behind (system tier, in-memory network, manual clock)", () => {
-  let network: MemoryNetwork;
-  let clock: ManualClock;
-  let shared: MemoryStore;
-  let nodes: ActorSystem[];
+  let env: EntityNodes;
+  beforeEach(() => (env = new EntityNodes("ents")));
+  afterEach(() => env.shutdown());
 
-  beforeEach(() => {
-    network = new MemoryNetwork();
-    clock = new ManualClock();
-    shared = new MemoryStore();
-    nodes = [];
-  });
-  afterEach(() => Promise.all(nodes.map((n) => n.shutdown())));
-
-  const start = async (nodeId: string): Promise<ActorSystem> => {
-    const node = await ActorSystem.start({ name: "ents", nodeId, transport: network.connect(nodeId), clock, membership: false, askTimeoutMs: 60_000 });
-    nodes.push(node);
-    return node;
-  };
-  const stored = async (): Promise<number | undefined> => {
-    const object = await shared.read(KEY);
-    return object && Total.decode(object.bytes).value;
-  };
 
   it("write-behind: replies leave before the write, and the entity still writes at most once per writeEveryMs", async () => {
-    const gated = new GatedStore(shared);
-    const a = await start("a");
+    const gated = new GatedStore(env.shared);
+    const a = await env.start("a");
     a.hostEntities(counterEntity, { store: gated, writeEveryMs: 1_000, writeBehind: true });
     const x = a.entityRef(counterEntity, "x");
     gated.hold();
     // Answered while the first write waits at the gate.
     for (let i = 1; i <= 3; i++) expect((await x.ask(Add.create({ amount: 1 }), Total)).value).to.equal(i);
     expect(gated.writesAsked).to.equal(1);
-    expect(await stored()).to.equal(undefined);
+    expect(await env.stored(KEY)).to.equal(undefined);
     gated.release();
     await eventually("the first write landed", () => gated.lastLanded !== undefined);
     expect(Total.decode(gated.lastLanded!).value).to.equal(1);
@@ -48,19 +30,19 @@ describe("entities: write-behind (system tier, in-memory network, manual clock)"
     for (let i = 4; i <= 10; i++) expect((await x.ask(Add.create({ amount: 1 }), Total)).value).to.equal(i);
     await settle();
     expect(gated.writesAsked).to.equal(1);
-    clock.advance(1_000);
+    env.clock.advance(1_000);
     await eventually("the second write landed", () => gated.writesAsked === 2 && Total.decode(gated.lastLanded!).value === 10);
-    expect(await stored()).to.equal(10);
+    expect(await env.stored(KEY)).to.equal(10);
     expect(a.entityActivations()[0]!.writes).to.equal(2);
   });
 
   it("write-behind: what a copy answered but had not written is lost when another copy wrote meanwhile (fenced), and the dead letter says how much", async () => {
-    const gatedForA = new GatedStore(shared);
+    const gatedForA = new GatedStore(env.shared);
     let ownerSeenByA = "a";
-    const a = await start("a");
-    const b = await start("b");
+    const a = await env.start("a");
+    const b = await env.start("b");
     a.hostEntities(counterEntity, { store: gatedForA, writeBehind: true, placement: () => ownerSeenByA });
-    b.hostEntities(counterEntity, { store: shared, placement: () => "b" });
+    b.hostEntities(counterEntity, { store: env.shared, placement: () => "b" });
     const viaA = a.entityRef(counterEntity, "x");
     expect((await viaA.ask(Add.create({ amount: 1 }), Total)).value).to.equal(1);
     await eventually("a's first write landed", () => gatedForA.lastLanded !== undefined);
@@ -74,7 +56,7 @@ describe("entities: write-behind (system tier, in-memory network, manual clock)"
     gatedForA.release();
     await eventually("a fenced", () => a.deadLetters.countOf("fenced") === 1);
     expect(a.deadLetters.recent().find((d) => d.reason === "fenced")?.detail).to.match(/1 processed message\(s\) lost \(write-behind\)/);
-    expect(await stored()).to.equal(11);
+    expect(await env.stored(KEY)).to.equal(11);
     expect(await viaA.ask(Get.create(), Total)).to.include({ value: 11, node: "b" });
   });
 });
