@@ -23,6 +23,8 @@ type Headers = Readonly<Record<string, string>> | undefined;
 
 export interface EndpointHost {
   readonly nodeId: string;
+  /** Undefined when this node traces nothing: then a trace context that arrives costs nothing. */
+  readonly tracing: object | undefined;
   readonly name: string;
   readonly transport: Transport;
   readonly subjects: Subjects;
@@ -225,7 +227,7 @@ export class RemoteEndpoint {
   /** The envelope's headers, with its binary trace context (the 29 bytes, copied out of the frame) under `TRACE_CONTEXT`. */
   private headersOf(envelope: WireEnvelope): Headers {
     const { traceContext, headers } = envelope;
-    if (traceContext === undefined) return headers;
+    if (traceContext === undefined || this.host.tracing === undefined) return headers;
     if (!isTraceContext(traceContext)) {
       this.ignoredTraceContexts++;
       return headers;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { systemClock, type Clock } from "../clock.js";
-import { decodeEntry, encodeEntry, type CacheEntry } from "./cache-entry.js";
+import { decodeEntry, encodeEntry, ENTRY_OVERHEAD_BYTES, type CacheEntry } from "./cache-entry.js";
 import type { CacheStore } from "./cache-store.js";
 
 /** Defaults, stated next to the options they fill. */
@@ -237,6 +237,12 @@ export class ResultCache {
   private async lookup(key: string, type: string | undefined, validate: Validate | undefined, countCorrupt = true): Promise<CacheEntry | undefined | typeof FAILED> {
     const bytes = await this.op(() => this.store.get(key));
     if (bytes === FAILED || bytes === undefined) return bytes;
+    // Never written by this cache (its results stay within maxValueBytes, type names within 64 KiB):
+    // refused before its checksum is computed, whatever another writer of the store put there.
+    if (bytes.length > this.maxValueBytes + ENTRY_OVERHEAD_BYTES + 0xffff) {
+      if (countCorrupt) this.counters.corrupt++;
+      return undefined;
+    }
     const entry = decodeEntry(bytes);
     if ("corrupt" in entry || (type !== undefined && entry.type !== type)) {
       if (countCorrupt) this.counters.corrupt++;

@@ -5,13 +5,13 @@ import type { MessageType } from "../codec/message-type.js";
 import type { TypeRegistry } from "../codec/type-registry.js";
 import { Failure } from "../codec/wire-types.js";
 import type { DeadLetterReason, DeadLetters } from "../dead-letters.js";
-import { TEMP_PREFIX } from "../pending-asks.js";
+import { isAsker } from "../routing/relay-ask.js";
 import type { StateStore } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { idempotencyWindow, type IdempotencyWindow } from "./applied-keys.js";
 import { EntityActivation, type Mail } from "./entity-activation.js";
 import type { EntityDefinition } from "./entity-definition.js";
-import { announcedKind, entityPath, parseEntityPath, validateEntityKey, validateEntityKind } from "./entity-path.js";
+import { announcedKind, entityPath, isEntityKey, parseEntityPath, validateEntityKey, validateEntityKind } from "./entity-path.js";
 import { rendezvous, type EntityPlacement } from "./entity-placement.js";
 import { EntityRef, type EntityRouter } from "./entity-ref.js";
 import { DEFAULT_MAX_REMINDERS_PER_ENTITY, DEFAULT_REMINDER_RETRY } from "./entity-reminders.js";
@@ -199,7 +199,10 @@ export class EntityHosting implements EntityRouter {
         maxWakesPerScan: reminders.maxWakesPerScan,
         // One node per shard: the one rendezvous hashing picks among the kind's hosts.
         scans: (shard) => !this.leaving && placement(kind, `.reminders-${shard}`, this.hostsOf(kind)) === this.node.nodeId,
-        wake: (key) => this.route(kind, key, { message: ReminderWake.create(), sender: undefined, headers: undefined }),
+        // The index is store contents: a key that could not come from a path is dropped, never used in a store key.
+        wake: (key) => {
+          if (isEntityKey(key)) this.route(kind, key, { message: ReminderWake.create(), sender: undefined, headers: undefined });
+        },
         failed: (error) => this.node.deadLetters.publish({ reason: "activation-failed", detail: `reading the reminder index of ${kind}: ${error.message}` }),
       });
     const hosted = { definition, store: options.store, prefix, placement, writeEveryMs, writeBehind: options.writeBehind === true, idempotency, reminders, reminderIndex, scanner, limits, live: new Map() };
@@ -454,8 +457,7 @@ export class EntityHosting implements EntityRouter {
 
 /** An ask's temporary reply path, or a plain NATS requester's: someone waits for exactly one answer. */
 function isAsk(mail: Mail): boolean {
-  const path = mail.sender?.address.path;
-  return path !== undefined && (path.startsWith(TEMP_PREFIX) || path.startsWith("/reply/"));
+  return mail.sender !== undefined && isAsker(mail.sender);
 }
 
 /**

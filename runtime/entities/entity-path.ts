@@ -15,6 +15,11 @@ export function validateEntityKey(key: string): string {
   return key;
 }
 
+/** Whether `key` is a valid entity key (as `validateEntityKey` accepts), without throwing. */
+export function isEntityKey(key: string): boolean {
+  return typeof key === "string" && KEY.test(key);
+}
+
 /** `/entity/<kind>/<key>`: the envelope target of a message to an entity. */
 export function entityPath(kind: string, key: string): string {
   return `${ENTITY_PATH_PREFIX}${kind}/${key}`;

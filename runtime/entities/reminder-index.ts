@@ -123,16 +123,28 @@ export class ReminderIndex {
     void updateObject(this.store, this.shardKey(n), (current) => {
       const entries = new Map((current === undefined ? [] : decodeEntries(current)).map((e) => [e.key, e]));
       results = ops.map((op) => op.apply(entries));
-      return ReminderIndexProto.encode({ entries: [...entries.values()] }).finish();
-    }).then(
-      () => ops.forEach((op, i) => op.resolve(results[i])),
-      (error: unknown) => ops.forEach((op) => op.reject(error as Error)),
-    ).finally(() => {
-      shard.running = false;
-      this.flush(n, shard);
-    });
+      const bytes = ReminderIndexProto.encode({ entries: [...entries.values()] }).finish();
+      // Nothing changed (a stray wake's check, a raise already applied): no write, so a flood of wakes
+      // from the bus costs reads, never writes.
+      if (current === undefined ? entries.size === 0 : Buffer.from(bytes).equals(current)) throw UNCHANGED;
+      return bytes;
+    })
+      .catch((error: unknown) => {
+        if (error !== UNCHANGED) throw error;
+      })
+      .then(
+        () => ops.forEach((op, i) => op.resolve(results[i])),
+        (error: unknown) => ops.forEach((op) => op.reject(error as Error)),
+      )
+      .finally(() => {
+        shard.running = false;
+        this.flush(n, shard);
+      });
   }
 }
+
+/** Thrown out of an update that would write the bytes already stored: no write is made. */
+const UNCHANGED = new Error("the reminder index shard is unchanged");
 
 function decodeEntries(bytes: Uint8Array): IndexEntry[] {
   return ReminderIndexProto.decode(bytes).entries.map((e) => ({ key: e.key ?? "", dueAtMs: e.dueAtMs ?? 0, token: e.token ?? "" }));

@@ -1,3 +1,4 @@
+import { errorText } from "../actor-cell.js";
 import type { ActorRef } from "../actor-ref.js";
 import { Failure } from "../codec/wire-types.js";
 import type { DeadLetters } from "../dead-letters.js";
@@ -73,9 +74,13 @@ export class RouterCore {
     if (this.cache === undefined) return this.enqueue(message, sender, reply);
     if (this.cache.full) return this.overflow(message, sender, reply, `${this.cache.pending} asks wait on its cache (maxPending)`);
     // A miss is routed as any ask (with the same bounds), its answer going to the cache first.
-    this.cache.answer(message, () => new Promise<object>((resolve) => this.enqueue(message, sender, resolve))).then(reply, (error: unknown) => {
-      reply(Failure.create({ reason: "no-reply", message: `${this.self.toString()}: its cache could not answer: ${error instanceof Error ? error.message : String(error)}` }));
-    });
+    this.cache
+      .answer(message, () => new Promise<object>((resolve) => this.enqueue(message, sender, resolve)))
+      .then(reply, (error: unknown) => {
+        reply(Failure.create({ reason: "no-reply", message: `${this.self.toString()}: its cache could not answer: ${errorText(error)}` }));
+      })
+      // Replying can throw (an answer over maxMessageBytes, a node stopping): the asker times out.
+      .catch(() => undefined);
   }
 
   /**
@@ -146,7 +151,7 @@ export class RouterCore {
         (error: unknown) => {
           if (answered) return;
           answered = true;
-          const text = error instanceof Error ? error.message : String(error);
+          const text = errorText(error);
           reply(Failure.create({ reason: "no-reply", message: `routee ${routee.id} of ${this.self.toString()}: ${text}` }));
         },
       ).finally(() => this.settled(routee.id));

@@ -1,3 +1,4 @@
+import { errorText } from "../actor-cell.js";
 import type { ActorDefinition } from "../actor-definition.js";
 import type { ActorRef } from "../actor-ref.js";
 import { AskCache, type AskCacheHost, type AskCacheOption } from "../cache/ask-cache.js";
@@ -121,8 +122,10 @@ export class ServiceMember {
     const ask = (): Promise<object> => this.host.relay(this.byPath.get(this.pickActor())!, message, timeoutMs);
     this.host.inTraceOf(headers, () => cache.answer(message, ask)).then(
       (reply) => sender.tell(reply),
-      (error: unknown) => sender.tell(Failure.create({ reason: "no-reply", message: `service ${this.name}: ${error instanceof Error ? error.message : String(error)}` })),
-    );
+      (error: unknown) => sender.tell(Failure.create({ reason: "no-reply", message: `service ${this.name}: ${errorText(error)}` })),
+    )
+      // Replying can throw (an answer over maxMessageBytes, a node stopping): the asker times out.
+      .catch(() => undefined);
   }
 
   get name(): string {

@@ -41,7 +41,9 @@ export class MemoryNetwork {
     group.members.push(deliver);
     return () => {
       const at = group.members.indexOf(deliver);
-      if (at >= 0) group.members.splice(at, 1);
+      // Called twice (drain, then unsubscribe): the second time must not drop a newer group.
+      if (at < 0) return;
+      group.members.splice(at, 1);
       if (group.members.length === 0) groups.delete(queue);
       if (groups.size === 0) this.queueGroups.delete(subject);
     };
