@@ -33,11 +33,18 @@ export class ResultDuplicator {
     return duplicator;
   }
 
-  /** Duplicates for `ms`, each result with probability `share`; resolves when the window closes. */
+  /**
+   * Duplicates for `ms`, each result with probability `share`, and longer (up to `ms` + 10 s) until at
+   * least one copy was sent: a window that fell on a stall (its server restarting, no results flowing)
+   * would otherwise inject nothing. Resolves when the window closes.
+   */
   async duplicateFor(ms: number, share: number): Promise<void> {
+    const before = this.sent;
+    const until = Date.now() + ms;
     this.share = share;
     this.active = true;
     await new Promise((resolve) => setTimeout(resolve, ms));
+    while (this.sent === before && Date.now() < until + 10_000) await new Promise((resolve) => setTimeout(resolve, 100));
     this.active = false;
   }
 
