@@ -9,6 +9,10 @@ export const LookupRequest = troupe.system.LookupRequest;
 export const LookupReply = troupe.system.LookupReply;
 export const Failure = troupe.system.Failure;
 export const NodeHeartbeat = troupe.membership.NodeHeartbeat;
+export const MembershipChange = troupe.membership.MembershipChange;
+export const RosterRequest = troupe.membership.RosterRequest;
+export const RosterPage = troupe.membership.RosterPage;
+export const MembershipDigest = troupe.membership.MembershipDigest;
 
 /** An envelope as decoded: every field may be absent. */
 export type DecodedEnvelope = troupe.wire.Envelope.$Properties;
