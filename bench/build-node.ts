@@ -71,14 +71,27 @@ async function startSpans(): Promise<{ flush(): Promise<void> }> {
   const rootSamplingModule = join(root!, "runtime/tracing/root-sampling.ts");
   const sampling = existsSync(rootSamplingModule) ? ((await import(pathToFileURL(rootSamplingModule).href)) as typeof import("../runtime/tracing/root-sampling.js")) : undefined;
   const roots = sampling?.setRootSampling(sampling.ratioSamplerFromEnv());
+  // And its context manager (builds that have it).
+  const contextManagerModule = join(root!, "runtime/tracing/troupe-context-manager.ts");
+  const contextManager = existsSync(contextManagerModule) ? await troupeContextManager(contextManagerModule) : undefined;
   new NodeSDK({
     ...(roots && sampling ? { idGenerator: sampling.rootSamplingIdGenerator(roots) } : {}),
+    ...(contextManager ? { contextManager } : {}),
     serviceName: "troupe",
     resource: resourceFromAttributes({ "troupe.node.id": nodeId, "troupe.system": systemName }),
     spanProcessors: [batch],
     instrumentations: [],
   }).start();
   return { flush: () => batch.forceFlush() };
+}
+
+/** startTracing's context manager of the build at `root`, registered for its systems to find. */
+async function troupeContextManager(file: string): Promise<import("@opentelemetry/api").ContextManager> {
+  const { TroupeContextManager } = (await import(pathToFileURL(file).href)) as typeof import("../runtime/tracing/troupe-context-manager.js");
+  const slot = (await import(pathToFileURL(join(root!, "runtime/tracing/context-manager-slot.ts")).href)) as typeof import("../runtime/tracing/context-manager-slot.js");
+  const manager = new TroupeContextManager();
+  slot.setFastContextManager(manager);
+  return manager;
 }
 
 const payload = new Uint8Array(100).map((_, i) => i);

@@ -48,7 +48,7 @@ const observer: Observer = mode === "troupe" ? await startTroupe() : mode === "b
 
 async function startTroupe(): Promise<Observer> {
   const maxNodes = Number(modeArg ?? 1_000);
-  const system = await ActorSystem.start({ name: SIM_SYSTEM, nodeId: REAL_NODE_ID, transport: await connectNats({ servers: natsUrl! }), membership: { maxNodes } });
+  const system = await ActorSystem.start({ name: SIM_SYSTEM, nodeId: REAL_NODE_ID, transport: await connectNats({ servers: natsUrl! }), membership: { protocol: "all-to-all", maxNodes } });
   system.onEvent((event) => {
     if (event.type !== "membership") return;
     const { type, node } = event.event;

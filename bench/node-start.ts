@@ -1,19 +1,16 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedNats } from "../runtime/index.js";
 import { PROJECT_ROOT } from "../runtime/nats/tool-paths.js";
 import { rotate, type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
 import { startBenchNats } from "./nats-server.js";
-import { cpuMsOf, readyEvent, rssMbOf, spawnUntilReady, type Probed } from "./process-probe.js";
+import { cpuMsOf, readyEvent, rssMbOf, spawnUntilReady } from "./process-probe.js";
 import { median } from "./stats.js";
 
-const BIN = join(PROJECT_ROOT, "bin", "troupe.mjs");
-const BARE = join(PROJECT_ROOT, "bench", "bare-nats-client.mjs");
+export const BIN = join(PROJECT_ROOT, "bin", "troupe.mjs");
+export const BARE = join(PROJECT_ROOT, "bench", "bare-nats-client.mjs");
 /** How long a started process idles before its RSS is read: a few heartbeats, the first GCs. */
 const IDLE_MS = 2_000;
-/** Worker nodes of the `troupe run` figure (issue 17: ready in under 5 s on this machine). */
-const RUN_NODES = 16;
 
 interface Start {
   readonly readyMs: number;
@@ -26,9 +23,7 @@ interface Start {
  * never the sources through tsx), `troupe node --module word-count` as `troupe run` starts its workers.
  * Figures: spawn to its `{"event":"ready"}` line, the CPU it used by then, and its RSS after idling
  * 2 s. Baseline: bench/bare-nats-client.mjs (connect, subscribe, flush, print ready) spawned alternately
- * in the same run against the same nats-server. Then `troupe run --nodes 16 word-count` (its private
- * nats-server, as a user types it) from spawn to "workers ready", when the job starts, beside a
- * nats-server started the same way plus 16 bare clients spawned at once, all ready.
+ * in the same run against the same nats-server. `troupe run --nodes 16` is bench/run-start.ts.
  */
 export const nodeStart: Benchmark = {
   name: "node-start",
@@ -37,7 +32,7 @@ export const nodeStart: Benchmark = {
     if (!existsSync("/proc/self/stat")) throw new Error("node-start reads /proc for CPU and RSS: Linux only");
     const work = mkdtempSync(join(tmpdir(), "troupe-node-start-"));
     try {
-      return [...(await singleNode(ctx, work)), ...(await runOf16(ctx, work))];
+      return await singleNode(ctx, work);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -45,7 +40,7 @@ export const nodeStart: Benchmark = {
 };
 
 /** The compiled CLI whatever the caller's environment says, and no NATS or telemetry settings inherited. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(([key]) => key !== "NATS_URL" && !key.startsWith("OTEL_"));
   return { ...Object.fromEntries(inherited), TROUPE_CLI_FROM_SOURCE: "0", ...extra };
 }
@@ -86,45 +81,4 @@ async function singleNode(ctx: BenchContext, cwd: string): Promise<Figure[]> {
   } finally {
     await nats.stop();
   }
-}
-
-interface RunStart {
-  readonly readyMs: number;
-  /** CPU of the processes started (not the nats-server) until ready. */
-  readonly cpuMs: number;
-}
-
-async function runOf16(ctx: BenchContext, cwd: string): Promise<Figure[]> {
-  const env = cleanEnv();
-  const troupe = async (): Promise<RunStart> => {
-    const run = await spawnUntilReady([BIN, "run", "word-count", "--nodes", String(RUN_NODES)], { cwd, env, ready: (line) => line.startsWith("workers ready:") });
-    try {
-      const pids = [run.child.pid!, ...[...(/\(pids ([\d, ]+)\)/.exec(run.line)?.[1] ?? "").matchAll(/\d+/g)].map((m) => Number(m[0]))];
-      if (pids.length !== RUN_NODES + 1) throw new Error(`expected ${RUN_NODES} worker pids in ${JSON.stringify(run.line)}`);
-      return { readyMs: run.readyMs, cpuMs: pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0) };
-    } finally {
-      // SIGTERM: the run stops its workers and its nats-server, and exits.
-      await run.stop(30_000);
-    }
-  };
-  const baseline = async (): Promise<RunStart> => {
-    const started = performance.now();
-    const nats = await startEmbeddedNats();
-    const clients: Probed[] = [];
-    try {
-      const spawned = Array.from({ length: RUN_NODES }, () => spawnUntilReady([BARE], { cwd, env: { ...env, NATS_URL: nats.url }, ready: readyEvent }).then((c) => void clients.push(c)));
-      await Promise.all(spawned);
-      const readyMs = performance.now() - started;
-      return { readyMs, cpuMs: clients.reduce((sum, c) => sum + cpuMsOf(c.child.pid!), 0) };
-    } finally {
-      await Promise.all(clients.map((c) => c.stop()));
-      await nats.stop();
-    }
-  };
-  const sides = await rotate(ctx, `run-${RUN_NODES}-ready`, { baseline, troupe }, { rounds: ctx.quick ? 2 : Math.min(ctx.reps, 5), show: (s) => `${s.readyMs.toFixed(0)} ms (cpu ${s.cpuMs} ms)` });
-  const what = `a nats-server and ${RUN_NODES} bare nats.js client processes started at once`;
-  return [
-    { name: `run-${RUN_NODES}-ready`, value: median(sides.troupe.map((s) => s.readyMs)), unit: "ms", baseline: `${what}, all subscribed`, baselineValue: median(sides.baseline.map((s) => s.readyMs)), target: { op: "<=", value: 5000 } },
-    { name: `run-${RUN_NODES}-ready-cpu`, value: median(sides.troupe.map((s) => s.cpuMs)), unit: "ms", baseline: `${what}: their CPU`, baselineValue: median(sides.baseline.map((s) => s.cpuMs)), target: { op: "record" } },
-  ];
 }

@@ -80,3 +80,9 @@ export function spawnUntilReady(args: readonly string[], options: ProbeOptions):
 
 /** True for the `{"event":"ready",...}` line of `troupe node` and of the bare client. */
 export const readyEvent = (line: string): boolean => line.startsWith('{"event":"ready"');
+
+/** When process `pid` started, in ms since boot, from /proc (10 ms resolution): to see when each child of a parent was spawned. */
+export function startedMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) * 1000) / TICKS_PER_SECOND;
+}

@@ -8,6 +8,7 @@ import { type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
 import { idleActorMemory } from "./idle-actor-memory.js";
 import { importTime } from "./import-time.js";
 import { nodeStart } from "./node-start.js";
+import { runStart } from "./run-start.js";
 import { localAsk } from "./local-ask.js";
 import { localTell } from "./local-tell.js";
 import { natsServerVersion } from "./nats-server.js";
@@ -31,11 +32,12 @@ import { peerNactTell } from "./peer-nact-tell.js";
 import { plot } from "./plot.js";
 import { tracingOff } from "./tracing-off.js";
 import { tracingOn } from "./tracing-on.js";
+import { tracing1pct } from "./tracing-1pct.js";
 import { metricsOn } from "./metrics-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipMonitors, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, metricsOn, imagePipelineScaling, resultCacheHit, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, runStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipMonitors, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, tracing1pct, metricsOn, imagePipelineScaling, resultCacheHit, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)

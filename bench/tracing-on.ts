@@ -1,11 +1,7 @@
 import { PROJECT_ROOT } from "../runtime/nats/tool-paths.js";
-import { LOCAL_ROUNDS_FACTOR, alternate, rotate, type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
+import { rotate, type Benchmark, type BenchContext, type Figure } from "./benchmark.js";
 import type { TracingMode } from "./build-node-protocol.js";
 import { cpuPerMessage, logPids, medianRate, showRound, startPairs, stopPairs, type RemoteRound, type TellPair } from "./build-nodes.js";
-import { median } from "./stats.js";
-
-/** The sampled fraction of the traces in the "1%" side, through OTEL_TRACES_SAMPLER=traceidratio. */
-const RATIO = 0.01;
 
 /**
  * What tracing costs when on (issue 5's benchmark bullet; no target stated): remote tell as in
@@ -13,9 +9,8 @@ const RATIO = 0.01;
  * with tracing off, rounds taking the sides in turn. Spans go to an exporter that drops them
  * (bench/build-node.ts): the SDK's cost and the runtime's, not a disk's or a collector's. Sides:
  * every span sampled, through a BatchSpanProcessor (what `troupe run --trace` and an OTLP endpoint
- * get); the same through `startTracing({ exporter })`, which exports span by span (SimpleSpanProcessor);
- * and 1% of the traces sampled, batched. Then local tell and ask (bench/local-tell.ts, bench/local-ask.ts)
- * in the receiver processes of `off` and `1%`.
+ * get); and the same through `startTracing({ exporter })`, which exports span by span (SimpleSpanProcessor).
+ * Head sampling at 1% is bench/tracing-1pct.ts.
  */
 export const tracingOn: Benchmark = {
   name: "tracing-on",
@@ -28,7 +23,6 @@ export const tracingOn: Benchmark = {
       off: side("bench-off", "off"),
       always: side("bench-all", { ratio: 1, processor: "batch" }),
       "always, simple": side("bench-sim", { ratio: 1, processor: "simple" }),
-      "1%": side("bench-pct", { ratio: RATIO, processor: "batch" }),
     });
     if (execArgv.length > 0) logPids(ctx, pairs);
     try {
@@ -39,17 +33,10 @@ export const tracingOn: Benchmark = {
         sent.set(pair, (sent.get(pair) ?? 0) + count);
         return pair.remote(count);
       };
-      const sides = { off: round(pairs.off), always: round(pairs.always), "always, simple": round(pairs["always, simple"]), "1%": round(pairs["1%"]) };
+      const sides = { off: round(pairs.off), always: round(pairs.always), "always, simple": round(pairs["always, simple"]) };
       const runs = await rotate(ctx, "tracing-on remote", sides, { show: showRound, reverseEveryOther: true });
       await checkSpans(ctx, pairs.always, sent.get(pairs.always)!, 1);
       await checkSpans(ctx, pairs["always, simple"], sent.get(pairs["always, simple"])!, 1);
-      await checkSpans(ctx, pairs["1%"], sent.get(pairs["1%"])!, RATIO);
-      // Local tell and ask at 1%, in the receiver processes of `off` and `1%` (as bench/tracing-off.ts):
-      // each tell from outside any actor starts a trace; each ask is a trace of its own.
-      const local = (kind: "tell" | "ask", n: number) =>
-        alternate(ctx, `tracing-1pct local ${kind}`, () => pairs.off.receiver.local(kind, n), () => pairs["1%"].receiver.local(kind, n), { rounds: LOCAL_ROUNDS_FACTOR * ctx.reps, reverseEveryOther: true });
-      const localTell = await local("tell", ctx.quick ? 200_000 : 1_000_000);
-      const localAsk = await local("ask", ctx.quick ? 20_000 : 100_000);
       const baseline = "tracing off (same build)";
       const figure = (name: string, rounds: readonly RemoteRound[]): Figure => ({ name, value: medianRate(rounds), unit: "msg/s", baseline, baselineValue: medianRate(runs.off), target: { op: "record" } });
       // CPU per message of both processes: what tracing adds to each message, sender and receiver.
@@ -58,11 +45,7 @@ export const tracingOn: Benchmark = {
       return [
         figure("tracing-on-remote-tell", runs.always),
         figure("tracing-on-simple-remote-tell", runs["always, simple"]),
-        figure("tracing-1pct-remote-tell", runs["1%"]),
         cpuFigure("tracing-on-remote-cpu", cpu.always),
-        cpuFigure("tracing-1pct-remote-cpu", cpu["1%"]),
-        { name: "tracing-1pct-local-tell", value: median(localTell.troupe), unit: "msg/s", baseline, baselineValue: median(localTell.baseline), target: { op: "record" } },
-        { name: "tracing-1pct-local-ask", value: median(localAsk.troupe), unit: "round trips/s", baseline, baselineValue: median(localAsk.baseline), target: { op: "record" } },
       ];
     } finally {
       await stopPairs(pairs);
@@ -72,8 +55,7 @@ export const tracingOn: Benchmark = {
 
 /**
  * Both processes of a traced pair must really have traced: per message, one PRODUCER span at the
- * sender and one CONSUMER span at the receiver when every span is sampled, about `ratio` of that
- * otherwise. Fails the benchmark when a side exported none (its figure would not be tracing's).
+ * sender and one CONSUMER span at the receiver when every span is sampled. Fails the benchmark when a side exported none (its figure would not be tracing's).
  */
 async function checkSpans(ctx: BenchContext, pair: TellPair, messages: number, ratio: number): Promise<void> {
   const spans = await pair.spans();

@@ -7,6 +7,7 @@
 // sources, and one process must not mix the compiled runtime with the source one (two copies of
 // every class). The packaging test covers the compiled CLI.
 import { existsSync } from "node:fs";
+import module from "node:module";
 import { fileURLToPath } from "node:url";
 
 const source = new URL("../runtime/cli/main.ts", import.meta.url);
@@ -16,6 +17,10 @@ if (process.env.TROUPE_CLI_FROM_SOURCE === "1" && existsSync(fileURLToPath(sourc
   register();
   await import(source.href);
 } else if (existsSync(fileURLToPath(compiled))) {
+  // Node 22.1 on keeps the code it compiled for these modules on disk (in the OS temp directory), so
+  // later processes skip compiling them: the 16 workers of `troupe run --nodes 16` start on cached code.
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off; Node 20 has no such cache.
+  module.enableCompileCache?.();
   await import(compiled.href);
 } else {
   console.error(`troupe: ${fileURLToPath(compiled)} is missing. In a checkout of Troupe, run \`npm run build\` first; an installed package ships it.`);

@@ -493,7 +493,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     this.processingSpan = span;
     let result: S | void | Promise<S | void>;
     try {
-      result = tracing.with(context, handler, undefined, this.state, message, this);
+      result = tracing.runHandler(context, handler, this.state, message, this);
     } catch (error) {
       this.endTraced(tracing, span, context, message, error);
       return false;

@@ -11,6 +11,7 @@ import type { MessageType } from "./codec/message-type.js";
 import { TypeRegistry } from "./codec/type-registry.js";
 import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
 import { lookupOnOtherNodes } from "./name-lookup.js";
+import { HostedNames } from "./hosted-names.js";
 import { DeadLetters, type DeadLetterLimits, type DeadLetterReason, type LimitName } from "./dead-letters.js";
 import type { FrameLimits } from "./codec/frame-limits.js";
 import { controlLimits, type ControlLimits } from "./control/control-limits.js";
@@ -25,6 +26,9 @@ import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-
 import { DeathWatch } from "./watch/death-watch.js";
 import { Membership, type HeartbeatRefusal, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
 import { refusalCounts } from "./membership/heartbeat-refusal.js";
+import { serveRoster } from "./membership/roster.js";
+import type { NodeMembership } from "./membership/node-membership.js";
+import { RingMembership } from "./membership/ring-membership.js";
 import { actorListPages } from "./introspection/actor-list-pages.js";
 import { actorListAnswer } from "./introspection/actor-list-answer.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
@@ -89,9 +93,13 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, Contr
    * actors deliver Terminated "node-lost". Peers are judged by these settings, never by what their
    * heartbeats claim. At most `maxNodes` (default 1,000) other nodes are tracked and `maxKindsPerNode`
    * (default 256) kinds accepted per heartbeat; refused heartbeats are counted (`heartbeatsRefused()`).
+   * `protocol` picks how (docs/scale.md): `"ring"` (the default) sends heartbeats to three monitors per
+   * node and announces changes once; `"all-to-all"` has every node hear every heartbeat.
    * `false` turns it off (a single node, or unit tests).
    */
-  readonly membership?: false | { readonly intervalMs?: number; readonly failureTimeoutMs?: number; readonly maxNodes?: number; readonly maxKindsPerNode?: number };
+  readonly membership?:
+    | false
+    | { readonly protocol?: "ring" | "all-to-all"; readonly intervalMs?: number; readonly failureTimeoutMs?: number; readonly maxNodes?: number; readonly maxKindsPerNode?: number };
   /**
    * OpenTelemetry tracing of every message flow (docs/tracing.md): `true` uses the global tracer
    * provider (set up by `startTracing` or the user's own SDK), or pass `{ tracerProvider }`. Default
@@ -140,6 +148,8 @@ export class ActorSystem implements MessageRouter {
   readonly transport: Transport;
 
   private readonly cells = new CellDirectory();
+  /** The lookup subjects of this node's top-level actors: the NATS servers are the name directory. */
+  private readonly names: HostedNames;
   private readonly guardian: Children;
   private readonly deathWatch: DeathWatch;
   private readonly kinds = new Kinds();
@@ -147,7 +157,7 @@ export class ActorSystem implements MessageRouter {
   private readonly remoteChildren = new Map<string, Set<RemoteChild>>();
   private readonly roundRobin = { next: 0 };
   private readonly membershipOptions: ActorSystemOptions["membership"];
-  private membership: Membership | undefined;
+  private membership: NodeMembership | undefined;
   /** Present only when tracing is on. */
   readonly tracing: Tracing | undefined;
   /** @internal Present only when metrics are on: the counters the metrics module reads. */
@@ -196,6 +206,7 @@ export class ActorSystem implements MessageRouter {
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.cacheHost = askCacheHost(this.registry, this.stats, this.tracing);
     this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
+    this.names = new HostedNames(this.transport, this.subjects, this.onLookup, (detail) => this.deadLetters.publish({ reason: "send-failed", detail }));
     this.host = {
       nodeId: this.nodeId,
       systemName: this.name,
@@ -203,8 +214,14 @@ export class ActorSystem implements MessageRouter {
       deadLetters: this.deadLetters,
       router: this,
       dispatcher: new Dispatcher(),
-      register: (cell) => this.cells.add(cell),
-      unregister: (cell) => this.cells.remove(cell),
+      register: (cell) => {
+        this.cells.add(cell);
+        this.names.started(cell);
+      },
+      unregister: (cell) => {
+        this.cells.remove(cell);
+        this.names.stopped(cell);
+      },
       refFor: (address) => this.refFor(address),
       entityRef: (kind, key) => this.entityRef(kind, key),
       failAsk: (sender, reason, detail) => this.failAsk(sender, reason, detail),
@@ -337,26 +354,38 @@ export class ActorSystem implements MessageRouter {
   private async listen(): Promise<void> {
     this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onDataFrame));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.controlInbox(this.nodeId), this.endpoint.onControlFrame));
-    this.unsubscribes.push(this.transport.subscribe(this.subjects.lookup, this.onLookup));
-    this.unsubscribes.push(this.transport.subscribe(this.subjects.actors, this.onActorList));
+    this.unsubscribes.push(() => this.names.close());
+    this.unsubscribes.push(this.transport.subscribe(this.subjects.actorsOf(this.nodeId), this.onActorList));
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
     if (this.membershipOptions !== false) {
-      const membership = new Membership({
+      const { protocol = "ring", ...settings } = this.membershipOptions ?? {};
+      if (protocol !== "ring" && protocol !== "all-to-all") throw new RangeError(`membership.protocol must be "ring" or "all-to-all", got ${JSON.stringify(protocol)}`);
+      const common = {
         transport: this.transport,
-        subject: this.subjects.heartbeat,
         nodeId: this.nodeId,
         clock: this.clock,
-        intervalMs: this.membershipOptions?.intervalMs,
-        failureTimeoutMs: this.membershipOptions?.failureTimeoutMs,
-        maxNodes: this.membershipOptions?.maxNodes,
-        maxKindsPerNode: this.membershipOptions?.maxKindsPerNode,
-        system: this.name,
+        ...settings,
         localInfo: () => ({ kinds: [...this.kinds.names(), ...this.entities.announced()], actorCount: this.cells.size }),
-        onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes }),
-      });
+      };
+      const membership: NodeMembership =
+        protocol === "ring"
+          ? new RingMembership({ ...common, subjects: this.subjects, onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `membership: ${detail}`, subject: this.subjects.membershipChanges, bytes }) })
+          : new Membership({ ...common, subject: this.subjects.heartbeat, system: this.name, onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes }) });
       this.unsubscribes.push(membership.onEvent(this.onMembership));
       await membership.start();
       this.membership = membership;
+      this.unsubscribes.push(
+        serveRoster({
+          transport: this.transport,
+          subject: this.subjects.membershipRoster,
+          system: this.name,
+          nodeId: this.nodeId,
+          nodes: () => membership.nodes(),
+          answersTo: (reply) => this.subjects.answersTo(reply),
+          onRefused: (reason, detail, message) =>
+            this.deadLetters.publish({ reason: reason === "foreign-system" ? "refused-control" : reason === "forbidden-reply-subject" || reason === "send-failed" ? reason : "malformed-frame", detail, subject: message.subject, bytes: message.data.slice(0, 256) }),
+        }),
+      );
     }
     void this.transport.closed().then((error) => {
       if (!this.shutdownPromise) void this.shutdown(error ?? new Error(`transport ${this.transport.description} closed`));
@@ -470,7 +499,7 @@ export class ActorSystem implements MessageRouter {
     const local = this.cells.get(`/user/${name}`);
     if (local) return local.self as ActorRef<M>;
     const address = await lookupOnOtherNodes(
-      { system: this.name, transport: this.transport, subject: this.subjects.lookup, deadLetters: this.deadLetters, membership: this.membership },
+      { system: this.name, transport: this.transport, subject: this.subjects.actorName(name), deadLetters: this.deadLetters, membership: this.membership },
       name,
       options.timeoutMs ?? this.lookupTimeoutMs,
     );
@@ -524,16 +553,16 @@ export class ActorSystem implements MessageRouter {
       return;
     }
     const destination = local ? { name: a.path, template: actorTemplate(a.path, this.cells.get(a.path)?.kind) } : this.endpoint.destinationFor(a, message);
-    headers = tracing.send(a, destination, this.spanTypeName(message), headers);
+    const send = tracing.send(a, destination, this.spanTypeName(message), headers);
     let bodyBytes: number | undefined;
     try {
-      if (local) this.deliverLocal(a.path, message, sender, headers);
-      else bodyBytes = this.endpoint.send(a, message, sender, headers);
+      if (local) this.deliverLocal(a.path, message, sender, send.headers);
+      else bodyBytes = this.endpoint.send(a, message, sender, send.headers);
     } catch (error) {
-      tracing.sendFailed(error);
+      tracing.sendFailed(send.span, error);
       throw error;
     }
-    tracing.sent(bodyBytes);
+    tracing.sent(send.span, bodyBytes);
   }
 
   ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined, headers?: Headers): Promise<R> {
@@ -706,6 +735,8 @@ export class ActorSystem implements MessageRouter {
       this.deadLetters.publish({ reason: "malformed-frame", detail: `not a troupe.system.LookupRequest: ${errorText(error)}`, subject: request.subject, bytes: request.data.slice(0, 4096) });
       return;
     }
+    // A request for another name than the subject's: not ours to answer (its host listens elsewhere).
+    if (request.subject !== this.subjects.actorName(name)) return;
     const cell = this.cells.get(`/user/${name}`);
     if (cell) this.transport.publish(request.reply, LookupReply.encode({ found: true, address: cell.address }).finish());
   };

@@ -26,19 +26,11 @@ export interface MailboxOptions {
 
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
-/** A queued message that came with headers (a traced send); others are queued as themselves. */
-class WithHeaders {
-  constructor(
-    readonly message: object,
-    readonly headers: Readonly<Record<string, string>>,
-  ) {}
-}
-
 /**
- * A FIFO ring buffer of messages with their sender and headers. Senders sit in a second ring, created
- * with the first message that has one, so a tell without a sender (the common local tell) costs one
- * slot and one with a sender (every reply, every ask) allocates no wrapper; only headers (tracing)
- * wrap the message. Nothing is allocated until the first message, so idle actors stay small, and the
+ * A FIFO ring buffer of messages with their sender and headers. Senders and headers sit in rings of
+ * their own, each created with the first message that has one, so a tell without either (the common
+ * local tell) costs one slot, and one with a sender (every reply, every ask) or headers (tracing)
+ * allocates no wrapper. Nothing is allocated until the first message, so idle actors stay small, and the
  * first ring holds two messages, since most actors never have more waiting. Ring lengths are powers
  * of two, so wrapping is a mask; capacity is enforced by the caller through `isFull`.
  */
@@ -52,6 +44,8 @@ export class Mailbox {
   private queuedBytes = 0;
   /** Parallel to `ring` once any message came with a sender; a shifted slot is cleared in both. */
   private senders: (ActorRef<any> | undefined)[] | undefined;
+  /** Parallel to `ring` once any message came with headers; as `senders`. */
+  private headers: (Readonly<Record<string, string>> | undefined)[] | undefined;
   private head = 0;
   private count = 0;
   /** Sender of the message last returned by `shift`. */
@@ -91,9 +85,10 @@ export class Mailbox {
   push(message: object, sender: ActorRef<any> | undefined, headers: Readonly<Record<string, string>> | undefined): void {
     if (this.count === this.ring.length) this.grow();
     const slot = (this.head + this.count) & (this.ring.length - 1);
-    this.ring[slot] = headers === undefined ? message : new WithHeaders(message, headers);
-    // Free slots are always empty in `senders`, so a message without a sender writes nothing there.
+    this.ring[slot] = message;
+    // Free slots are always empty in `senders` and `headers`, so a message without one writes nothing there.
     if (sender !== undefined) (this.senders ??= new Array<ActorRef<any> | undefined>(this.ring.length))[slot] = sender;
+    if (headers !== undefined) (this.headers ??= new Array<Readonly<Record<string, string>> | undefined>(this.ring.length))[slot] = headers;
     if (this.sizes !== undefined) {
       const bytes = approximateBytes(message);
       this.sizes[slot] = bytes;
@@ -109,7 +104,7 @@ export class Mailbox {
   shift(): object | undefined {
     if (this.count === 0) return undefined;
     const head = this.head;
-    const entry = this.ring[head]!;
+    const message = this.ring[head]!;
     this.ring[head] = undefined;
     const senders = this.senders;
     if (senders === undefined) this.lastSender = undefined;
@@ -117,15 +112,16 @@ export class Mailbox {
       this.lastSender = senders[head];
       senders[head] = undefined;
     }
+    const headers = this.headers;
+    if (headers === undefined) this.lastHeaders = undefined;
+    else {
+      this.lastHeaders = headers[head];
+      headers[head] = undefined;
+    }
     if (this.sizes !== undefined) this.queuedBytes -= this.sizes[head]!;
     this.head = (head + 1) & (this.ring.length - 1);
     this.count--;
-    if (entry.constructor === WithHeaders) {
-      this.lastHeaders = (entry as WithHeaders).headers;
-      return (entry as WithHeaders).message;
-    }
-    this.lastHeaders = undefined;
-    return entry;
+    return message;
   }
 
   private grow(): void {
@@ -133,6 +129,7 @@ export class Mailbox {
     const next = size === 0 ? INITIAL_SLOTS : size * 2;
     this.ring = unwrap(this.ring, this.head, this.count, next);
     if (this.senders !== undefined) this.senders = unwrap(this.senders, this.head, this.count, next);
+    if (this.headers !== undefined) this.headers = unwrap(this.headers, this.head, this.count, next);
     if (this.maxBytes !== Infinity) this.sizes = unwrap(this.sizes ?? [], this.head, this.count, next);
     this.head = 0;
   }

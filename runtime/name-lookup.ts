@@ -7,12 +7,15 @@ import type { Transport, Unsubscribe } from "./transport/transport.js";
 
 /** Answers from nodes not (yet) seen alive, held per lookup until their node's heartbeat arrives. */
 const MAX_UNCONFIRMED = 64;
+/** Pauses between asking again while nobody hosts a name: 25 ms, doubling up to 200 ms. */
+const FIRST_RETRY_MS = 25;
+const MAX_RETRY_MS = 200;
 
 export interface NameLookupHost {
   /** The system looked in: answers naming another one are refused. */
   readonly system: string;
   readonly transport: Transport;
-  /** The system's lookup subject. */
+  /** The name's lookup subject (`Subjects.actorName(name)`). */
   readonly subject: string;
   readonly deadLetters: DeadLetters;
   /**
@@ -23,11 +26,13 @@ export interface NameLookupHost {
 }
 
 /**
- * Asks the other nodes of the system who hosts `/user/<name>` and resolves with the first answer that
- * holds up, or undefined after `timeoutMs`. Anybody subscribed to the lookup subject can answer, so
- * an answer counts only when it names this system, the path asked for, and a node that is a live
- * member. An answer naming a node not seen yet (one that started a moment ago) waits for that node's
- * heartbeat until the lookup times out. Every answer refused is a `forged-reply` dead letter.
+ * Asks the host of `/user/<name>` for its address, on the name's own subject (`Subjects.actorName`),
+ * where only nodes hosting the name listen (one queue group): one delivery, not one per node. Resolves
+ * with the first answer that holds up, or undefined after `timeoutMs`. Anybody allowed to subscribe
+ * there can answer too, so an answer counts only when it names this system, the path asked for, and a
+ * node that is a live member. An answer naming a node not seen yet (one that started a moment ago)
+ * waits for that node's heartbeat until the lookup times out. Every answer refused is a `forged-reply`
+ * dead letter. While nobody hosts the name the request is repeated (backing off) until the timeout.
  */
 export async function lookupOnOtherNodes(host: NameLookupHost, name: string, timeoutMs: number): Promise<Address | undefined> {
   const path = `/user/${name}`;
@@ -71,7 +76,18 @@ export async function lookupOnOtherNodes(host: NameLookupHost, name: string, tim
   try {
     const request = LookupRequest.encode({ name }).finish();
     if (host.transport.requestMany) {
-      await host.transport.requestMany(host.subject, request, { timeoutMs, signal: done.signal }, onAnswer);
+      const deadline = Date.now() + timeoutMs;
+      let pauseMs = FIRST_RETRY_MS;
+      for (;;) {
+        const started = Date.now();
+        await host.transport.requestMany(host.subject, request, { timeoutMs: deadline - started, signal: done.signal }, onAnswer);
+        // Ended early with nothing: nobody hosts the name yet (no responders), or its host's interest has not
+        // reached this server of a cluster. Ask again, backing off, until the lookup's time is up.
+        if (found !== undefined || done.signal.aborted || unconfirmed.size > 0 || Date.now() + pauseMs >= deadline) break;
+        await aborted(done.signal, pauseMs);
+        pauseMs = Math.min(2 * pauseMs, MAX_RETRY_MS);
+      }
+      if (found === undefined && unconfirmed.size > 0) await aborted(done.signal, deadline - Date.now());
     } else {
       // A transport that gives only the first answer: judge that one, then wait for its node if need be.
       const started = Date.now();

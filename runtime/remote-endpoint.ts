@@ -230,6 +230,7 @@ export class RemoteEndpoint {
     if (traceContext === undefined || this.host.tracing === undefined) return headers;
     if (!isTraceContext(traceContext)) {
       this.ignoredTraceContexts++;
+      if (this.stats !== undefined) this.stats.ignoredTraceContexts++;
       return headers;
     }
     if (headers === undefined) return { [TRACE_CONTEXT]: traceContext };

@@ -70,9 +70,14 @@ export class Subjects {
     return `${this.root}.service.${name}`;
   }
 
-  /** Name lookups, answered by whichever node hosts the named actor. */
-  get lookup(): string {
-    return `${this.root}.lookup`;
+  /**
+   * Name lookups for `/user/<name>`: each node hosting the name joins a queue group here while the actor
+   * runs, so the NATS servers are the directory and a `LookupRequest` reaches one host, not every node.
+   * A name is one subject token: as it is when it has no `.`, else `~` and its UTF-8 in base64url
+   * (a name cannot start with `~`, so the two never collide).
+   */
+  actorName(name: string): string {
+    return `${this.root}.name.${name.includes(".") ? `~${Buffer.from(name, "utf8").toString("base64url")}` : name}`;
   }
 
   /** Where every node of the system announces itself, and listens for the others (membership). */
@@ -80,9 +85,33 @@ export class Subjects {
     return `${this.root}.membership.heartbeat`;
   }
 
-  /** Introspection: every node answers a request here with the actors it hosts. */
-  get actors(): string {
-    return `${this.root}.actors`;
+  /**
+   * The roster: a queue group of every node, so one member answers each `RosterRequest` with a page of
+   * its view; follow-up pages go to that member on `<this>.<node>` (runtime/membership/roster.ts).
+   */
+  get membershipRoster(): string {
+    return `${this.root}.membership.roster`;
+  }
+
+  /**
+   * Ring membership (docs/scale.md): heartbeats of the nodes `node` monitors, probes of `node`, and
+   * digests and notices meant for it alone. Only `node` subscribes.
+   */
+  membershipTo(node: string): string {
+    return `${this.root}.membership.to.${node}`;
+  }
+
+  /** Ring membership: `joined`, `left` and `lost` notices, published once each; every node subscribes. */
+  get membershipChanges(): string {
+    return `${this.root}.membership.changes`;
+  }
+
+  /**
+   * Introspection: `node` answers a request here with the actors it hosts (`troupe actors` reads the
+   * roster, then asks the nodes it lists one by one, a page at a time: never every node at once).
+   */
+  actorsOf(node: string): string {
+    return `${this.root}.actors.${node}`;
   }
 
   /**

@@ -69,17 +69,26 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async acquire(key: string, holder: string, leaseMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    this.dropExpiredLeases(now);
     const lease = this.leases.get(key);
-    if (lease && lease.untilMs > this.clock.now() && lease.holder !== holder) return false;
-    this.leases.set(key, { holder, untilMs: this.clock.now() + leaseMs });
+    if (lease && lease.untilMs > now && lease.holder !== holder) return false;
+    this.leases.delete(key);
+    this.leases.set(key, { holder, untilMs: now + leaseMs });
     return true;
   }
 
   async renew(key: string, holder: string, leaseMs: number): Promise<boolean> {
     const lease = this.leases.get(key);
     if (lease?.holder !== holder) return false;
-    lease.untilMs = this.clock.now() + leaseMs;
+    this.leases.delete(key);
+    this.leases.set(key, { holder, untilMs: this.clock.now() + leaseMs });
     return true;
+  }
+
+  /** Leases held now, run-out ones not yet dropped included. */
+  get leaseCount(): number {
+    return this.leases.size;
   }
 
   async release(key: string, holder: string): Promise<void> {
@@ -90,6 +99,18 @@ export class MemoryCacheStore implements CacheStore {
     this.slots.clear();
     this.leases.clear();
     this.used = 0;
+  }
+
+  /**
+   * Forgets leases that ran out and were never released (their holder's release failed or came too
+   * late). Leases are kept in order of taking or renewal, which is the order they run out in while
+   * every holder uses one lease length, so the run-out ones are at the front.
+   */
+  private dropExpiredLeases(now: number): void {
+    for (const [key, lease] of this.leases) {
+      if (lease.untilMs > now) break;
+      this.leases.delete(key);
+    }
   }
 
   private drop(key: string, slot: Slot): void {

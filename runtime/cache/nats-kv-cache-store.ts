@@ -13,11 +13,11 @@
  * - `untilMs` is wall-clock time written by the holder and read by others: clocks of the nodes must
  *   agree to well within a lease (NTP does).
  */
-import { readFile } from "node:fs/promises";
-import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { systemClock, type Clock } from "../clock.js";
 import { loadOptional } from "../optional-dependency.js";
+import { prepareNatsConnection, redactedServers, type NatsConnectionOptions } from "../transport/nats-connection-options.js";
 import type { CacheStore } from "./cache-store.js";
 
 /** Bucket defaults: its name, and the age past which the server drops any key. */
@@ -25,8 +25,11 @@ export const DEFAULT_KV_CACHE_BUCKET = "troupe-cache";
 export const DEFAULT_KV_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 export interface NatsKvCacheStoreOptions {
-  /** The NATS server(s) and any connection options (credentials, TLS) of nats.js, plus a `.creds` file. */
-  readonly connection: ConnectionOptions & { readonly credsFile?: string };
+  /**
+   * The NATS server(s) and any connection options (credentials, TLS) of nats.js, plus a `.creds` file:
+   * prepared as the transport's are (`user:password@` in a server URL becomes credentials).
+   */
+  readonly connection: NatsConnectionOptions;
   /** Default `troupe-cache`. */
   readonly bucket?: string;
   /** Keys older than this are dropped by the server, whatever their entry says. Default 24 h. */
@@ -42,15 +45,14 @@ export class NatsKvCacheStore implements CacheStore {
   readonly bucket: string;
   private readonly clock: Clock;
   private opened: Promise<{ nc: NatsConnection; kv: KV }> | undefined;
-  /** The revision of each lease this store holds, by lease key. */
-  private readonly held = new Map<string, { holder: string; revision: number }>();
+  /** The revision of each lease this store holds, by lease key, in order of taking or renewal. */
+  private readonly held = new Map<string, { holder: string; revision: number; untilMs: number }>();
   private closed = false;
 
   constructor(private readonly options: NatsKvCacheStoreOptions) {
     this.bucket = options.bucket ?? DEFAULT_KV_CACHE_BUCKET;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(this.bucket)) throw new TypeError(`a KV bucket name is letters, digits, '-' and '_'; got ${JSON.stringify(this.bucket)}`);
-    const servers = [options.connection.servers ?? "127.0.0.1:4222"].flat().map((s) => s.replace(/^[a-z]+:\/\/[^@/]*@/i, "nats://"));
-    this.description = `nats-kv bucket ${this.bucket} at ${servers.join(",")}`;
+    this.description = `nats-kv bucket ${this.bucket} at ${redactedServers(options.connection.servers ?? "127.0.0.1:4222").join(",")}`;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -67,10 +69,11 @@ export class NatsKvCacheStore implements CacheStore {
 
   acquire(key: string, holder: string, leaseMs: number): Promise<boolean> {
     const leaseKey = `lease.${key}`;
-    const lease = encodeLease(holder, this.clock.now() + leaseMs);
+    const untilMs = this.clock.now() + leaseMs;
+    const lease = encodeLease(holder, untilMs);
     return this.withKv(async (kv) => {
       try {
-        return this.hold(leaseKey, holder, await kv.create(leaseKey, lease));
+        return this.hold(leaseKey, holder, untilMs, await kv.create(leaseKey, lease));
       } catch (error) {
         if (!isConflict(error)) throw error;
       }
@@ -78,7 +81,7 @@ export class NatsKvCacheStore implements CacheStore {
       if (current === null || current.operation !== "PUT") return false; // released meanwhile: the next try creates it
       if (decodeLease(current.value).untilMs > this.clock.now()) return false;
       try {
-        return this.hold(leaseKey, holder, await kv.update(leaseKey, lease, current.revision));
+        return this.hold(leaseKey, holder, untilMs, await kv.update(leaseKey, lease, current.revision));
       } catch (error) {
         if (isConflict(error)) return false; // another node took the dead lease over first
         throw error;
@@ -92,7 +95,8 @@ export class NatsKvCacheStore implements CacheStore {
     if (held?.holder !== holder) return Promise.resolve(false);
     return this.withKv(async (kv) => {
       try {
-        held.revision = await kv.update(leaseKey, encodeLease(holder, this.clock.now() + leaseMs), held.revision);
+        const untilMs = this.clock.now() + leaseMs;
+        this.hold(leaseKey, holder, untilMs, await kv.update(leaseKey, encodeLease(holder, untilMs), held.revision));
         return true;
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -105,11 +109,19 @@ export class NatsKvCacheStore implements CacheStore {
   async release(key: string, holder: string): Promise<void> {
     const leaseKey = `lease.${key}`;
     const held = this.held.get(leaseKey);
-    if (held?.holder !== holder) return;
+    if (held !== undefined && held.holder !== holder) return;
     this.held.delete(leaseKey);
     await this.withKv(async (kv) => {
+      // Not known here: the create may have reached the server and its answer not come back (a timeout).
+      // The record then names this holder, and is deleted at the revision read.
+      let revision = held?.revision;
+      if (revision === undefined) {
+        const current = await kv.get(leaseKey);
+        if (current?.operation !== "PUT" || decodeLease(current.value).holder !== holder) return;
+        revision = current.revision;
+      }
       try {
-        await kv.delete(leaseKey, { previousSeq: held.revision });
+        await kv.delete(leaseKey, { previousSeq: revision });
       } catch (error) {
         if (!isConflict(error)) throw error;
       }
@@ -122,8 +134,14 @@ export class NatsKvCacheStore implements CacheStore {
     await opened?.nc.close();
   }
 
-  private hold(leaseKey: string, holder: string, revision: number): true {
-    this.held.set(leaseKey, { holder, revision });
+  private hold(leaseKey: string, holder: string, untilMs: number, revision: number): true {
+    // Forget leases run out and never released (their release failed): they are in order of running out.
+    for (const [key, lease] of this.held) {
+      if (lease.untilMs > this.clock.now()) break;
+      this.held.delete(key);
+    }
+    this.held.delete(leaseKey);
+    this.held.set(leaseKey, { holder, revision, untilMs });
     return true;
   }
 
@@ -149,8 +167,7 @@ export class NatsKvCacheStore implements CacheStore {
         import("@nats-io/transport-node"),
         loadOptional("a NATS KV result cache", ["@nats-io/kv"], () => import("@nats-io/kv")),
       ]);
-      const { credsFile, ...connection } = this.options.connection;
-      if (credsFile) connection.authenticator = credsAuthenticator(await readFile(credsFile));
+      const { connection } = prepareNatsConnection(this.options.connection, credsAuthenticator);
       const nc = await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, name: "troupe-cache", ...connection });
       try {
         const kv = await new Kvm(nc).create(this.bucket, { history: 1, ttl: this.options.maxAgeMs ?? DEFAULT_KV_CACHE_MAX_AGE_MS, timeout: 2_000 });

@@ -1,4 +1,5 @@
 import type { ConnectionOptions } from "@nats-io/transport-node";
+import { splitUserinfo } from "../transport/nats-connection-options.js";
 import type { CacheStore } from "./cache-store.js";
 import { MemoryCacheStore } from "./memory-cache-store.js";
 import { NatsKvCacheStore } from "./nats-kv-cache-store.js";
@@ -22,8 +23,14 @@ const ACCEPTED = "memory: (this process), nats-kv: (a JetStream KV bucket on the
 export class InvalidCacheUrlError extends Error {
   override readonly name = "InvalidCacheUrlError";
   constructor(url: string, reason: string) {
-    super(`cannot open result cache ${JSON.stringify(url.replace(/\/\/[^/@]*@/, "//***@"))}: ${reason}; use ${ACCEPTED}`);
+    super(`cannot open result cache ${JSON.stringify(withoutUserinfo(url))}: ${reason}; use ${ACCEPTED}`);
   }
+}
+
+/** `url` with its user:password@ part shown as `***@`: a password may hold `/` or `@` unencoded. */
+function withoutUserinfo(url: string): string {
+  const { server, userinfo } = splitUserinfo(url);
+  return userinfo === undefined ? url : server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?/i, "$1***@");
 }
 
 /**

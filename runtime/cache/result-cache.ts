@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { systemClock, type Clock } from "../clock.js";
+import { positiveNumber } from "../positive-number.js";
 import { decodeEntry, encodeEntry, ENTRY_OVERHEAD_BYTES, type CacheEntry } from "./cache-entry.js";
 import type { CacheStore } from "./cache-store.js";
 
@@ -108,12 +109,12 @@ export class ResultCache {
     readonly store: CacheStore,
     options: ResultCacheOptions = {},
   ) {
-    this.ttlMs = positive("ttlMs", options.ttlMs ?? DEFAULT_CACHE_TTL_MS);
-    this.maxValueBytes = positive("maxValueBytes", options.maxValueBytes ?? DEFAULT_MAX_CACHE_VALUE_BYTES);
-    this.leaseMs = positive("leaseMs", options.leaseMs ?? DEFAULT_CACHE_LEASE_MS);
-    this.maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? DEFAULT_CACHE_MAX_WAIT_MS);
-    this.opTimeoutMs = positive("opTimeoutMs", options.opTimeoutMs ?? DEFAULT_CACHE_OP_TIMEOUT_MS);
-    this.retryAfterMs = positive("retryAfterMs", options.retryAfterMs ?? DEFAULT_CACHE_RETRY_AFTER_MS);
+    this.ttlMs = positiveNumber("ttlMs", options.ttlMs ?? DEFAULT_CACHE_TTL_MS);
+    this.maxValueBytes = positiveNumber("maxValueBytes", options.maxValueBytes ?? DEFAULT_MAX_CACHE_VALUE_BYTES);
+    this.leaseMs = positiveNumber("leaseMs", options.leaseMs ?? DEFAULT_CACHE_LEASE_MS);
+    this.maxWaitMs = positiveNumber("maxWaitMs", options.maxWaitMs ?? DEFAULT_CACHE_MAX_WAIT_MS);
+    this.opTimeoutMs = positiveNumber("opTimeoutMs", options.opTimeoutMs ?? DEFAULT_CACHE_OP_TIMEOUT_MS);
+    this.retryAfterMs = positiveNumber("retryAfterMs", options.retryAfterMs ?? DEFAULT_CACHE_RETRY_AFTER_MS);
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? ((line) => console.error(`troupe cache: ${line}`));
   }
@@ -170,8 +171,13 @@ export class ResultCache {
     const holder = `${this.holderPrefix}/${++this.flightCount}`;
     const waitUntil = this.clock.now() + this.maxWaitMs;
     for (let pollMs = 5; ; pollMs = Math.min(250, pollMs * 2)) {
-      const acquired = await this.op(() => this.store.acquire(key, holder, this.leaseMs));
-      if (acquired === FAILED) return this.computeOnly(compute, "bypass");
+      let acquiring: Promise<boolean> | undefined;
+      const acquired = await this.op(() => (acquiring = this.store.acquire(key, holder, this.leaseMs)));
+      if (acquired === FAILED) {
+        // Timed out, yet the store may still grant it: give it back then, or it blocks the key for a lease.
+        void acquiring?.then((late) => (late ? this.store.release(key, holder) : undefined)).catch(() => undefined);
+        return this.computeOnly(compute, "bypass");
+      }
       if (acquired) {
         // Another node may have stored it between our lookup and our lease: look once more.
         const stored = await this.lookup(key, type, validate, false);
@@ -206,28 +212,51 @@ export class ResultCache {
   /** Computes while holding the lease (renewed as it goes), stores the result, gives the lease up. */
   private async computeAndStore(key: string, holder: string | undefined, compute: () => Promise<TypedBytes>, ttlMs: number): Promise<CacheAnswer> {
     this.counters.misses++;
-    const renew = (): void => {
-      renewal = this.clock.setTimeout(() => void this.op(() => this.store.renew(key, holder!, this.leaseMs)).then((held) => held === true && renew()), this.leaseMs / 3);
-    };
-    let renewal: object | undefined;
-    if (holder !== undefined) renew();
+    const renewal = holder === undefined ? undefined : this.keepLease(key, holder);
     const started = performance.now();
     let computed: TypedBytes;
     try {
       computed = await compute();
     } catch (error) {
-      if (renewal) this.clock.clearTimeout(renewal);
+      await renewal?.stop();
       if (holder !== undefined) await this.op(() => this.store.release(key, holder));
       throw error;
     }
-    if (renewal) this.clock.clearTimeout(renewal);
-    renewal = undefined;
+    await renewal?.stop();
     const computeMs = performance.now() - started;
     const { type, bytes } = computed;
     if (bytes.length > this.maxValueBytes) this.counters.tooLarge++;
     else await this.op(() => this.store.set(key, encodeEntry({ expiresAtMs: this.clock.now() + ttlMs, computeMs, type, result: bytes }), ttlMs));
     if (holder !== undefined) await this.op(() => this.store.release(key, holder));
     return { bytes, type, outcome: "miss", computeMs, savedMs: 0 };
+  }
+
+  /**
+   * Renews `holder`'s lease every third of it until `stop`, which also waits for a renewal under way:
+   * none may start after it (it would hold the key after the release), and none may still be running
+   * when the release comes (a store that renews by revision would then miss the release).
+   */
+  private keepLease(key: string, holder: string): { stop: () => Promise<void> } {
+    let stopped = false;
+    let timer: object | undefined;
+    let renewing: Promise<unknown> = Promise.resolve();
+    const schedule = (): void => {
+      timer = this.clock.setTimeout(() => {
+        timer = undefined;
+        if (stopped) return;
+        renewing = this.op(() => this.store.renew(key, holder, this.leaseMs)).then((held) => {
+          if (held === true && !stopped) schedule();
+        });
+      }, this.leaseMs / 3);
+    };
+    schedule();
+    return {
+      stop: async () => {
+        stopped = true;
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        await renewing;
+      },
+    };
   }
 
   /**
@@ -296,9 +325,4 @@ export class ResultCache {
       }
     }
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0)) throw new RangeError(`${name} must be a positive number; got ${value}`);
-  return value;
 }

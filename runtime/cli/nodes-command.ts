@@ -1,34 +1,47 @@
-import { DEFAULT_LIST_WAIT_MS, listNodes } from "../membership/list-nodes.js";
+import { listNodes } from "../membership/list-nodes.js";
 import type { NodeInfo } from "../membership/node-table.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
+import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
-import { parseOptions } from "./parse-options.js";
+import { parseOptions, UsageError } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 import { printable } from "../printable.js";
 
+const MAX_LIMIT = 100_000;
+
 /**
- * `troupe nodes`: listens to a system's heartbeats for `--wait` ms and prints the live nodes, the
- * kinds they host and their actor counts. With `--json`, stdout is one JSON object `{ system, nodes }`.
+ * `troupe nodes`: asks one node of a system for its roster (not every node: one request per 1,000
+ * nodes) and prints the live nodes, the kinds they host and their actor counts, `--limit` at a time
+ * with the total. With `--json`, stdout is one JSON object `{ system, total, answerer, nodes[, next] }`.
  */
 export async function nodesCommand(args: string[]): Promise<number> {
   const parsed = parseOptions(VERBS.nodes, args);
   if (parsed === undefined) return 0;
   const { values } = parsed;
-  const waitMs = waitOption(values.wait ?? String(DEFAULT_LIST_WAIT_MS));
-  const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).heartbeat;
+  const waitMs = waitOption(values.wait);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}; got ${values.limit}`, VERBS.nodes);
+  const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).membershipRoster;
   const transport = await connectObserver("nodes", values.nats, values.system);
   if (transport === undefined) return 1;
   try {
-    const nodes = await listNodes(transport, subject, {
+    const { nodes, total, answerer, next } = await listNodes(transport, subject, {
+      system: values.system,
       waitMs,
-      onInvalid: (detail) => console.error(`troupe nodes: ignored a heartbeat: ${detail}`),
+      limit,
+      after: values.after,
+      inboxPrefix: systemInboxPrefix(values.system),
+      onInvalid: (detail) => console.error(`troupe nodes: ignored ${printable(detail)}`),
     });
     if (values.json) {
-      console.log(JSON.stringify({ system: values.system, nodes: nodes.map(({ self: _self, ...node }) => node) }));
-    } else if (nodes.length === 0) {
-      console.log(`no live nodes of system ${values.system} heard on ${transport.description} within ${waitMs} ms`);
+      const rows = nodes.map(({ self: _self, lastSeenMs: _seen, ...node }) => node);
+      console.log(JSON.stringify({ system: values.system, total, answerer: answerer ?? null, nodes: rows, ...(next === undefined ? {} : { next }) }));
+    } else if (answerer === undefined) {
+      console.log(`no node of system ${values.system} answered on ${transport.description} within ${waitMs} ms`);
     } else {
-      console.log(formatNodeTable(nodes, Date.now()));
+      if (nodes.length > 0) console.log(`${formatNodeTable(nodes, Date.now())}\n`);
+      const from = values.after === undefined ? "" : ` after ${printable(values.after)}`;
+      console.log(`${nodes.length} of ${total} nodes of system ${values.system}${from} (roster of node ${printable(answerer)})${next === undefined ? "" : `; next page: --after ${printable(next)}`}`);
     }
     return 0;
   } finally {
@@ -39,9 +52,9 @@ export async function nodesCommand(args: string[]): Promise<number> {
 /** One row per node; ages use the nodes' own start times, so they are as good as the clocks agree. */
 export function formatNodeTable(nodes: readonly NodeInfo[], nowMs: number): string {
   const rows = [
-    ["NODE", "KINDS", "ACTORS", "UP", "LAST SEEN"],
-    // Node ids and kinds come from heartbeats, which anyone on the bus can send.
-    ...nodes.map((n) => [printable(n.node), printable(n.kinds.join(",")) || "-", String(n.actorCount), duration(nowMs - n.startedAtMs), `${duration(nowMs - n.lastSeenMs)} ago`]),
+    ["NODE", "KINDS", "ACTORS", "UP"],
+    // Node ids and kinds come from a member's roster: anyone allowed to answer on the bus can forge one.
+    ...nodes.map((n) => [printable(n.node), printable(n.kinds.join(",")) || "-", String(n.actorCount), duration(nowMs - n.startedAtMs)]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");

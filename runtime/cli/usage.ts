@@ -84,25 +84,37 @@ export const VERBS = {
     name: "nodes",
     synopsis: "[options]",
     summary: "Lists a system's live nodes, the kinds they host and their actor counts.",
+    description:
+      "Asks one node for its roster (one request per 1,000 nodes, answered by that node) and prints --limit\n" +
+      "nodes at a time in node id order, with the total; --after NODE gives the next page.",
     positionals: { min: 0, max: 0 },
     options: {
       system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
-      json: { type: "boolean", default: false, help: "print one JSON object { system, nodes }" },
-      wait: { type: "string", value: "MS", help: "how long to listen for heartbeats (default: a little over two\nheartbeat intervals)" },
+      json: { type: "boolean", default: false, help: "print one JSON object { system, total, nodes[, next] }" },
+      wait: { type: "string", default: "3000", value: "MS", help: "how long to wait for the roster" },
+      limit: { type: "string", default: "1000", value: "N", help: "most nodes listed, 1 to 100000" },
+      after: { type: "string", value: "NODE", help: "list the nodes after NODE (the next page)" },
     },
   },
   actors: {
     name: "actors",
     synopsis: "[options]",
     summary: "Shows a system's actor tree across its nodes: path, kind, node, restarts.",
-    description: "Live entity copies are listed too, at /entity/<kind>/<key> with kind entity.<kind>, on the node\nthat holds them.",
+    description:
+      "Reads the roster from one node, then asks a page of nodes (--nodes-page, in node id order) for their\n" +
+      "actors, --concurrency at a time, each on its own subject; prints the totals: nodes in the system,\n" +
+      "nodes shown, actors shown. Live entity copies are listed too, at /entity/<kind>/<key> with kind\n" +
+      "entity.<kind>, on the node that holds them.",
     positionals: { min: 0, max: 0 },
     options: {
       system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
-      json: { type: "boolean", default: false, help: "print one JSON object { system, actors }" },
-      wait: { type: "string", default: "500", value: "MS", help: "how long to wait for the nodes' answers" },
+      json: { type: "boolean", default: false, help: "print one JSON object { system, actors, total, nodes, missing }" },
+      wait: { type: "string", default: "500", value: "MS", help: "how long to wait for each node's answer" },
+      "nodes-page": { type: "string", default: "100", value: "N", help: "nodes asked per page of the listing, 1 to 10000" },
+      page: { type: "string", default: "1", value: "P", help: "which page of nodes to list (in node id order)" },
+      concurrency: { type: "string", default: "16", value: "N", help: "nodes asked at a time, 1 to 1000" },
     },
   },
   entities: {

@@ -1,12 +1,12 @@
 import { formatAddress, type Address } from "../address.js";
-import type { Membership } from "../membership/membership.js";
+import type { NodeMembership } from "../membership/node-membership.js";
 
 /** What the gate needs from its node. */
 export interface MemberGateHost {
   readonly nodeId: string;
   readonly system: string;
   /** Undefined when membership is off: then every node of the system is admitted (permissions alone guard). */
-  membership(): Membership | undefined;
+  membership(): NodeMembership | undefined;
 }
 
 /**

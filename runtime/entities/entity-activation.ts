@@ -1,88 +1,21 @@
-import type { ActorRef } from "../actor-ref.js";
 import type { Cancel } from "../actor-context.js";
-import { approximateBytes } from "../approximate-bytes.js";
-import type { Clock, TimerHandle } from "../clock.js";
-import { GenerationConflictError, type Expected, type StateStore } from "../state/state-store.js";
+import type { TimerHandle } from "../clock.js";
+import { GenerationConflictError, type Expected } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
-import { AppliedKeys, IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf, type IdempotencyWindow } from "./applied-keys.js";
-import type { EntityContext } from "./entity-context.js";
+import type { ActivationHost, Mail, Refusal } from "./activation-host.js";
+import { ActivationReminders } from "./activation-reminders.js";
+import { AppliedKeys, idempotencyKeyOf } from "./applied-keys.js";
 import type { EntityDefinition, EntityHandler } from "./entity-definition.js";
 import { decodeEntityObject, encodeEntityObject } from "./entity-record.js";
-import { EntityRef } from "./entity-ref.js";
-import { ActivationReminders } from "./activation-reminders.js";
-import type { ReminderIndex } from "./reminder-index.js";
-import type { ReminderRetry } from "./entity-reminders.js";
+import { HandlerContext } from "./handler-context.js";
+import { HeldMailBounds } from "./held-mail-bounds.js";
 
 const { ReminderFired, ReminderWake } = troupe.entity;
-
-/** One message for an entity, as it arrived on this node. */
-export interface Mail {
-  readonly message: object;
-  readonly sender: ActorRef<any> | undefined;
-  readonly headers: Readonly<Record<string, string>> | undefined;
-}
-
-/** What an activation needs from its node. */
-export interface ActivationHost {
-  readonly nodeId: string;
-  readonly clock: Clock;
-  readonly store: StateStore;
-  /** `<prefix>/<kind>/<key>` */
-  readonly storeKey: string;
-  /** At most one write per this long (GCS takes about one write per second per object); 0 = as soon as the last lands. */
-  readonly writeEveryMs: number;
-  /** Replies and tells leave as soon as the handler returns; the write follows (at most one per `writeEveryMs`). */
-  readonly writeBehind: boolean;
-  readonly idempotency: Required<IdempotencyWindow>;
-  readonly maxRemindersPerEntity: number;
-  /** Backoff for a reminder whose `onReminder` threw. */
-  readonly reminderRetry: ReminderRetry;
-  /** The kind's reminder index; undefined when the kind has no `onReminder`. */
-  readonly reminderIndex: ReminderIndex | undefined;
-  /** A reply as stored with its idempotency key: its type name and bytes; undefined when it cannot be encoded. */
-  encodeReply(message: object): { readonly type: string; readonly bytes: Uint8Array } | undefined;
-  /** A stored reply, decoded again; undefined when its type is unknown here. */
-  decodeReply(type: string, bytes: Uint8Array): object | undefined;
-  readonly self: EntityRef<any>;
-  /** A ref to any entity of the system (a definition also registers its message types). */
-  entityRef<M extends object>(kind: string | EntityDefinition<any, M>, key: string): EntityRef<M>;
-  /** This copy's own address, the sender of what it tells. */
-  readonly address: ActorRef<any>;
-  /** In whose name a reply to `mail` goes: the address its asker asked. */
-  replyAs(mail: Mail): ActorRef<any>;
-  isAsk(mail: Mail): boolean;
-  failAsk(mail: Mail, reason: "fenced" | "handler-failed" | "unhandled" | "activation-failed" | "invalid-idempotency-key" | "unknown-type" | "already-applied" | "unwritten", detail: string): void;
-  /** A dead letter for `mail`, with no Failure (its asker was answered already). */
-  lost(mail: Mail, reason: "unwritten", detail: string): void;
-  /** Most messages one copy holds (received, not yet processed or written); past it one is refused. */
-  readonly maxQueued: number;
-  /** Most bytes (by `approximateBytes`) of messages one copy holds; past it one is refused. */
-  readonly maxQueuedBytes: number;
-  /** Sends mail on to the owner this node computes now. */
-  forward(mail: readonly Mail[]): void;
-  /** This copy lost its generation; `detail` says what became of its mail. */
-  fenced(detail: string): void;
-  /** This copy is gone from memory (passivated, moved or fenced). */
-  retired(activation: EntityActivation): void;
-}
 
 /** Messages processed since the last write began, and what their handlers sent, held until it lands. */
 interface Batch {
   readonly mail: Mail[];
   readonly outputs: (() => void)[];
-}
-
-/** Why a copy refused a message: the limit it is at, and words for the dead letter. */
-export interface Refusal {
-  readonly limit: "maxQueuedPerEntity" | "maxQueuedBytesPerEntity";
-  readonly detail: string;
-}
-
-/** What `handle` learns from a handler's context as it runs. */
-interface ContextWatch {
-  replied(message: object): void;
-  /** Called before the handler first changes a reminder, so that a throw can undo it. */
-  changingReminders(): void;
 }
 
 /** What one write commits: the state, applied keys and reminders as they were when it began. */
@@ -118,9 +51,8 @@ export class EntityActivation {
   private writeTimer: Cancel | undefined;
   /** The next look at a write in doubt. */
   private doubtTimer: TimerHandle | undefined;
-  /** Estimated bytes of the messages held (inbox, pending and in-flight batches), each remembered here until it leaves. */
-  private heldBytes = 0;
-  private readonly sizes = new WeakMap<Mail, number>();
+  /** Counts and bounds the messages held (inbox, pending and in-flight batches) until they leave. */
+  private readonly bounds: HeldMailBounds;
   private lastWriteAtMs = Number.NEGATIVE_INFINITY;
   private moving = false;
   private stopped = false;
@@ -138,7 +70,9 @@ export class EntityActivation {
     readonly key: string,
     readonly definition: EntityDefinition,
     private readonly host: ActivationHost,
-  ) {}
+  ) {
+    this.bounds = new HeldMailBounds(host.maxQueued, host.maxQueuedBytes);
+  }
 
   get isStopped(): boolean {
     return this.stopped;
@@ -156,15 +90,11 @@ export class EntityActivation {
     }
     if (mail !== this.timerWake) {
       const held = this.held;
-      const { maxQueued, maxQueuedBytes } = this.host;
-      if (held >= maxQueued || this.heldBytes >= maxQueuedBytes) {
-        const limit = held >= maxQueued ? "maxQueuedPerEntity" : "maxQueuedBytesPerEntity";
-        const detail = `entity ${this.definition.kind}/${this.key} on node ${this.host.nodeId} holds ${held} message(s), ${this.heldBytes} bytes by estimate, not yet processed or written (${limit} ${limit === "maxQueuedPerEntity" ? maxQueued : maxQueuedBytes})${this.inFlight === undefined ? "" : ": its store has not confirmed a write yet"}`;
+      const limit = this.bounds.admit(mail, held);
+      if (limit !== undefined) {
+        const detail = `entity ${this.definition.kind}/${this.key} on node ${this.host.nodeId} holds ${held} message(s), ${this.bounds.bytes} bytes by estimate, not yet processed or written (${limit} ${this.bounds.limitValue(limit)})${this.inFlight === undefined ? "" : ": its store has not confirmed a write yet"}`;
         return { limit, detail };
       }
-      const bytes = approximateBytes(mail.message);
-      this.sizes.set(mail, bytes);
-      this.heldBytes += bytes;
     }
     this.inbox.push(mail);
     this.touch();
@@ -312,14 +242,7 @@ export class EntityActivation {
    * its error is returned (reported to the asker and dead letters unless `report` is false).
    */
   private async handle(handler: EntityHandler<any, any, any>, message: object, mail: Mail, batch: Batch, key: string | undefined, report = true): Promise<Error | undefined> {
-    let firstReply: object | undefined;
-    let remindersBefore: troupe.entity.IReminder[] | undefined;
-    // What the handler sends joins the batch only if it returns: a handler that throws sends nothing.
-    const sent: Batch = { mail: [], outputs: [] };
-    const ctx = this.contextFor(mail, sent, key, {
-      replied: (reply) => (firstReply ??= reply),
-      changingReminders: () => (remindersBefore ??= this.reminders.toRecord()),
-    });
+    const ctx = new HandlerContext(this.definition, this.key, this.host, this.reminders, mail, key);
     try {
       const next = await handler(this.state, message, ctx);
       if (this.stopped) return undefined;
@@ -327,21 +250,22 @@ export class EntityActivation {
         this.state = next;
         this.changed = true;
       }
-      if (remindersBefore !== undefined) this.changed = true;
+      if (ctx.remindersBefore !== undefined) this.changed = true;
       if (key !== undefined) {
         const now = this.host.clock.now();
-        const reply = firstReply === undefined ? undefined : this.host.encodeReply(firstReply);
+        const reply = ctx.firstReply === undefined ? undefined : this.host.encodeReply(ctx.firstReply);
         this.applied.add({ key, appliedAtMs: now, replyType: reply?.type ?? "", reply: reply?.bytes ?? new Uint8Array(0) }, now);
         this.changed = true;
       }
-      for (const send of sent.outputs) batch.outputs.push(send);
+      // What the handler sent joins the batch only now that it returned: a handler that throws sends nothing.
+      for (const send of ctx.outputs) batch.outputs.push(send);
     } catch (error) {
-      if (remindersBefore !== undefined) this.reminders.restore(remindersBefore);
+      if (ctx.remindersBefore !== undefined) this.reminders.restore(ctx.remindersBefore);
       if (report) batch.outputs.push(() => this.host.failAsk(mail, "handler-failed", `entity ${this.definition.kind}/${this.key}: ${(error as Error).message}`));
-      if (remindersBefore !== undefined) this.reminders.schedule();
+      if (ctx.remindersBefore !== undefined) this.reminders.schedule();
       return error instanceof Error ? error : new Error(String(error));
     }
-    if (remindersBefore !== undefined) this.reminders.schedule();
+    if (ctx.remindersBefore !== undefined) this.reminders.schedule();
     return undefined;
   }
 
@@ -390,49 +314,14 @@ export class EntityActivation {
     this.reminders.schedule();
   }
 
-  private contextFor(mail: Mail, batch: Batch, idempotencyKey: string | undefined, seen: ContextWatch): EntityContext<any> {
-    const { host } = this;
-    return {
-      idempotencyKey,
-      kind: this.definition.kind,
-      key: this.key,
-      self: host.self,
-      sender: mail.sender,
-      headers: mail.headers,
-      clock: host.clock,
-      nodeId: host.nodeId,
-      reply: (message) => {
-        const to = mail.sender;
-        seen.replied(message);
-        if (to !== undefined) batch.outputs.push(() => to.tell(message, host.replyAs(mail)));
-      },
-      remind: (name, schedule) => {
-        if (this.definition.onReminder === undefined) throw new TypeError(`entity kind ${this.definition.kind} has no onReminder handler: define one to use ctx.remind`);
-        seen.changingReminders();
-        this.reminders.remind(name, schedule);
-      },
-      cancelReminder: (name) => {
-        if (this.reminders.dueAtMs(name) === undefined) return false;
-        seen.changingReminders();
-        return this.reminders.cancel(name);
-      },
-      reminderDueAtMs: (name) => this.reminders.dueAtMs(name),
-      entityRef: (kind, key) => host.entityRef(kind, key),
-      tell: (target, message, options) => {
-        // A bad key throws in the handler, not later in a held send where nobody would see it.
-        if (options?.idempotencyKey !== undefined) idempotencyKeyOf({ [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey });
-        batch.outputs.push(() => (target instanceof EntityRef ? target.tell(message, host.address, options) : target.tell(message, host.address)));
-      },
-    };
-  }
-
   /** Starts the next write if one is due; releases held output at once when nothing it saw is unwritten. */
   private maybeWrite(): void {
     if (this.stopped || this.inFlight !== undefined || this.handling) return;
     if (!this.changed) {
+      // Nothing to write: what the batch holds goes out now, and the batch is emptied for the next message.
       this.release(this.pending);
       this.forget(this.pending.mail);
-      this.pending = { mail: [], outputs: [] };
+      this.pending.mail.length = 0;
       return;
     }
     if (this.writeTimer !== undefined) return;
@@ -503,10 +392,7 @@ export class EntityActivation {
 
   /** Messages done with (written and released): their bytes no longer count as held. */
   private forget(mails: readonly Mail[]): void {
-    for (const mail of mails) {
-      this.heldBytes -= this.sizes.get(mail) ?? 0;
-      this.sizes.delete(mail);
-    }
+    this.bounds.forget(mails);
   }
 
   /** Puts a batch that was not written back in front of the pending one: it goes out with the next write. */

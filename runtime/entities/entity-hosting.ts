@@ -9,7 +9,8 @@ import { isAsker } from "../routing/relay-ask.js";
 import type { StateStore } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import { idempotencyWindow, type IdempotencyWindow } from "./applied-keys.js";
-import { EntityActivation, type Mail } from "./entity-activation.js";
+import type { Mail } from "./activation-host.js";
+import { EntityActivation } from "./entity-activation.js";
 import type { EntityDefinition } from "./entity-definition.js";
 import { announcedKind, entityPath, isEntityKey, parseEntityPath, validateEntityKey, validateEntityKind } from "./entity-path.js";
 import { rendezvous, type EntityPlacement } from "./entity-placement.js";
@@ -232,8 +233,12 @@ export class EntityHosting implements EntityRouter {
 
   /** The owner of (kind, key) as this node sees membership now; undefined when no live node hosts the kind. */
   ownerOf(kind: string, key: string): string | undefined {
-    const placement = this.kinds.get(kind)?.placement ?? rendezvous;
-    return placement(kind, key, this.hostsOf(kind));
+    return this.ownerIn(this.kinds.get(kind), kind, key);
+  }
+
+  /** `ownerOf`, for a caller that has looked the kind up already. */
+  private ownerIn(hosted: HostedKind | undefined, kind: string, key: string): string | undefined {
+    return (hosted?.placement ?? rendezvous)(kind, key, this.hostsOf(kind));
   }
 
   /** The nodes that may own keys of `kind` now, sorted by node id: cached until membership or this node's kinds change. */
@@ -265,7 +270,8 @@ export class EntityHosting implements EntityRouter {
     const entity = parseEntityPath(path);
     const mail = { message, sender, headers };
     if (entity === undefined) return this.giveUp(path, mail, "unknown-target", `${path} is not /entity/<kind>/<key> with a valid kind and key`);
-    this.route(entity.kind, entity.key, mail);
+    // A well-formed path is exactly entityPath(kind, key): no need to build it again.
+    this.route(entity.kind, entity.key, mail, path);
   }
 
   /** Membership changed: copies of keys that now belong elsewhere leave once their work is durable. */
@@ -301,10 +307,9 @@ export class EntityHosting implements EntityRouter {
     for (const activation of activations) activation.abandon(`shut down with work not durable after drainTimeoutMs ${drainTimeoutMs}`);
   }
 
-  private route(kind: string, key: string, mail: Mail): void {
-    const path = entityPath(kind, key);
-    const owner = this.ownerOf(kind, key);
+  private route(kind: string, key: string, mail: Mail, path = entityPath(kind, key)): void {
     const hosted = this.kinds.get(kind);
+    const owner = this.ownerIn(hosted, kind, key);
     if (owner === this.node.nodeId && hosted !== undefined && !this.leaving) {
       const activation = this.activation(hosted, key, path);
       if (activation === undefined) {
@@ -387,7 +392,7 @@ export class EntityHosting implements EntityRouter {
         this.failAsk(mail, reason, detail, path);
       },
       forward: (mails) => {
-        for (const mail of mails) this.route(definition.kind, key, mail);
+        for (const mail of mails) this.route(definition.kind, key, mail, path);
       },
       fenced: (detail) => this.node.deadLetters.publish({ reason: "fenced", detail, target: this.addressOf(path) }),
       lost: (mail, reason, detail) => this.deadLetter(reason, detail, path, mail),

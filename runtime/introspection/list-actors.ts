@@ -22,9 +22,14 @@ export interface ActorListShortfall {
   readonly total: number;
 }
 
+/** How many nodes are asked at a time, by default. */
+export const DEFAULT_LIST_CONCURRENCY = 16;
+
 export interface ListActorsOptions {
-  /** How long to wait for answers. Default 500 ms; a node whose pages are still arriving then gets up to as long again. */
+  /** How long each node has to answer. Default 500 ms; a node whose pages are still arriving then gets up to as long again. */
   readonly waitMs?: number;
+  /** Nodes asked at a time: each further one is asked as soon as one before it has answered or timed out. Default 16. */
+  readonly concurrency?: number;
   readonly clock?: Clock;
   readonly inboxPrefix?: string;
   /** Told about each answer that cannot be used. */
@@ -33,6 +38,15 @@ export interface ListActorsOptions {
   readonly onIncomplete?: (shortfall: ActorListShortfall) => void;
   /** Told each answering node's counters (once per node; all zero from nodes that predate them). */
   readonly onTotals?: (node: string, totals: NodeTotals) => void;
+}
+
+/** What the nodes asked said. */
+export interface ActorListing {
+  readonly actors: ActorReport[];
+  /** The nodes asked that answered at all, in the order asked. */
+  readonly answered: string[];
+  /** The nodes asked that did not answer within the wait. */
+  readonly silent: string[];
 }
 
 /** What one node has sent so far. */
@@ -44,19 +58,61 @@ interface NodeAnswer {
 }
 
 /**
- * Asks every node of a system for its actors (one request on the system's actors subject, every node
- * answers, in one or more `ActorList` pages) and gathers the answers that arrive within `waitMs`.
- * Without joining the system. Nodes whose pages have not all arrived by then are waited for a while
- * longer, and those still short at the end are reported to `onIncomplete` with how many are missing.
+ * Asks each of `nodes` for its actors on its own subject (`subjectOf(node)`, `Subjects.actorsOf`), at
+ * most `concurrency` at a time, and gathers their `ActorList` pages on one inbox. Without joining the
+ * system, and never one request to every node: the caller picks the nodes (a page of the roster). An
+ * answer counts only from a node that was asked; a node is done once all its pages are in, or after
+ * `waitMs` (once more while its pages are still arriving); those still short are reported to
+ * `onIncomplete` with how many are missing.
  */
-export async function listActors(transport: Transport, subject: string, options: ListActorsOptions = {}): Promise<ActorReport[]> {
+export async function listActors(transport: Transport, subjectOf: (node: string) => string, nodes: readonly string[], options: ListActorsOptions = {}): Promise<ActorListing> {
   const clock = options.clock ?? systemClock;
   const waitMs = options.waitMs ?? 500;
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_LIST_CONCURRENCY));
   const inbox = `${options.inboxPrefix ?? "_INBOX"}.troupe-actors-${randomBytes(8).toString("hex")}`;
-  const reports: ActorReport[] = [];
+  const queue = [...new Set(nodes)].reverse();
+  const asked = new Set<string>();
+  const waiting = new Map<string, { timer: TimerHandle; extended: boolean }>();
+  const actors: ActorReport[] = [];
   const answers = new Map<string, NodeAnswer>();
-  const complete = (): boolean => [...answers.values()].every((a) => a.seen.size === a.pages);
-  let whenComplete: (() => void) | undefined;
+  const request = troupe.system.ActorListRequest.encode({}).finish();
+  let allDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+
+  const finish = (node: string): void => {
+    const entry = waiting.get(node);
+    if (entry === undefined) return;
+    clock.clearTimeout(entry.timer);
+    waiting.delete(node);
+    askMore();
+  };
+  const expire = (node: string): void => {
+    const entry = waiting.get(node);
+    if (entry === undefined) return;
+    const answer = answers.get(node);
+    // Pages still arriving: as long again, once.
+    if (answer !== undefined && answer.seen.size < answer.pages && !entry.extended) {
+      waiting.set(node, { timer: clock.setTimeout(() => expire(node), waitMs), extended: true });
+      return;
+    }
+    finish(node);
+  };
+  function askMore(): void {
+    while (waiting.size < concurrency && queue.length > 0) {
+      const node = queue.pop()!;
+      asked.add(node);
+      waiting.set(node, { timer: clock.setTimeout(() => expire(node), waitMs), extended: false });
+      try {
+        transport.publish(subjectOf(node), request, inbox);
+      } catch (error) {
+        options.onInvalid?.(`could not ask node ${JSON.stringify(node)}: ${(error as Error).message}`);
+        finish(node);
+        return;
+      }
+    }
+    if (waiting.size === 0 && queue.length === 0) allDone();
+  }
+
   const unsubscribe = transport.subscribe(inbox, (message) => {
     let list: troupe.system.ActorList;
     try {
@@ -65,31 +121,27 @@ export async function listActors(transport: Transport, subject: string, options:
       options.onInvalid?.(`not a troupe.system.ActorList: ${(error as Error).message}`);
       return;
     }
+    if (!asked.has(list.node)) return options.onInvalid?.(`an answer from node ${JSON.stringify(list.node.slice(0, 80))}, which was not asked`);
     const invalid = accept(answers, list);
     if (invalid !== undefined) return options.onInvalid?.(invalid);
-    if (answers.get(list.node)!.seen.size === 1) options.onTotals?.(list.node, { deadLetters: list.deadLetters ?? 0, restarts: list.restarts ?? 0, processed: list.processed ?? 0 });
-    for (const a of list.actors) reports.push({ node: list.node, path: a.path ?? "", kind: a.kind || undefined, restarts: a.restarts ?? 0, mailboxSize: a.mailboxSize ?? 0, processed: a.processed ?? 0 });
-    if (whenComplete !== undefined && complete()) whenComplete();
+    const answer = answers.get(list.node)!;
+    if (answer.seen.size === 1) options.onTotals?.(list.node, { deadLetters: list.deadLetters ?? 0, restarts: list.restarts ?? 0, processed: list.processed ?? 0 });
+    for (const a of list.actors) actors.push({ node: list.node, path: a.path ?? "", kind: a.kind || undefined, restarts: a.restarts ?? 0, mailboxSize: a.mailboxSize ?? 0, processed: a.processed ?? 0 });
+    if (answer.seen.size === answer.pages) finish(list.node);
   });
   try {
     await transport.flush();
-    transport.publish(subject, troupe.system.ActorListRequest.encode({}).finish(), inbox);
-    await new Promise<void>((resolve) => clock.setTimeout(resolve, waitMs));
-    if (!complete()) {
-      let timer: TimerHandle | undefined;
-      await new Promise<void>((resolve) => {
-        whenComplete = resolve;
-        timer = clock.setTimeout(resolve, waitMs);
-      });
-      clock.clearTimeout(timer!);
-    }
+    askMore();
+    await done;
   } finally {
     unsubscribe();
+    for (const { timer } of waiting.values()) clock.clearTimeout(timer);
   }
   for (const [node, answer] of answers) {
     if (answer.listed < answer.total) options.onIncomplete?.({ node, listed: answer.listed, total: answer.total });
   }
-  return reports;
+  const order = [...asked];
+  return { actors, answered: order.filter((n) => answers.has(n)), silent: order.filter((n) => !answers.has(n)) };
 }
 
 /** Records one page of a node's answer; says why when it cannot be used. */

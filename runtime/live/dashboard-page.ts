@@ -122,7 +122,7 @@ function render(data) {
   const view = data.view;
   const t = view.totals;
   $("summary").replaceChildren(
-    figure("nodes", String(t.nodes)),
+    figure("nodes", t.nodesInSystem > t.nodes ? t.nodes + " of " + t.nodesInSystem : String(t.nodes)),
     figure("actors", String(t.actors)),
     figure("messages/s", rate(t.processedPerSecond)),
     figure("dead letters/s", rate(t.deadLettersPerSecond), (t.deadLettersPerSecond || 0) > 0),

@@ -38,6 +38,8 @@ export interface LiveView {
   readonly actors: readonly ActorRow[];
   readonly totals: {
     readonly nodes: number;
+    /** Members in the roster the nodes came from: more than `nodes` when the viewer watches only the first ones. */
+    readonly nodesInSystem: number;
     readonly actors: number;
     readonly processedPerSecond: number | undefined;
     readonly deadLetters: number;
@@ -98,6 +100,7 @@ export function liveView(previous: Sample | undefined, current: Sample): LiveVie
     actors,
     totals: {
       nodes: nodes.length,
+      nodesInSystem: Math.max(nodes.length, current.totalNodes ?? 0),
       actors: actors.length,
       processedPerSecond: sum((n) => n.processedPerSecond),
       deadLetters: nodes.reduce((s, n) => s + n.deadLetters, 0),

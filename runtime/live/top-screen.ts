@@ -14,7 +14,7 @@ export interface ScreenSize {
 export function topScreen(view: LiveView, header: string, size: ScreenSize): string[] {
   const t = view.totals;
   const summary =
-    `nodes ${t.nodes}  actors ${t.actors}  messages/s ${rate(t.processedPerSecond)}  ` +
+    `nodes ${t.nodes}${t.nodesInSystem > t.nodes ? ` of ${t.nodesInSystem}` : ""}  actors ${t.actors}  messages/s ${rate(t.processedPerSecond)}  ` +
     `dead letters/s ${rate(t.deadLettersPerSecond)} (${t.deadLetters} in all)  restarts ${t.restarts} (${rate(t.restartsPerSecond)}/s)`;
   const lines = [header, summary];
   for (const m of view.missing) lines.push(`node ${printable(m.node)}: ${m.total - m.listed} of ${m.total} actors not listed (its answer did not arrive whole)`);

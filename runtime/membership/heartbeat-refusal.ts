@@ -15,7 +15,15 @@ export type HeartbeatRefusal =
   /** A notice that a node is leaving, refuted by that node's own ordinary heartbeat. */
   | "leave-contradicted"
   /** Another incarnation heartbeating under this node's own id. */
-  | "node-id-in-use";
+  | "node-id-in-use"
+  /** Ring membership: a `joined` or `left` notice sent by another node than the one it is about. */
+  | "forged-reporter"
+  /** Ring membership: a `lost` notice from a node that is not one of the lost node's monitors in this view. */
+  | "not-a-monitor"
+  /** Ring membership: a `lost` notice about a node this node monitors and heard from within the failure timeout. */
+  | "lost-contradicted"
+  /** Ring membership: a probe, a notice to a stranger, a digest or a refutation over its rate limit (a flood). */
+  | "over-rate";
 
 export const HEARTBEAT_REFUSALS: readonly HeartbeatRefusal[] = [
   "malformed",
@@ -26,6 +34,10 @@ export const HEARTBEAT_REFUSALS: readonly HeartbeatRefusal[] = [
   "incarnation-conflict",
   "leave-contradicted",
   "node-id-in-use",
+  "forged-reporter",
+  "not-a-monitor",
+  "lost-contradicted",
+  "over-rate",
 ];
 
 /** Counts by reason, every reason present (0 when none). */

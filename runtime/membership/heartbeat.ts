@@ -16,6 +16,8 @@ export interface Heartbeat {
   readonly leaving: boolean;
   /** The sender's system; empty (or absent) from nodes that do not say. */
   readonly system?: string;
+  /** The id of the NATS server the sender is connected to (ring membership); empty when unknown. */
+  readonly server?: string;
 }
 
 /** Most kinds one heartbeat may list, by default. */
@@ -47,6 +49,11 @@ export function decodeHeartbeat(bytes: Uint8Array, checks: HeartbeatChecks = {})
   } catch (error) {
     return { ok: false, reason: "malformed", detail: `not a troupe.membership.NodeHeartbeat: ${(error as Error).message}` };
   }
+  return checkHeartbeat(m, checks);
+}
+
+/** Checks a decoded `NodeHeartbeat` (alone, or carried by a `MembershipChange`) as `decodeHeartbeat` does. */
+export function checkHeartbeat(m: ReturnType<typeof NodeHeartbeat.decode>, checks: HeartbeatChecks = {}): DecodedHeartbeat {
   if (!isNodeId(m.node)) return { ok: false, reason: "malformed", detail: `heartbeat with invalid node id ${JSON.stringify(m.node.slice(0, 80))}` };
   if (m.incarnation === "") return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has no incarnation` };
   if (m.incarnation.length > 64) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has an incarnation of ${m.incarnation.length} characters (at most 64)` };
@@ -69,6 +76,7 @@ export function decodeHeartbeat(bytes: Uint8Array, checks: HeartbeatChecks = {})
       intervalMs: m.intervalMs,
       leaving: m.leaving,
       system: m.system,
+      ...(m.server !== "" && { server: m.server }),
     },
   };
 }

@@ -1,42 +1,57 @@
-import { systemClock, type Clock } from "../clock.js";
 import type { Transport } from "../transport/transport.js";
-import { decodeHeartbeat } from "./heartbeat.js";
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
-import { NodeTable, type NodeInfo } from "./node-table.js";
+import type { NodeInfo } from "./node-table.js";
+import { fetchRoster } from "./roster.js";
 
-/** A little over two default heartbeat intervals: every live node with default settings is heard. */
-export const DEFAULT_LIST_WAIT_MS = 2 * DEFAULT_HEARTBEAT_INTERVAL_MS + 200;
+/** How long a listing waits for the roster, all pages together, by default. */
+export const DEFAULT_LIST_WAIT_MS = 3_000;
+
+/** Most nodes one listing shows, by default: a screenful of pages at 10,000 nodes is still bounded. */
+export const DEFAULT_LIST_LIMIT = 1_000;
 
 export interface ListNodesOptions {
-  /** How long to listen. Default `DEFAULT_LIST_WAIT_MS`; raise it for nodes with longer intervals. */
+  /** The system whose roster is read: pages and nodes naming another are refused. */
+  readonly system: string;
+  /** How long to wait for the roster, all pages together. Default `DEFAULT_LIST_WAIT_MS` (3,000 ms). */
   readonly waitMs?: number;
-  readonly clock?: Clock;
-  /** Most nodes listed. Default `DEFAULT_MAX_NODES` (1,000). */
-  readonly maxNodes?: number;
-  readonly onInvalid?: (detail: string, bytes: Uint8Array) => void;
+  /** Most nodes listed. Default `DEFAULT_LIST_LIMIT` (1,000). */
+  readonly limit?: number;
+  /** List the nodes whose ids sort after this one (the next page of a listing). */
+  readonly after?: string;
+  /** The reader's own request inbox prefix (the monitor role's); default: the transport's. */
+  readonly inboxPrefix?: string;
+  readonly onInvalid?: (detail: string) => void;
+}
+
+/** One page of a system's nodes, as one member's roster has them. */
+export interface NodeListing {
+  /** Sorted by node id. `lastSeenMs` is when the roster was read. */
+  readonly nodes: NodeInfo[];
+  /** Members in the answering member's view, whatever the page shows. */
+  readonly total: number;
+  /** The member whose roster this is; undefined when no member answered. */
+  readonly answerer: string | undefined;
+  /** The node id to pass as `after` for the next page; undefined on the last one. */
+  readonly next: string | undefined;
 }
 
 /**
- * The nodes heard on a heartbeat subject within `waitMs`, sorted by node id, without joining: for
- * tools such as `troupe nodes`. Nodes that announce they are leaving during the wait are left out.
+ * A system's live nodes, without joining it: one member's roster (runtime/membership/roster.ts), read
+ * page by page from that member, for tools such as `troupe nodes`. Cost: one request per 1,000 nodes
+ * listed, answered by one member, whatever the size of the system.
  */
-export async function listNodes(transport: Transport, subject: string, options: ListNodesOptions = {}): Promise<NodeInfo[]> {
-  const clock = options.clock ?? systemClock;
-  const waitMs = options.waitMs ?? DEFAULT_LIST_WAIT_MS;
-  // Nobody is timed out during such a short listen: only joins, restarts and leaves matter.
-  const table = new NodeTable({ failureTimeoutMs: Number.POSITIVE_INFINITY, silenceMs: Math.ceil(DEFAULT_HEARTBEAT_INTERVAL_MS * 1.25), maxNodes: options.maxNodes ?? DEFAULT_MAX_NODES });
-  const unsubscribe = transport.subscribe(subject, (message) => {
-    const decoded = decodeHeartbeat(message.data);
-    if (decoded.ok) table.observe(decoded.heartbeat, clock.now());
-    else options.onInvalid?.(decoded.detail, message.data);
+export async function listNodes(transport: Transport, rosterSubject: string, options: ListNodesOptions): Promise<NodeListing> {
+  const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+  // One more than asked for tells whether a next page exists.
+  const roster = await fetchRoster(transport, rosterSubject, {
+    system: options.system,
+    timeoutMs: options.waitMs ?? DEFAULT_LIST_WAIT_MS,
+    maxNodes: limit + 1,
+    after: options.after,
+    inboxPrefix: options.inboxPrefix,
+    onInvalid: options.onInvalid,
   });
-  try {
-    // The wait starts once the server knows about the subscription, so it covers `waitMs` of heartbeats.
-    await transport.flush();
-    await new Promise<void>((resolve) => clock.setTimeout(resolve, waitMs));
-  } finally {
-    unsubscribe();
-  }
-  table.settle(clock.now());
-  return table.list({ announcedLeaving: false });
+  if (roster === undefined) return { nodes: [], total: 0, answerer: undefined, next: undefined };
+  const nodes = roster.nodes.slice(0, limit);
+  const more = roster.nodes.length > limit;
+  return { nodes, total: roster.total, answerer: roster.answerer, next: more ? nodes.at(-1)?.node : undefined };
 }

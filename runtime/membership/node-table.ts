@@ -14,6 +14,8 @@ export interface NodeInfo {
   readonly lastSeenMs: number;
   /** True for the observing node itself. */
   readonly self: boolean;
+  /** Ring membership: the id of the NATS server the node is connected to ("" or absent when unknown). */
+  readonly server?: string;
 }
 
 /** A change in which nodes are alive, as one observer sees it. */

@@ -23,7 +23,7 @@ export const DEFAULT_PROMETHEUS_PORT = 9464;
 
 /** Throws on a value Troupe cannot honour, naming the variable. `metricsPort` (`--metrics-port`) adds a Prometheus endpoint on it. */
 export function metricExportFromEnv(env: NodeJS.ProcessEnv = process.env, metricsPort?: number): MetricExportEnv {
-  const intervalMs = positive(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000);
+  const intervalMs = positiveWholeEnv(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000);
   const prometheusHost = env.OTEL_EXPORTER_PROMETHEUS_HOST?.trim() || undefined;
   const flagged = metricsPort === undefined ? undefined : { port: metricsPort, host: prometheusHost };
   const off: MetricExportEnv = { console: false, intervalMs, ...(flagged ? { prometheus: flagged } : {}) };
@@ -37,7 +37,7 @@ export function metricExportFromEnv(env: NodeJS.ProcessEnv = process.env, metric
   }
   if (listed.includes("none")) return off;
   const wantsOtlp = listed.length === 0 ? Boolean(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT?.trim()) : listed.includes("otlp");
-  const prometheus = flagged ?? (listed.includes("prometheus") ? { port: positive(env, "OTEL_EXPORTER_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT), host: prometheusHost } : undefined);
+  const prometheus = flagged ?? (listed.includes("prometheus") ? { port: positiveWholeEnv(env, "OTEL_EXPORTER_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT), host: prometheusHost } : undefined);
   const result = { console: listed.includes("console"), intervalMs, ...(prometheus ? { prometheus } : {}) };
   if (!wantsOtlp) return result;
   const protocolVariable = env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL?.trim() ? "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
@@ -61,7 +61,8 @@ function otlpMetricsEndpoint(protocol: OtlpProtocol, env: NodeJS.ProcessEnv): st
   return base ? `${base.replace(/\/$/, "")}/v1/metrics` : "http://localhost:4318/v1/metrics";
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** The whole number of at least 1 in variable `name`, or `fallback` when it is unset; an error naming it otherwise. */
+function positiveWholeEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);

@@ -50,12 +50,14 @@ export async function registerNodeMetrics(system: ActorSystem, option: MetricsOp
     jobs: upDown("troupe.jobs.active", "{job}", "Jobs running from this node"),
     cacheAsks: counter("troupe.cache.asks", "{ask}", "Asks answered through a router's or service's result cache, by outcome (hit, miss, wait, bypass: store unavailable, failure: a Failure reply, not stored)"),
     cacheSaved: counter("troupe.cache.saved_time", "s", "Computing time that asks answered from a router's or service's result cache did not spend"),
+    ignoredTraceContexts: counter("troupe.trace_context.ignored", "{message}", "Messages from other nodes whose binary trace context was malformed (wrong length or layout, an all-zero id): processed as if they carried none"),
     storeWrites: counter("troupe.store.writes", "{write}", "State-store writes by reducers on this node, by outcome (conflict: a generation precondition failed, HTTP 412)"),
   };
 
   const callback: BatchObservableCallback = (result) => {
     result.observe(i.sent, stats.sent, { ...nats, "messaging.operation.name": "send" });
     result.observe(i.consumed, stats.consumed, { ...nats, "messaging.operation.name": "receive" });
+    result.observe(i.ignoredTraceContexts, stats.ignoredTraceContexts, node);
     for (const kind of stats.kinds.values()) {
       const attributes = ofKind(kind.kind);
       result.observe(i.received, kind.received, attributes);

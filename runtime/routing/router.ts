@@ -6,6 +6,7 @@ import type { DeadLetters } from "../dead-letters.js";
 import type { MembershipEvent } from "../membership/membership.js";
 import type { PlacementCandidate } from "../remote/placement.js";
 import type { Unsubscribe } from "../transport/transport.js";
+import { positiveNumber } from "../positive-number.js";
 import { Terminated } from "../watch/termination.js";
 import { AskCache, type AskCacheHost, type AskCacheOption } from "../cache/ask-cache.js";
 import { reconcilePool, type PoolConfig } from "./routee-pool.js";
@@ -69,9 +70,9 @@ export function routerDefinition<M extends object>(host: RouterHost, config: Rou
   const pool = "pool" in config.routees ? config.routees.pool : undefined;
   const group = "group" in config.routees ? config.routees.group : undefined;
   const limits = {
-    maxInFlightPerRoutee: positive("maxInFlightPerRoutee", config.maxInFlightPerRoutee ?? DEFAULT_MAX_IN_FLIGHT_PER_ROUTEE),
-    maxQueued: positive("maxQueued", config.maxQueued ?? DEFAULT_MAX_QUEUED),
-    replyTimeoutMs: positive("replyTimeoutMs", config.replyTimeoutMs ?? host.askTimeoutMs),
+    maxInFlightPerRoutee: positiveNumber("router maxInFlightPerRoutee", config.maxInFlightPerRoutee ?? DEFAULT_MAX_IN_FLIGHT_PER_ROUTEE),
+    maxQueued: positiveNumber("router maxQueued", config.maxQueued ?? DEFAULT_MAX_QUEUED),
+    replyTimeoutMs: positiveNumber("router replyTimeoutMs", config.replyTimeoutMs ?? host.askTimeoutMs),
   };
   if (pool?.perNode !== undefined && pool.definition.kind === undefined) throw new TypeError("a pool router with perNode needs a definition with a `kind`");
   if (config.cache !== undefined && config.strategy.name === "broadcast") throw new TypeError("a broadcast router cannot cache: every routee is to receive each message");
@@ -145,9 +146,4 @@ class RouteEverything extends Map<unknown, Handler<RouterState, any, any>> {
   override get(type: unknown): Handler<RouterState, any, any> {
     return super.get(type) ?? this.route;
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0)) throw new RangeError(`router ${name} must be a positive number; got ${value}`);
-  return value;
 }

@@ -29,6 +29,8 @@ export class NodeStats {
   sent = 0;
   /** Envelopes read from frames that arrived over the transport. */
   consumed = 0;
+  /** Envelopes whose binary trace context was malformed, and ignored (remote-endpoint.ts). */
+  ignoredTraceContexts = 0;
   /** Supervision decisions, by `<directive> <kind>`. */
   readonly decisions = new Map<string, { readonly directive: string; readonly kind: string; count: number }>();
   readonly asks = { started: 0, outcomes: new Map<AskOutcome, number>(), duration: new BucketHistogram() };

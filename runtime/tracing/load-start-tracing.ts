@@ -8,6 +8,7 @@ import { metricExportFromEnv, metricsWanted } from "../metrics/metric-export-env
 export const TRACING_SDK_PACKAGES = [
   "@opentelemetry/sdk-node",
   "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/context-async-hooks",
   "@opentelemetry/exporter-trace-otlp-proto",
   "@opentelemetry/resources",
   "@opentelemetry/core",

@@ -10,6 +10,8 @@ import { createOtlpExporter } from "./otlp-exporter.js";
 import { batchOptionsFromEnv, traceExportFromEnv, DEFAULT_TRACING_SHUTDOWN_MS } from "./trace-export-env.js";
 import { troupeResource } from "./troupe-resource.js";
 import { ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "./root-sampling.js";
+import { setFastContextManager } from "./context-manager-slot.js";
+import { TroupeContextManager } from "./troupe-context-manager.js";
 
 export interface StartTracingOptions {
   /** `service.name` unless `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) is set. Default "troupe". */
@@ -76,7 +78,11 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
 
   // Head sampling by trace-id ratio: Troupe decides new traces itself (root-sampling.ts).
   const roots = setRootSampling(ratioSamplerFromEnv());
+  // AsyncLocalStorage, as the SDK's default, with the message path's shortcuts (troupe-context-manager.ts).
+  const contextManager = new TroupeContextManager();
+  setFastContextManager(contextManager);
   const sdk = new NodeSDK({
+    contextManager,
     ...(roots !== undefined ? { idGenerator: rootSamplingIdGenerator(roots) } : {}),
     resource: troupeResource({ serviceName: options.serviceName ?? "troupe", nodeId: options.nodeId, system: options.system }),
     // Only what is set up here: left empty, the SDK would also start OTLP metric and log exporters
@@ -110,6 +116,7 @@ async function stop(sdk: NodeSDK, accounted: readonly AccountedExport[], timeout
   clearTimeout(timer);
   // Unregister the globals too, so that tracing can be started again in this process (tests).
   setRootSampling(undefined);
+  setFastContextManager(undefined);
   trace.disable();
   metricsApi.disable();
   context.disable();

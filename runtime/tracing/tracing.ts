@@ -4,7 +4,8 @@ import type { OtelApi } from "./otel-api.js";
 import { TRACE_CONTEXT, isSampledTraceContext, traceContextOf, withTraceContext, type HeadersWithTraceContext } from "../codec/trace-context.js";
 import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from "./binary-context.js";
 import { drawRoot, rootSampling, type RootSampling } from "./root-sampling.js";
-import { SPAN_KEY, UnsampledContext, UnsampledSpan } from "./unsampled-context.js";
+import { SPAN_KEY, UnsampledContext } from "./unsampled-context.js";
+import { fastContextManager, type FastContextManager } from "./context-manager-slot.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -39,6 +40,19 @@ export const Attr = {
 
 /** The envelope header that carries a sampled message's id to the node that processes it. */
 export const MESSAGE_ID_HEADER = "troupe-message-id";
+
+/** The constructor of `async function`s: their awaits need the context in AsyncLocalStorage. */
+const AsyncFunction = (async () => undefined).constructor;
+
+/** What the propagators write when they are the SDK's default ones (W3C trace context and baggage). */
+const DEFAULT_FIELDS = "baggage,traceparent,tracestate";
+
+/** A send's PRODUCER span, open between `send` and `sent` or `sendFailed`. */
+export interface OpenSend {
+  readonly headers: Headers;
+  /** Undefined when the span records nothing (it has ended already). */
+  readonly span: Span | undefined;
+}
 
 /** Where a send goes, as its span names it: the subject (or the local actor's path) and a low-cardinality template. */
 export interface SendDestination {
@@ -81,9 +95,16 @@ export class Tracing {
   private readonly rootContext: Context;
   /** Present when `startTracing` set the global SDK up with a trace-id-ratio sampler (root-sampling.ts). */
   private readonly roots: RootSampling | undefined;
-  /** The PRODUCER span of the send in progress, between `send` and `sent` (sends are synchronous). */
-  private openSend: Span | undefined;
+  /** Present when `startTracing` installed its context manager (troupe-context-manager.ts). */
+  private readonly manager: FastContextManager | undefined;
+  /** Whether the propagators write more than the W3C trace context and baggage (OTEL_PROPAGATORS, a user's own). */
+  private readonly otherPropagators: boolean;
   private messageSeq = 0;
+  /** Low-cardinality span names and templates, made once each (bounded: see `cached`). */
+  private readonly sendNames = new Map<string, string>();
+  private readonly processNames = new Map<string, { template: string; name: string }>();
+  /** The last `server.address`/`server.port` parsed, and the text it came from. */
+  private server: { readonly text: string; readonly address: string; readonly port: number | undefined } | undefined;
 
   constructor(
     readonly api: OtelApi,
@@ -100,7 +121,29 @@ export class Tracing {
     this.trace = api.trace;
     this.propagation = api.propagation;
     this.rootContext = api.ROOT_CONTEXT;
-    this.roots = option === true || option.tracerProvider === undefined ? rootSampling() : undefined;
+    const global = option === true || option.tracerProvider === undefined;
+    this.roots = global ? rootSampling() : undefined;
+    this.manager = global ? fastContextManager() : undefined;
+    this.otherPropagators = [...api.propagation.fields()].sort().join(",") !== DEFAULT_FIELDS;
+  }
+
+  /** The active context: through `startTracing`'s manager when it is there, without the API's global lookup. */
+  private active(): Context {
+    const manager = this.manager;
+    return manager === undefined ? this.context.active() : manager.active();
+  }
+
+  /**
+   * Runs a handler with `context` (from `unsampledContext` or `startProcess`) active. An unsampled
+   * message's, for a handler that is not an `async` function, is active for the handler's synchronous
+   * run only, without AsyncLocalStorage, when `startTracing` installed its context manager
+   * (troupe-context-manager.ts): what the handler sends and the spans it starts follow it; callbacks
+   * it leaves behind do not.
+   */
+  runHandler<S, M, C, R>(context: Context, handler: (state: S, message: M, ctx: C) => R, state: S, message: M, ctx: C): R {
+    const manager = this.manager;
+    if (manager !== undefined && context instanceof UnsampledContext && handler.constructor !== AsyncFunction) return manager.runSync(context, handler, state, message, ctx);
+    return this.context.with(context, handler, undefined, state, message, ctx);
   }
 
   /** Runs `fn` with `context` active, as OpenTelemetry's `context.with`. */
@@ -129,11 +172,17 @@ export class Tracing {
    * root sampling (root-sampling.ts), a new trace is drawn: unsampled, its bytes are all there is to it.
    */
   passOn(headers: Headers): Headers | undefined {
-    const active = this.context.active();
+    const active = this.active();
+    const roots = this.roots;
+    // Outside any context (a tell from plain code): no span, no baggage.
+    if (active === this.rootContext && roots !== undefined) {
+      const bytes = drawRoot(roots);
+      return bytes === undefined ? undefined : withTraceContext(headers, bytes);
+    }
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
-      if (parent instanceof UnsampledSpan) return headers === undefined ? parent.headers() : withTraceContext(headers, parent.traceContext);
+      if (parent instanceof UnsampledContext) return headers === undefined ? parent.headers() : withTraceContext(headers, parent.traceContext);
       // Another non-recording span (the SDK's, under a context that came with a tracestate): rare.
       const spanContext = parent.spanContext();
       const bytes = traceContextFromSpan(spanContext);
@@ -141,7 +190,6 @@ export class Tracing {
       const tracestate = spanContext.traceState?.serialize();
       return withTraceContext(tracestate ? { ...headers, tracestate } : headers, bytes);
     }
-    const roots = this.roots;
     if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
     // A sampled one leaves its id in `roots.nextTraceId`, for the SDK's root span that `send` starts.
     const bytes = drawRoot(roots);
@@ -149,21 +197,22 @@ export class Tracing {
   }
 
   /**
-   * A PRODUCER span for a send from the active context, when `passOn` found that it needs one;
-   * returns the headers to send with it. The span stays open until `sent` gives it the body size
-   * (when the message was encoded).
+   * A PRODUCER span for a send from the active context, when `passOn` found that it needs one; returns
+   * the headers to send with it and the span, which stays open until `sent` gives it the body size
+   * (when the message was encoded) or `sendFailed` its error.
    */
-  send(target: Address, destination: SendDestination, typeName: string, headers: Headers): Headers {
-    const { context, propagation, trace } = this;
-    const active = context.active();
+  send(target: Address, destination: SendDestination, typeName: string, headers: Headers): OpenSend {
+    const { propagation, trace } = this;
+    const active = this.active();
     const roots = this.roots;
-    const span = this.tracer.startSpan(`send ${destination.template}`, { kind: this.api.SpanKind.PRODUCER }, active);
+    const baggage = propagation.getBaggage(active) !== undefined;
+    const span = this.tracer.startSpan(this.sendName(destination.template), { kind: this.api.SpanKind.PRODUCER }, active);
     if (roots !== undefined) roots.nextTraceId = undefined;
     const recording = span.isRecording();
-    if (!recording && this.parentBased && propagation.getBaggage(active) === undefined && trace.getSpan(active) === undefined) {
+    if (!recording && this.parentBased && !baggage && trace.getSpan(active) === undefined) {
       // An unsampled root: its decision travels on, in binary.
       const bytes = traceContextFromSpan(span.spanContext());
-      return bytes === undefined ? headers : withTraceContext(headers, bytes);
+      return { headers: bytes === undefined ? headers : withTraceContext(headers, bytes), span: undefined };
     }
     const carrier: Record<string, string> & { [TRACE_CONTEXT]?: Uint8Array } = { ...(headers as HeadersWithTraceContext) };
     if (recording) {
@@ -185,50 +234,56 @@ export class Tracing {
       // Over NATS (the destination is a subject, not the local actor's path): which server took it.
       if (destination.name !== target.path) this.setServer(span);
     }
-    // The propagator writes what travels as text (tracestate, baggage); the span's own context goes in
-    // binary, in place of the `traceparent` it writes.
-    propagation.inject(trace.setSpan(active, span), carrier, headerSetter);
-    delete carrier.traceparent;
-    const bytes = traceContextFromSpan(span.spanContext());
+    const spanContext = span.spanContext();
+    if (this.otherPropagators || baggage) {
+      // The propagators write what travels as text (tracestate, baggage, other formats); the span's own
+      // context goes in binary, in place of the `traceparent` they write.
+      propagation.inject(trace.setSpan(active, span), carrier, headerSetter);
+      delete carrier.traceparent;
+    } else {
+      // What the W3C propagator would write besides `traceparent`, without it.
+      const tracestate = spanContext.traceState?.serialize();
+      if (tracestate) carrier.tracestate = tracestate;
+    }
+    const bytes = traceContextFromSpan(spanContext);
     if (bytes !== undefined) carrier[TRACE_CONTEXT] = bytes;
     else delete carrier[TRACE_CONTEXT];
-    if (recording) {
-      // A send that threw before `sent` left its span open: it ends now, as it did not go out.
-      this.openSend?.end();
-      this.openSend = span;
-    } else {
-      span.end();
-    }
-    return carrier;
+    if (recording) return { headers: carrier, span };
+    span.end();
+    return { headers: carrier, span: undefined };
+  }
+
+  /** `send <template>`, made once per template. */
+  private sendName(template: string): string {
+    let name = this.sendNames.get(template);
+    if (name === undefined) cached(this.sendNames, template, (name = `send ${template}`));
+    return name;
   }
 
   /** `server.address` and `server.port` of the connection, on a span of a message that went over NATS. */
   private setServer(span: Span): void {
-    const server = this.currentServer();
-    if (server === undefined) return;
-    const colon = server.lastIndexOf(":");
-    const port = Number(server.slice(colon + 1));
-    if (colon < 0 || !Number.isInteger(port)) {
-      span.setAttribute(Attr.serverAddress, server);
-      return;
+    const text = this.currentServer();
+    if (text === undefined) return;
+    let server = this.server;
+    if (server === undefined || server.text !== text) {
+      const colon = text.lastIndexOf(":");
+      const port = Number(text.slice(colon + 1));
+      server = this.server = colon < 0 || !Number.isInteger(port) ? { text, address: text, port: undefined } : { text, address: text.slice(0, colon).replace(/^\[|\]$/g, ""), port };
     }
-    span.setAttributes({ [Attr.serverAddress]: server.slice(0, colon).replace(/^\[|\]$/g, ""), [Attr.serverPort]: port });
+    span.setAttribute(Attr.serverAddress, server.address);
+    if (server.port !== undefined) span.setAttribute(Attr.serverPort, server.port);
   }
 
-  /** The send `send` began has gone out: `bodyBytes` is its encoded payload, when it was encoded. */
-  sent(bodyBytes: number | undefined): void {
-    const span = this.openSend;
+  /** The send of `span` (from `send`) has gone out: `bodyBytes` is its encoded payload, when it was encoded. */
+  sent(span: Span | undefined, bodyBytes: number | undefined): void {
     if (span === undefined) return;
-    this.openSend = undefined;
     if (bodyBytes !== undefined) span.setAttribute(Attr.bodySize, bodyBytes);
     span.end();
   }
 
-  /** The send `send` began failed before it went out (unregistered type, too large). */
-  sendFailed(error: unknown): void {
-    const span = this.openSend;
+  /** The send of `span` (from `send`) failed before it went out (unregistered type, too large). */
+  sendFailed(span: Span | undefined, error: unknown): void {
     if (span === undefined) return;
-    this.openSend = undefined;
     failSpan(this.api, span, error);
     span.end();
   }
@@ -244,7 +299,7 @@ export class Tracing {
     if (!this.parentBased || headers === undefined) return undefined;
     const bytes = traceContextOf(headers) ?? traceContextFromTraceparent(headers.traceparent);
     if (bytes === undefined || isSampledTraceContext(bytes) || headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
-    return new UnsampledContext(new UnsampledSpan(bytes), this.rootContext);
+    return new UnsampledContext(bytes, this.rootContext);
   }
 
   /**
@@ -253,23 +308,26 @@ export class Tracing {
    * with the `tracestate` header as its trace state.
    */
   private parentOf(headers: Headers): Context {
-    const active = this.context.active();
+    const active = this.active();
     if (headers === undefined) return active;
-    const extracted = this.propagation.extract(active, headers, headerGetter);
+    // The default propagators read only these: without them, there is nothing to extract.
+    const text = this.otherPropagators || headers.traceparent !== undefined || headers.tracestate !== undefined || headers.baggage !== undefined;
+    const extracted = text ? this.propagation.extract(active, headers, headerGetter) : active;
     const bytes = traceContextOf(headers);
     if (bytes === undefined) return extracted;
     const tracestate = headers.tracestate;
     return this.trace.setSpanContext(extracted, spanContextOf(bytes, tracestate === undefined ? undefined : this.api.createTraceState(tracestate)));
   }
 
-  /** Starts the CONSUMER span of processing a message at `path`; the caller ends it when the handler settles. */
+  /**
+   * Starts the CONSUMER span of processing a message at `path`, once `unsampledContext` found that it
+   * needs one; the caller ends it when the handler settles.
+   */
   startProcess(path: string, kind: string | undefined, typeName: string, headers: Headers): { span: Span; context: Context } {
-    const unsampled = this.unsampledContext(headers);
-    if (unsampled !== undefined) return unsampled;
     const { SpanKind } = this.api;
     const parent = this.parentOf(headers);
-    const template = actorTemplate(path, kind);
-    const span = this.tracer.startSpan(`process ${template}`, { kind: SpanKind.CONSUMER }, parent);
+    const { template, name } = this.processName(path, kind);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CONSUMER }, parent);
     if (span.isRecording()) {
       span.setAttributes({
         [Attr.system]: "nats",
@@ -287,6 +345,17 @@ export class Tracing {
       if (messageId !== undefined) span.setAttribute(Attr.messageId, messageId);
     }
     return { span, context: this.trace.setSpan(parent, span) };
+  }
+
+  /** `process <template>` of an actor, made once per path and kind. */
+  private processName(path: string, kind: string | undefined): { template: string; name: string } {
+    const key = kind === undefined ? path : `${path}\u0000${kind}`;
+    let names = this.processNames.get(key);
+    if (names === undefined) {
+      const template = actorTemplate(path, kind);
+      cached(this.processNames, key, (names = { template, name: `process ${template}` }));
+    }
+    return names;
   }
 
   /** A short span for something that happened to a message rather than with it (a dead letter). */
@@ -310,6 +379,14 @@ export class Tracing {
     const spanContext = this.trace.getSpanContext(this.parentOf(headers));
     return spanContext ? { context: spanContext } : undefined;
   }
+}
+
+/** Most entries a name cache holds: past that it starts again (paths of short-lived actors would grow it forever). */
+const NAME_CACHE_ENTRIES = 1_024;
+
+function cached<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= NAME_CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
 }
 
 /**

@@ -6,16 +6,47 @@ import { spanContextOf } from "./binary-context.js";
 export const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
 
 /**
- * The span of a message whose trace is not sampled, made from its binary trace context without
- * parsing it: the span context is read from the bytes only if something asks for it (a user's span
- * started in the handler, a log line), and a send under it passes the same bytes on, in the header
- * object it keeps. It records nothing, like the API's non-recording span.
+ * What a message whose trace is not sampled is processed under: its span and the context holding it,
+ * in one object made from the message's binary trace context without parsing it (one allocation per
+ * message; the API's own contexts copy a Map and create three closures each). The span context is
+ * read from the bytes only if something asks for it (a user's span started in the handler, a log
+ * line), and a send under it passes the same bytes on, in the header object it keeps. As a span it
+ * records nothing, like the API's non-recording span; as a context it holds just that span, and
+ * setting or deleting a value (rare on this path) gives an ordinary context built from `root`.
  */
-export class UnsampledSpan implements Span {
+export class UnsampledContext implements Span, Context {
   private parsed: SpanContext | undefined;
   private carrier: HeadersWithTraceContext | undefined;
 
-  constructor(readonly traceContext: Uint8Array) {}
+  constructor(
+    readonly traceContext: Uint8Array,
+    private readonly root: Context,
+  ) {}
+
+  /** Itself, so that it reads like `startProcess`'s result: `{ span, context }`. */
+  get span(): UnsampledContext {
+    return this;
+  }
+
+  get context(): Context {
+    return this;
+  }
+
+  // ---- Context ----
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this : undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.root.setValue(SPAN_KEY, this).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? this.root : this.root.setValue(SPAN_KEY, this);
+  }
+
+  // ---- Span ----
 
   spanContext(): SpanContext {
     return (this.parsed ??= spanContextOf(this.traceContext));
@@ -52,31 +83,4 @@ export class UnsampledSpan implements Span {
   }
   end(_endTime?: TimeInput): void {}
   recordException(_exception: Exception, _time?: TimeInput): void {}
-}
-
-/**
- * A context holding just an unsampled span: what a handler runs under when its message's trace is not
- * sampled. The API's own contexts copy a Map and create three closures each; this one is two fields.
- * Setting or deleting a value (rare on this path) gives an ordinary context built from `root`.
- */
-export class UnsampledContext implements Context {
-  /** Itself, so that it reads like `startProcess`'s result: `{ span, context }`. */
-  readonly context: Context = this;
-
-  constructor(
-    readonly span: UnsampledSpan,
-    private readonly root: Context,
-  ) {}
-
-  getValue(key: symbol): unknown {
-    return key === SPAN_KEY ? this.span : undefined;
-  }
-
-  setValue(key: symbol, value: unknown): Context {
-    return this.root.setValue(SPAN_KEY, this.span).setValue(key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    return key === SPAN_KEY ? this.root : this.root.setValue(SPAN_KEY, this.span);
-  }
 }

@@ -156,6 +156,8 @@ class MemoryTransport implements Transport {
   }
 
   requestMany(subject: string, data: Uint8Array, options: { readonly timeoutMs: number; readonly signal: AbortSignal }, onReply: (reply: Uint8Array) => void): Promise<void> {
+    // As NATS: nobody subscribed means no responders, and no replies at once.
+    if (!this.isClosed && !this.network.hasSubscribers(subject)) return Promise.resolve();
     const inbox = this.network.newInbox();
     return new Promise((resolve) => {
       const end = (): void => {

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
-import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { systemClock } from "../clock.js";
 import { TransportError } from "../errors.js";
+import { prepareNatsConnection, type NatsConnectionOptions } from "./nats-connection-options.js";
 import { DEFAULT_READ_TIMEOUT_MS, ReadWatchdog } from "./read-watchdog.js";
 import type { InboundMessage, QueueSubscription, Transport, TransportEvent, Unsubscribe } from "./transport.js";
 
@@ -12,35 +12,18 @@ import type { InboundMessage, QueueSubscription, Transport, TransportEvent, Unsu
  * sends every quarter of that) before the transport declares it deaf and closes with an error
  * (default 2000 ms; `false` turns the check off).
  */
-export type NatsOptions = ConnectionOptions & { readonly credsFile?: string; readonly readTimeoutMs?: number | false };
+export type NatsOptions = NatsConnectionOptions & { readonly readTimeoutMs?: number | false };
+
+export { redactedServers, splitUserinfo } from "./nats-connection-options.js";
 
 /** Connects to NATS. Fails with an error that names the server (never its credentials) and the fix. */
 export async function connectNats(options: NatsOptions): Promise<Transport> {
   // Loaded here, not at import: a process that never connects (tests on MemoryNetwork, the CLI's
   // offline verbs) does not pay for the client.
   const { connect, credsAuthenticator } = await import("@nats-io/transport-node");
-  const { credsFile, readTimeoutMs = DEFAULT_READ_TIMEOUT_MS, ...connectionOptions } = options;
+  const { readTimeoutMs = DEFAULT_READ_TIMEOUT_MS, ...natsOptions } = options;
   if (readTimeoutMs !== false && !(readTimeoutMs > 0)) throw new RangeError(`readTimeoutMs must be a positive number of milliseconds or false; got ${readTimeoutMs}`);
-  const servers = serverList(connectionOptions.servers);
-  // nats.js 3.x ignores user:password@ in a server URL: take it out and pass it as credentials.
-  const fromUrls = credentialsInUrls(connectionOptions.servers);
-  if (fromUrls !== undefined) {
-    connectionOptions.servers = servers;
-    if (fromUrls.pass === undefined) connectionOptions.token ??= fromUrls.user;
-    else {
-      connectionOptions.user ??= fromUrls.user;
-      connectionOptions.pass ??= fromUrls.pass;
-    }
-  }
-  if (credsFile) {
-    let creds: Uint8Array;
-    try {
-      creds = readFileSync(credsFile);
-    } catch (error) {
-      throw new TransportError(`cannot read NATS credentials file ${credsFile}: ${(error as Error).message}`);
-    }
-    connectionOptions.authenticator = credsAuthenticator(creds);
-  }
+  const { connection: connectionOptions, servers } = prepareNatsConnection(natsOptions, credsAuthenticator);
   try {
     // Redial after 250 ms rather than nats.js's 2 s, which equals membership's failure timeout: a node
     // whose server dies must be back through another server before the others count it lost.
@@ -53,46 +36,6 @@ export async function connectNats(options: NatsOptions): Promise<Transport> {
         `are right (the troupe command starts a private server when given neither --nats nor NATS_URL).`,
     );
   }
-}
-
-/** Server URLs with any user:password@ part removed, for messages and logs. */
-export function redactedServers(servers: ConnectionOptions["servers"]): string[] {
-  return serverList(servers);
-}
-
-function serverList(servers: ConnectionOptions["servers"]): string[] {
-  const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
-  return list.map((s) => splitUserinfo(s).server);
-}
-
-/**
- * A server URL taken apart: `[scheme://][userinfo@]host[:port]`. A server URL has no path, so the
- * userinfo is everything up to the last `@`: a password may hold `/`, `:` or `@` unencoded, and the
- * scheme may be missing (`user:pass@host:4222`); a pattern that stops at the first `/` or `@` leaks.
- */
-export function splitUserinfo(url: string): { server: string; userinfo: string | undefined } {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
-  const rest = url.slice(scheme.length);
-  const at = rest.lastIndexOf("@");
-  return at < 0 ? { server: url, userinfo: undefined } : { server: scheme + rest.slice(at + 1), userinfo: rest.slice(0, at) };
-}
-
-/**
- * The user:password@ (or token@) part of the server URLs, decoded; undefined when none has one. URLs
- * that disagree are refused: one connection has one identity.
- */
-function credentialsInUrls(servers: ConnectionOptions["servers"]): { user: string; pass: string | undefined } | undefined {
-  const list = servers === undefined ? [] : Array.isArray(servers) ? servers : [servers];
-  const found = new Set<string>();
-  for (const server of list) {
-    const { userinfo } = splitUserinfo(server);
-    if (userinfo !== undefined) found.add(userinfo);
-  }
-  if (found.size === 0) return undefined;
-  if (found.size > 1) throw new TransportError("the NATS server URLs carry different credentials; give one set (or use NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS)");
-  const [userinfo] = [...found] as [string];
-  const at = userinfo.indexOf(":");
-  return at < 0 ? { user: decodeURIComponent(userinfo), pass: undefined } : { user: decodeURIComponent(userinfo.slice(0, at)), pass: decodeURIComponent(userinfo.slice(at + 1)) };
 }
 
 function describe(error: unknown): string {
@@ -119,6 +62,10 @@ class NatsTransport implements Transport {
 
   currentServer(): string | undefined {
     return this.connection.getServer() || undefined;
+  }
+
+  serverId(): string | undefined {
+    return this.connection.info?.server_id || undefined;
   }
 
   private readonly listeners = new Set<(event: TransportEvent) => void>();

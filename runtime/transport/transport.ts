@@ -10,6 +10,11 @@ export interface Transport {
   readonly maxPayload: number;
   /** The server this transport talks to now, as `host:port` (for spans' `server.address`); undefined when none. */
   currentServer?(): string | undefined;
+  /**
+   * The id of the NATS server this transport is connected to now (nats.js `info.server_id`), which
+   * ring membership uses to pick a node's monitors across servers; undefined or empty when unknown.
+   */
+  serverId?(): string | undefined;
   publish(subject: string, data: Uint8Array, replyTo?: string): void;
   subscribe(subject: string, onMessage: (message: InboundMessage) => void): Unsubscribe;
   /**

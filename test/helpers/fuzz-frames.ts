@@ -27,8 +27,10 @@ export type SubjectKind = "inbox" | "control" | "lookup" | "heartbeat" | "actors
 /** What a subject of `<root>.` is, by docs/wire.md. */
 export function subjectKind(subject: string, root: string): { kind: SubjectKind; node?: string } {
   const rest = subject.startsWith(`${root}.`) ? subject.slice(root.length + 1) : undefined;
-  if (rest === "lookup") return { kind: "lookup" };
-  if (rest === "actors") return { kind: "actors" };
+  // A name's lookup subject: only the nodes hosting that name receive it.
+  if (rest !== undefined && /^name\.[A-Za-z0-9_~-][A-Za-z0-9_~-]*$/.test(rest)) return { kind: "lookup" };
+  const actors = rest === undefined ? null : /^actors\.([A-Za-z0-9_-]{1,64})$/.exec(rest);
+  if (actors) return { kind: "actors", node: actors[1]! };
   if (rest === "membership.heartbeat") return { kind: "heartbeat" };
   const inbox = rest === undefined ? null : /^node\.([A-Za-z0-9_-]{1,64})$/.exec(rest);
   if (inbox) return { kind: "inbox", node: inbox[1]! };

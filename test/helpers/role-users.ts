@@ -11,15 +11,15 @@ export const rolePermissions = {
       subscribe: { allow: ["troupe.${system}.>"] }
       allow_responses: { max: 100, expires: "1m" }
     }`,
-  /** Messages actors (node data inboxes) and services, looks actors up, and hears answers on an inbox of its own only. */
+  /** Messages actors (node data inboxes) and services, looks actors up by name, and hears answers on an inbox of its own only. */
   client: (system: string, user: string): string => `{
-      publish: { allow: ["troupe.${system}.node.*", "troupe.${system}.service.*", "troupe.${system}.lookup"] }
+      publish: { allow: ["troupe.${system}.node.*", "troupe.${system}.service.*", "troupe.${system}.name.*"] }
       subscribe: { allow: ["${inboxPrefixOf(user)}.>"] }
     }`,
-  /** Asks for actor lists, hears heartbeats and its own answers: `troupe nodes`, `actors`, `top`, `dashboard`. */
+  /** Asks for the roster and for each node's actor list, and hears its own answers: `troupe nodes`, `actors`, `top`, `dashboard`. */
   monitor: (system: string, user: string): string => `{
-      publish: { allow: ["troupe.${system}.actors"] }
-      subscribe: { allow: ["troupe.${system}.membership.heartbeat", "${inboxPrefixOf(user)}.>"] }
+      publish: { allow: ["troupe.${system}.membership.roster", "troupe.${system}.membership.roster.*", "troupe.${system}.actors.*"] }
+      subscribe: { allow: ["${inboxPrefixOf(user)}.>"] }
     }`,
 };
 

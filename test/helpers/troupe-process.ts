@@ -15,6 +15,18 @@ export interface TroupeProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
+/** What `runTroupe` started and has not seen exit: `stopTroupeProcesses` ends them after a case. */
+const running = new Set<TroupeProcess>();
+
+/**
+ * Stops every process `runTroupe` started that still runs (SIGTERM, SIGKILL after `graceMs`). For an
+ * `afterEach` hook: a case whose assertion failed leaves its processes running, and they would hold
+ * mocha open. Not for hooks of a suite whose processes outlive one case (they would be stopped too).
+ */
+export async function stopTroupeProcesses(graceMs = 5_000): Promise<void> {
+  await Promise.all([...running].map((started) => started.stop(graceMs)));
+}
+
 /**
  * Runs `bin/troupe.mjs <args>` with exactly `env` added to a minimal environment (PATH, HOME and the
  * tool overrides), so a test controls which credentials the process sees.
@@ -57,5 +69,8 @@ export function runTroupe(args: readonly string[], env: Record<string, string> =
     return exited;
   };
 
-  return { child, stdout: () => out, stderr: () => err, exited, ready, stop };
+  const started: TroupeProcess = { child, stdout: () => out, stderr: () => err, exited, ready, stop };
+  running.add(started);
+  void exited.then(() => running.delete(started));
+  return started;
 }

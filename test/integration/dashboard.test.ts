@@ -78,11 +78,14 @@ describe("troupe dashboard: a live web page of a running system, with the monito
 
   after(async () => {
     clearInterval(traffic);
-    if (dashboard) expect(await dashboard.stop()).to.equal(0);
-    await system?.shutdown();
-    await other?.shutdown();
+    // Everything is stopped before anything is checked: a failed check must not leave servers and
+    // connections running (they would hold mocha open).
+    const exit = await dashboard?.stop();
+    const shutdowns = await Promise.allSettled([system?.shutdown(), other?.shutdown()]);
     await server?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const shutdown of shutdowns) if (shutdown.status === "rejected") throw shutdown.reason;
+    if (dashboard) expect(exit).to.equal(0);
   });
 
   it("dashboard: serves only to requests addressed to 127.0.0.1 or localhost (no DNS rebinding), and only GET", async () => {

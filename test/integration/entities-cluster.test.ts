@@ -6,7 +6,7 @@ import { eventually } from "../helpers/conditions.js";
 import { LedgerTraffic, ledgerViolations } from "../helpers/entity-traffic.js";
 import { fakeGcsFor, type FakeGcs } from "../helpers/fake-gcs.js";
 import { natsClusterFor, type NatsCluster } from "../helpers/nats-cluster.js";
-import { runTroupe, type TroupeProcess } from "../helpers/troupe-process.js";
+import { runTroupe, stopTroupeProcesses, type TroupeProcess } from "../helpers/troupe-process.js";
 
 const MODULE = `${PROJECT_ROOT}/test/fixtures/entity-ledger-topology.ts`;
 const KEYS = Array.from({ length: 1_000 }, (_, i) => `e${i}`);
@@ -50,6 +50,8 @@ describe("entities on a three-server NATS cluster with node processes and fake-g
     await Promise.all(started.hosts.map((h) => h.process.stop(2_000)));
     await Promise.all(started.clients.map((c) => c.shutdown()));
     started = { hosts: [], clients: [] };
+    // And the CLI runs of a case (`troupe actors`, `troupe entities`) that failed before they exited.
+    await stopTroupeProcesses();
   });
   after(async () => {
     await gcs?.stop();

@@ -135,7 +135,7 @@ describe("hostile client: asks and lookups that cannot be hijacked (integration:
       LookupReply.encode({ found: false }).finish(),
     ];
     let answered = 0;
-    s.attacker.subscribe(`troupe.${system}.lookup`, {
+    s.attacker.subscribe(`troupe.${system}.name.>`, {
       callback: (error, msg) => {
         if (error || !msg.reply) return;
         const { name } = LookupRequest.decode(msg.data);

@@ -4,6 +4,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
 import { ActorSystem, connectNats, defineActor, type ActorRef, type EmbeddedNats, type MembershipEvent, type MessagesOf } from "../../runtime/index.js";
 import { encodeHeartbeat, type Heartbeat } from "../../runtime/membership/heartbeat.js";
+import { encodeChange, type Change } from "../../runtime/membership/ring-messages.js";
+import { MAX_ANSWERS_PER_CHECK } from "../../runtime/membership/ring-membership.js";
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from "../../runtime/membership/membership.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { counter } from "../fixtures/counter.js";
@@ -34,7 +36,9 @@ const parentOn = (node: string) =>
   });
 
 /**
- * Three nodes (home, n1, n2, all hosting counters) and a raw nats.js connection that forges heartbeats.
+ * Three nodes (home, n1, n2, all hosting counters, on the default ring membership: with three members
+ * every node monitors every other) and a raw nats.js connection that forges membership notices on
+ * `membership.changes` and messages to a node's `membership.to.<node>`.
  * home's parent has a child on n1; n2's parent has a child on n1 too, so that n1 hosts a child of n2.
  */
 interface Scene {
@@ -47,7 +51,7 @@ interface Scene {
   close(): Promise<void>;
 }
 
-describe("hostile client: membership that checks heartbeats (integration: nats-server)", function () {
+describe("hostile client: ring membership that checks its notices (integration: nats-server)", function () {
   this.timeout(30_000);
   let nats: EmbeddedNats;
   let scene: Scene | undefined;
@@ -87,8 +91,12 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
   }
 
   const describe = (e: MembershipEvent): string => `${e.type} ${e.node.node}`;
-  const forge = (s: Scene, fields: Partial<Heartbeat>): void =>
-    s.attacker.publish(s.home.subjects.heartbeat, encodeHeartbeat({ node: "ghost", incarnation: "forged", startedAtMs: Date.now(), kinds: [], actorCount: 0, intervalMs: 500, leaving: false, ...fields }));
+  const heartbeat = (s: Scene, fields: Partial<Heartbeat>): Heartbeat => ({ node: "ghost", incarnation: "forged", startedAtMs: Date.now(), kinds: [], actorCount: 0, intervalMs: 500, leaving: false, system: s.system, ...fields });
+  /** A notice on the changes subject, from `reporter` (by default the node it is about, as a real `joined` or `left` is). */
+  const forge = (s: Scene, fields: Partial<Heartbeat>, kind: Change["kind"] = "joined", reporter?: string): void => {
+    const beat = heartbeat(s, fields);
+    s.attacker.publish(s.home.subjects.membershipChanges, encodeChange(kind, beat, reporter ?? beat.node, s.system));
+  };
 
   /** Asks `ref` (from `from`) and fails unless it answers within LEGIT_ASK_MS. */
   async function askInTime(ref: ActorRef<MessagesOf<typeof counter>>): Promise<Stats> {
@@ -103,16 +111,18 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     const parent = parentNode.spawn(parentOn("n1"), { name: "parent" });
     const where = await parent.ask(GetStats.create(), Stats, { timeoutMs: 5_000 });
     expect(where.node).to.equal(`n1/remote/${parentNode.nodeId}/user/parent/child`);
+    // The spawn request travels on the parent node's connection; an ask from another node could overtake it.
+    await eventually("the child running on n1", () => s.n1.actors().some((a) => a.path === `/remote/${parentNode.nodeId}/user/parent/child`), 5_000);
     const child = from.refFor<MessagesOf<typeof counter>>({ system: s.system, node: "n1", path: `/remote/${parentNode.nodeId}/user/parent/child` });
     child.tell(Ping.create({ seq: 1 }));
     expect((await child.ask(GetStats.create(), Stats, { timeoutMs: 5_000 })).pings).to.equal(1);
     return child;
   }
 
-  it("membership attack: a ghost's heartbeats claiming intervalMs 2^32-1 do not make it immortal: it is lost after this node's own failure timeout", async () => {
+  it("membership attack: a ghost announced with intervalMs 2^32-1 is not immortal: its monitors find it silent and it is lost after their own failure timeout", async () => {
     const s = (scene = await start());
     const child = await childOnN1(s, s.home, s.home);
-    for (let i = 0; i < 3; i++) forge(s, { node: "ghost", intervalMs: 0xffff_ffff, kinds: ["counter"] });
+    forge(s, { node: "ghost", intervalMs: 0xffff_ffff, kinds: ["counter"] });
     await s.attacker.flush();
     await eventually("the ghost seen", () => s.home.nodes().some((n) => n.node === "ghost"), 2_000);
     const silentSince = Date.now();
@@ -129,7 +139,7 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     const real = s.home.nodes().find((n) => n.node === "n1")!;
     forge(s, { node: "n1", incarnation: "forged-restart", startedAtMs: Date.now(), kinds: ["counter"] });
     await s.attacker.flush();
-    // The real n1's next heartbeat contradicts the claim, which is then dropped for good.
+    // The real n1 reads the claim too, and announces itself again: the claim is dropped for good.
     await eventually("the claim contradicted", () => s.home.heartbeatsRefused()["incarnation-conflict"] >= 1, 5_000);
     expect(s.events.home.filter((e) => e.endsWith(" n1") && e !== "joined n1"), "home's membership events about n1").to.deep.equal([]);
     expect(s.home.nodes().find((n) => n.node === "n1")?.incarnation).to.equal(real.incarnation);
@@ -143,7 +153,7 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     const s = (scene = await start());
     const child = await childOnN1(s, s.n2, s.home);
     const incarnation = s.n1.nodes().find((n) => n.node === "n2")!.incarnation;
-    forge(s, { node: "n2", incarnation, leaving: true, kinds: ["counter"] });
+    forge(s, { node: "n2", incarnation, kinds: ["counter"] }, "left");
     await s.attacker.flush();
     await eventually("the leave contradicted", () => s.n1.heartbeatsRefused()["leave-contradicted"] >= 1, 5_000);
     expect(s.events.n1.filter((e) => e.endsWith(" n2") && e !== "joined n2"), "n1's membership events about n2").to.deep.equal([]);
@@ -152,7 +162,7 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
     expect(s.n1.heartbeatsRefused()["leave-contradicted"], "the contradicted leave counted").to.be.at.least(1);
   });
 
-  it("membership attack: heartbeats listing 95,000 kinds are refused and counted; memory stays bounded and the nodes keep answering", async () => {
+  it("membership attack: notices listing 95,000 kinds are refused and counted; memory stays bounded and the nodes keep answering", async () => {
     const s = (scene = await start());
     const child = await childOnN1(s, s.home, s.home);
     const kinds = Array.from({ length: 95_000 }, (_, i) => `k${i}`);
@@ -163,13 +173,46 @@ describe("hostile client: membership that checks heartbeats (integration: nats-s
       await s.attacker.flush();
       expect((await askInTime(child)).pings).to.equal(1);
     }
-    // Every node has read every forged heartbeat (and refused it) before memory is measured.
-    await eventually("all three nodes to have refused every forged heartbeat", () => [s.home, s.n1, s.n2].every((n) => n.heartbeatsRefused()["kinds-over-limit"] >= GHOSTS), 10_000);
+    // Every node has read every forged notice (and refused it) before memory is measured.
+    await eventually("all three nodes to have refused every forged notice", () => [s.home, s.n1, s.n2].every((n) => n.heartbeatsRefused()["kinds-over-limit"] >= GHOSTS), 10_000);
     const grownBytes = heapUsed() - heapBefore;
-    console.log(`      heap growth after ${GHOSTS} heartbeats of 95,000 kinds, seen by 3 nodes: ${(grownBytes / 1024 / 1024).toFixed(1)} MiB`);
+    console.log(`      heap growth after ${GHOSTS} notices of 95,000 kinds, seen by 3 nodes: ${(grownBytes / 1024 / 1024).toFixed(1)} MiB`);
     expect(grownBytes, "heap growth (bytes)").to.be.below(24 * 1024 * 1024);
     expect(s.home.nodes().map((n) => n.node)).to.deep.equal(["home", "n1", "n2"]);
     expect((await askInTime(child)).pings).to.equal(1);
     for (const n of [s.home, s.n1, s.n2]) expect(n.heartbeatsRefused()["kinds-over-limit"], `refusals counted by ${n.nodeId}`).to.equal(GHOSTS);
+  });
+  it("membership attack: a forged 'n1 lost' is refused by every node, from a stranger (not a monitor) or from a real monitor (every node heard n1 lately)", async () => {
+    const s = (scene = await start());
+    const child = await childOnN1(s, s.home, s.home);
+    const incarnation = s.home.nodes().find((n) => n.node === "n1")!.incarnation;
+    forge(s, { node: "n1", incarnation, kinds: ["counter"] }, "lost", "ghost");
+    forge(s, { node: "n1", incarnation, kinds: ["counter"] }, "lost", "n2");
+    await s.attacker.flush();
+    await eventually("both notices refused", () => s.home.heartbeatsRefused()["not-a-monitor"] >= 1 && s.home.heartbeatsRefused()["lost-contradicted"] >= 1, 5_000);
+    await eventually("n2 refused the one naming a stranger", () => s.n2.heartbeatsRefused()["not-a-monitor"] >= 1, 5_000);
+    expect(s.events.home.filter((e) => e !== "joined n1" && e.endsWith(" n1")), "home's events about n1").to.deep.equal([]);
+    expect((await askInTime(child)).pings, "the child on n1 kept its state").to.equal(1);
+  });
+
+  it("membership attack: 20,000 probes and strangers' heartbeats at one node are answered at a bounded rate and counted; it keeps answering", async () => {
+    const s = (scene = await start());
+    const child = await childOnN1(s, s.home, s.home);
+    let answers = 0;
+    const replies = `${s.home.subjects.root}.membership.to.prober`;
+    s.attacker.subscribe(replies, { callback: () => void answers++ });
+    const FLOOD = 20_000;
+    const startedMs = Date.now();
+    for (let i = 0; i < FLOOD; i++) {
+      s.attacker.publish(s.home.subjects.membershipTo("n1"), encodeHeartbeat(heartbeat(s, { node: `stranger-${i % 100}` })), { reply: replies });
+      if (i % 2_000 === 0) await s.attacker.flush();
+    }
+    await s.attacker.flush();
+    expect((await askInTime(child)).pings).to.equal(1);
+    await eventually("every probe refused or answered", () => s.n1.heartbeatsRefused()["over-rate"] + answers >= FLOOD - 2 * MAX_ANSWERS_PER_CHECK, 10_000);
+    const periods = Math.ceil((Date.now() - startedMs) / 500) + 1;
+    expect(answers, `answers in ${periods} check periods`).to.be.at.most(periods * MAX_ANSWERS_PER_CHECK);
+    expect(s.n1.nodes().map((n) => n.node)).to.deep.equal(["home", "n1", "n2"]);
+    expect(s.events.home.filter((e) => !e.startsWith("joined"))).to.deep.equal([]);
   });
 });

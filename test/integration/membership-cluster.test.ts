@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { systemClock } from "../../runtime/clock.js";
 import { Membership, type MembershipEvent } from "../../runtime/membership/membership.js";
+import { serveRoster } from "../../runtime/membership/roster.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { Subjects } from "../../runtime/subjects.js";
 import { connectNats } from "../../runtime/transport/nats-transport.js";
@@ -18,6 +19,8 @@ interface Node {
   readonly transport: Transport;
   readonly membership: Membership;
   readonly events: { readonly at: number; readonly event: MembershipEvent }[];
+  /** Stops answering roster requests (`troupe nodes` reads the roster from one node). */
+  readonly stopRoster: () => void;
 }
 
 describe("membership over a 3-server NATS cluster (integration)", function () {
@@ -41,12 +44,14 @@ describe("membership over a 3-server NATS cluster (integration)", function () {
         const events: Node["events"][number][] = [];
         membership.onEvent((event) => events.push({ at: Date.now(), event }));
         await membership.start();
-        return { id, transport, membership, events };
+        const stopRoster = serveRoster({ transport, subject: new Subjects("troupe", SYSTEM).membershipRoster, system: SYSTEM, nodeId: id, nodes: () => membership.nodes() });
+        return { id, transport, membership, events, stopRoster };
       }),
     );
     await eventually("every node to see all three", () => nodes.every((n) => n.membership.nodes().length === 3));
   });
   afterEach(async () => {
+    nodes.forEach((n) => n.stopRoster());
     await Promise.all(nodes.map((n) => n.membership.stop()));
     await Promise.all(nodes.map((n) => n.transport.close()));
   });
@@ -127,8 +132,9 @@ describe("membership over a 3-server NATS cluster (integration)", function () {
     const table = await troupe(["nodes", "--nats", cluster.urls[0]!, "--system", SYSTEM, "--wait", "700"]);
     expect(table.code, table.stderr).to.equal(0);
     const lines = table.stdout.trimEnd().split("\n");
-    expect(lines[0]).to.match(/^NODE\s+KINDS\s+ACTORS\s+UP\s+LAST SEEN$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).to.deep.equal([
+    expect(lines[0]).to.match(/^NODE\s+KINDS\s+ACTORS\s+UP$/);
+    expect(lines.at(-1)).to.match(new RegExp(`^3 of 3 nodes of system ${SYSTEM} \\(roster of node [abc]\\)$`));
+    expect(lines.slice(1, -2).map((l) => l.split(/\s+/).slice(0, 3))).to.deep.equal([
       ["a", "kind-a,shared", "1"],
       ["b", "kind-b,shared", "2"],
       ["c", "kind-c,shared", "3"],

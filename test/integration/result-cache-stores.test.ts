@@ -124,6 +124,15 @@ for (const which of ["nats-kv", "redis"] as const) {
       expect(Date.now() - started, "it waited for the lease").to.be.at.least(400);
     });
 
+    it(`${which}: a lease whose grant never reached its holder's client (a timed-out acquire) is released by the holder, and the key is free at once`, async () => {
+      // The grant was answered to one client and lost; the holder releases through another, which never saw it.
+      expect(await open().acquire(keyOf("h"), "holder", 60_000)).to.equal(true);
+      await open().release(keyOf("h"), "someone else");
+      expect(await open().acquire(keyOf("h"), "another node", 60_000), "another holder's release leaves it").to.equal(false);
+      await open().release(keyOf("h"), "holder");
+      expect(await open().acquire(keyOf("h"), "another node", 60_000)).to.equal(true);
+    });
+
     it(`${which}: a holder computing for longer than its lease keeps it by renewing, and the other node waits for its result`, async () => {
       const options = { leaseMs: 300 };
       const [first, second] = [cacheOn(open(), options), cacheOn(open(), options)];

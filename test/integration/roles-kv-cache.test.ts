@@ -15,6 +15,8 @@ import { startNatsWithConfig, type ConfiguredNats } from "../helpers/nats-with-c
 import { inboxPrefixOf, rolePermissions, roleUser, violationsOf } from "../helpers/role-users.js";
 
 const PASSWORD = "roles-kv-test-password";
+/** For credentials given in the server URL: a password that a pattern stopping at the first `/` or `@` would leak. */
+const URL_PASSWORD = "kv/url@pass:word";
 
 /**
  * The node role of docs/operations.md with the addition that page gives a node using the NATS KV
@@ -49,6 +51,7 @@ describe("roles: the NATS KV result cache under the node, client and monitor per
 authorization {
   users = [
     ${roleUser("s1-node", PASSWORD, nodeWithKvCache("s1"))}
+    ${roleUser("s1-url-node", URL_PASSWORD, nodeWithKvCache("s1"))}
     ${roleUser("s1-client", PASSWORD, rolePermissions.client("s1", "s1-client"))}
     ${roleUser("s1-monitor", PASSWORD, rolePermissions.monitor("s1", "s1-monitor"))}
   ]
@@ -101,6 +104,15 @@ authorization {
     await store.set("k1", Buffer.from("v"));
     await store.release("k1", "h");
     expect(Buffer.from((await store.get("k1"))!).toString()).to.equal("v");
+  });
+
+  it("roles: a node's KV store given its credentials in the server URL (nats://user:password@host) connects with them, and its description shows none", async () => {
+    const withCredentials = server.url.replace("nats://", `nats://s1-url-node:${URL_PASSWORD}@`);
+    const store = new NatsKvCacheStore({ connection: { servers: withCredentials, inboxPrefix: "troupe.s1._INBOX" } });
+    stores.push(store);
+    expect(store.description).to.equal(`nats-kv bucket troupe-cache at ${server.url}`);
+    await store.set("url-credentials", Buffer.from("v"));
+    expect(Buffer.from((await store.get("url-credentials"))!).toString()).to.equal("v");
   });
 
   it("roles: a node's KV store on the default request inbox (_INBOX, outside the system) is refused: the cache computes without it and says so", async () => {

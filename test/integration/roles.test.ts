@@ -15,7 +15,7 @@ import { inboxPrefixOf, rolePermissions, roleUser, violationsOf } from "../helpe
 import { runTroupe, type TroupeProcess } from "../helpers/troupe-process.js";
 
 const { Supervise, SpawnRequest, Watch, ChildFailed, LookupRequest, LookupReply, ActorList, Failure } = troupe.system;
-const { NodeHeartbeat } = troupe.membership;
+const { NodeHeartbeat, RosterRequest, RosterPage } = troupe.membership;
 const STOP = troupe.system.Supervise.Directive.STOP;
 const PASSWORD = "roles-test-password";
 
@@ -55,7 +55,7 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     ${roleUser("s2-client", PASSWORD, rolePermissions.client("s2", "s2-client"))}
     ${roleUser("s1-monitor", PASSWORD, rolePermissions.monitor("s1", "s1-monitor"))}
     # What operations.md used to give monitors: an inbox permission that ends in "*".
-    ${roleUser("wide-monitor", PASSWORD, `{ publish: { allow: ["troupe.s1.actors"] }, subscribe: { allow: ["troupe.s1.membership.heartbeat", "troupe.s1._INBOX.*"] } }`)}
+    ${roleUser("wide-monitor", PASSWORD, `{ publish: { allow: ["troupe.s1.actors.*"] }, subscribe: { allow: ["troupe.s1._INBOX.*"] } }`)}
     # The test's own eyes, to show what does and does not arrive: no role of the page.
     ${roleUser("auditor", PASSWORD, `{ publish: { deny: [">"] }, subscribe: { allow: [">"] } }`)}
   ]
@@ -101,7 +101,7 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
   it("roles: a client looks an actor up, tells it and asks it with plain NATS requests, answered on an inbox prefix of its own", async () => {
     await node("s1", "a");
     const nc = await client("s1");
-    const found = LookupReply.decode((await nc.request("troupe.s1.lookup", LookupRequest.encode({ name: "counter" }).finish(), { timeout: 5_000 })).data);
+    const found = LookupReply.decode((await nc.request("troupe.s1.name.counter", LookupRequest.encode({ name: "counter" }).finish(), { timeout: 5_000 })).data);
     expect(found.address).to.deep.include({ system: "s1", node: "a", path: "/user/counter" });
     nc.publish("troupe.s1.node.a", ping(1));
     nc.publish("troupe.s1.node.a", ping(2));
@@ -124,20 +124,23 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     expect(violations).to.deep.equal(['Permissions Violation for Subscription to "troupe.s1.service.counting" using queue "counting"']);
   });
 
-  it("roles: a client cannot publish on the control plane, heartbeat, list actors, listen to the system's subjects or others' inboxes, or reach another system: the server refuses each, and the actor keeps running", async () => {
+  it("roles: a client cannot publish on the control plane, heartbeat, read the roster, list actors, listen to the system's subjects or others' inboxes (a name's lookup subject included), or reach another system: the server refuses each, and the actor keeps running", async () => {
     const a = await node("s1", "a");
     const lettersBefore = a.system.deadLetters.count;
     const nc = await client("s1");
     const violations = violationsOf(nc);
     nc.publish("troupe.s1.control.a", stopCounter());
     nc.publish("troupe.s1.membership.heartbeat", ghostHeartbeat());
-    expect(await refusal(nc.request("troupe.s1.actors", new Uint8Array(), { timeout: 2_000 }))).to.equal('Permissions Violation for Publish to "troupe.s1.actors"');
-    for (const subject of ["troupe.s1.>", "troupe.s1.node.a", "troupe.s1.membership.heartbeat", "troupe.s1._INBOX.>", "_INBOX.>"]) nc.subscribe(subject);
+    expect(await refusal(nc.request("troupe.s1.actors.a", new Uint8Array(), { timeout: 2_000 }))).to.equal('Permissions Violation for Publish to "troupe.s1.actors.a"');
+    nc.publish("troupe.s1.membership.roster", RosterRequest.encode({ system: "s1" }).finish());
+    for (const subject of ["troupe.s1.>", "troupe.s1.node.a", "troupe.s1.membership.heartbeat", "troupe.s1.name.counter", "troupe.s1._INBOX.>", "_INBOX.>"]) nc.subscribe(subject);
     nc.publish("troupe.s2.node.x", ping(1));
     const expected = [
       'Permissions Violation for Publish to "troupe.s1.control.a"',
       'Permissions Violation for Publish to "troupe.s1.membership.heartbeat"',
-      'Permissions Violation for Publish to "troupe.s1.actors"',
+      'Permissions Violation for Publish to "troupe.s1.actors.a"',
+      'Permissions Violation for Publish to "troupe.s1.membership.roster"',
+      'Permissions Violation for Subscription to "troupe.s1.name.counter"',
       'Permissions Violation for Subscription to "troupe.s1.>"',
       'Permissions Violation for Subscription to "troupe.s1.node.a"',
       'Permissions Violation for Subscription to "troupe.s1.membership.heartbeat"',
@@ -193,11 +196,12 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     nc.publish("troupe.s1.node.a", ping(1));
     nc.publish("troupe.s1.control.a", stopCounter());
     nc.publish("troupe.s1.membership.heartbeat", ghostHeartbeat());
-    nc.publish("troupe.s1.lookup", LookupRequest.encode({ name: "counter" }).finish());
-    const subjects = ["troupe.s1.node.a", "troupe.s1.control.a", "troupe.s1.lookup", "troupe.s1._INBOX.*", "troupe.s1._INBOX.>", "troupe.s1.>", "_INBOX.>", "_INBOX_s1-client.>"];
+    nc.publish("troupe.s1.name.counter", LookupRequest.encode({ name: "counter" }).finish());
+    nc.publish("troupe.s1.actors", new Uint8Array());
+    const subjects = ["troupe.s1.node.a", "troupe.s1.control.a", "troupe.s1.name.counter", "troupe.s1.membership.heartbeat", "troupe.s1.membership.roster", "troupe.s1._INBOX.*", "troupe.s1._INBOX.>", "troupe.s1.>", "_INBOX.>", "_INBOX_s1-client.>"];
     for (const subject of subjects) nc.subscribe(subject);
     const expected = [
-      ...["troupe.s1.node.a", "troupe.s1.control.a", "troupe.s1.membership.heartbeat", "troupe.s1.lookup"].map((subject) => `Permissions Violation for Publish to "${subject}"`),
+      ...["troupe.s1.node.a", "troupe.s1.control.a", "troupe.s1.membership.heartbeat", "troupe.s1.name.counter", "troupe.s1.actors"].map((subject) => `Permissions Violation for Publish to "${subject}"`),
       ...subjects.map((subject) => `Permissions Violation for Subscription to "${subject}"`),
     ];
     await eventually("every refusal reported", () => violations.length >= expected.length);
@@ -206,20 +210,30 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     expect(a.system.deadLetters.count).to.equal(lettersBefore);
   });
 
-  it("roles: a monitor cannot aim the nodes' actor lists at a node inbox: every node refuses (forbidden-reply-subject) and answers only on an inbox", async () => {
+  it("roles: a monitor cannot aim the nodes' actor lists or the roster at a node inbox: the nodes refuse (forbidden-reply-subject) and answer only on an inbox", async () => {
     const a = await node("s1", "a");
     const b = await node("s1", "b");
     await eventually("a and b see each other", () => a.system.nodes().length === 2 && b.system.nodes().length === 2);
     const mine = `${inboxPrefixOf("s1-monitor")}.lists`;
     const seen = await audit("troupe.s1.node.a", "troupe.s1.node.b", mine);
     const nc = await raw("s1-monitor", inboxPrefixOf("s1-monitor"));
-    nc.publish("troupe.s1.actors", new Uint8Array(), { reply: "troupe.s1.node.a" });
-    nc.publish("troupe.s1.actors", new Uint8Array(), { reply: "troupe.s1.node.b" });
-    nc.publish("troupe.s1.actors", new Uint8Array(), { reply: mine });
+    for (const to of ["a", "b"]) {
+      nc.publish(`troupe.s1.actors.${to}`, new Uint8Array(), { reply: "troupe.s1.node.a" });
+      nc.publish(`troupe.s1.actors.${to}`, new Uint8Array(), { reply: "troupe.s1.node.b" });
+      nc.publish(`troupe.s1.actors.${to}`, new Uint8Array(), { reply: mine });
+    }
     // Each node would have published onto a node inbox before its answer on the inbox: the auditor hears one publisher's messages in order.
     await eventually("both nodes' lists on the monitor's inbox", () => new Set(seen.map((m) => ActorList.decode(m.data).node)).size === 2);
     expect(seen.map((m) => m.subject)).to.deep.equal([mine, mine]);
     for (const s of [a.system, b.system]) expect(s.deadLetters.countOf("forbidden-reply-subject")).to.equal(2);
+
+    // The roster: one node answers each request (a queue group), and only on an inbox.
+    nc.publish("troupe.s1.membership.roster", RosterRequest.encode({ system: "s1" }).finish(), { reply: "troupe.s1.node.a" });
+    nc.publish("troupe.s1.membership.roster.b", RosterRequest.encode({ system: "s1" }).finish(), { reply: "troupe.s1.node.b" });
+    const page = RosterPage.decode((await nc.request("troupe.s1.membership.roster", RosterRequest.encode({ system: "s1" }).finish(), { timeout: 5_000 })).data);
+    expect(page.nodes.map((n) => n.node)).to.deep.equal(["a", "b"]);
+    await eventually("both roster requests refused", () => a.system.deadLetters.countOf("forbidden-reply-subject") + b.system.deadLetters.countOf("forbidden-reply-subject") === 6);
+    expect(seen.map((m) => m.subject)).to.deep.equal([mine, mine]);
   });
 
   it("roles: a subscribe permission ending in `*` also admits a subscription ending in `>` (nats-server 2.15.2), so a monitor allowed troupe.s1._INBOX.* hears the answers to nodes' lookups", async () => {
@@ -244,7 +258,10 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     const nc = await raw("s1-node", "troupe.s1._INBOX");
     const heard: string[] = [];
     nc.subscribe("troupe.s1.>", { callback: (error, msg) => void (error ?? heard.push(msg.subject)) });
-    await eventually("the node user hears the system's heartbeats", () => heard.includes("troupe.s1.membership.heartbeat"));
+    await nc.flush();
+    // It may ask for the roster as any node does, and hears its own request go by.
+    expect(RosterPage.decode((await nc.request("troupe.s1.membership.roster", RosterRequest.encode({ system: "s1" }).finish(), { timeout: 5_000 })).data).nodes.map((n) => n.node)).to.deep.equal(["a"]);
+    await eventually("the node user hears the system's subjects", () => heard.includes("troupe.s1.membership.roster"));
 
     const stop = answer(await nc.request("troupe.s1.control.a", stopCounter(), { timeout: 5_000 }));
     expect(stop).to.deep.equal({ type: "troupe.system.Failure", reason: "refused" });
@@ -277,7 +294,7 @@ describe("roles: node, client and monitor permissions of docs/operations.md (int
     nc.publish("troupe.s2.node.x", getStats(), { reply: "troupe.s1.control.a" });
     nc.publish("troupe.s2.node.x", getStats("/user/nobody"), { reply: "troupe.s1.node.a" });
     nc.publish("troupe.s2.node.x", getStats(), { reply: "troupe.s2.control.x" });
-    nc.publish("troupe.s2.lookup", LookupRequest.encode({ name: "counter" }).finish(), { reply: "troupe.s1.node.a" });
+    nc.publish("troupe.s2.name.counter", LookupRequest.encode({ name: "counter" }).finish(), { reply: "troupe.s1.node.a" });
     await eventually("the s2 node refused all five", () => x.system.deadLetters.countOf("forbidden-reply-subject") === 5);
 
     // x answers a request after those on the same connection; the auditor hears x's publishes in order.

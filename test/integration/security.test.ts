@@ -192,7 +192,7 @@ authorization {
     expect(withCreds.stdout() + withCreds.stderr()).to.not.include(nkey.seed);
   });
 
-  it("security: `troupe nodes` and `troupe actors` work for a monitoring user who may only listen to heartbeats and ask for actor lists", async () => {
+  it("security: `troupe nodes` and `troupe actors` work for a monitoring user who may only read the roster and ask for actor lists", async () => {
     const a = await node("s1", "a", s1());
     a.spawn(counter, { name: "counter" });
     const env = { NATS_URL: server.url, NATS_USER: "s1-monitor", NATS_PASSWORD: pw.monitor, NATS_INBOX_PREFIX: inboxPrefixOf("s1-monitor"), NODE_EXTRA_CA_CERTS: certs.caFile };
@@ -225,14 +225,14 @@ authorization {
     const ghost = troupe.membership.NodeHeartbeat.encode({ node: "ghost", incarnation: "x", startedAtMs: Date.now(), kinds: ["counter"], actorCount: 1, intervalMs: 500 }).finish();
     intruder.publish("troupe.s1.membership.heartbeat", ghost);
     const spy = intruder.subscribe("troupe.s1.>", { callback: (error) => void (error ?? violations.push("received a message of s1")) });
-    const lookup = await failure(intruder.request("troupe.s1.lookup", troupe.system.LookupRequest.encode({ name: "counter" }).finish(), { timeout: 2_000 }));
-    expect(lookup.message).to.equal('Permissions Violation for Publish to "troupe.s1.lookup"');
+    const lookup = await failure(intruder.request("troupe.s1.name.counter", troupe.system.LookupRequest.encode({ name: "counter" }).finish(), { timeout: 2_000 }));
+    expect(lookup.message).to.equal('Permissions Violation for Publish to "troupe.s1.name.counter"');
     await eventually("the server refused everything", () => violations.length >= 4);
     expect(violations).to.have.members([
       'Permissions Violation for Publish to "troupe.s1.node.a"',
       'Permissions Violation for Publish to "troupe.s1.membership.heartbeat"',
       'Permissions Violation for Subscription to "troupe.s1.>"',
-      'Permissions Violation for Publish to "troupe.s1.lookup"',
+      'Permissions Violation for Publish to "troupe.s1.name.counter"',
     ]);
     expect(await spy.closed).to.be.instanceOf(Error);
 

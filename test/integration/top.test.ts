@@ -12,7 +12,7 @@ import { eventually, eventuallyAsync } from "../helpers/conditions.js";
 import { startNatsWithConfig, type ConfiguredNats } from "../helpers/nats-with-config.js";
 import { inboxPrefixOf, nodeAndMonitorConfig } from "../helpers/role-users.js";
 import { startTmux, type TmuxSession } from "../helpers/tmux.js";
-import { runTroupe } from "../helpers/troupe-process.js";
+import { runTroupe, stopTroupeProcesses } from "../helpers/troupe-process.js";
 
 const PASSWORD = "top-test-password";
 /** What `troupe top` is given: the monitor role of docs/operations.md, nothing more. */
@@ -48,13 +48,17 @@ describe("troupe top: a live view of a running system, with the monitor role's p
     timers.splice(0).forEach(clearInterval);
     await Promise.all(sessions.splice(0).map((s) => s.kill()));
     await Promise.all(raws.splice(0).map((c) => c.close()));
+    await stopTroupeProcesses();
   });
 
   after(async () => {
     clearInterval(traffic);
-    await system?.shutdown();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      await system?.shutdown();
+    } finally {
+      await server?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** Tells to a stopped actor: each one a dead letter on node-a. */
@@ -141,23 +145,33 @@ describe("troupe top: a live view of a running system, with the monitor role's p
   });
 
   it("top --once: what came over the bus is printed escaped, so a forged answer cannot drive the terminal", async () => {
-    // Anyone who may answer on the actors subject (here a connection with the node role) can say anything.
+    // Anyone who may answer on a node's actors subject (here a connection with the node role) can say anything.
     const forger = await connect({ servers: server.url, user: "live-node", pass: PASSWORD });
     raws.push(forger);
-    forger.subscribe("troupe.live.actors", {
+    forger.subscribe("troupe.live.actors.node-a", {
       callback: (error, msg) => {
         if (error) return;
         const actors = [{ path: "/user/\u001b[2Jwiped", kind: "k\u001b[31m", restarts: 0, mailboxSize: 7, processed: 1 }];
         msg.respond(troupe.system.ActorList.encode({ node: "evil\u009b1m\u202e", actors, page: 1, pages: 1, total: 1 }).finish());
+        msg.respond(troupe.system.ActorList.encode({ node: "node-a", actors, page: 1, pages: 1, total: 1 }).finish());
       },
     });
     await forger.flush();
-    const top = runTroupe(["top", "--once", "--nats", server.url, "--system", "live"], MONITOR_ENV);
-    expect(await top.exited).to.equal(0);
-    const out = top.stdout();
-    expect(out).to.not.match(/[\u001b\u009b\u202e]/);
-    expect(out).to.contain("/user/\\x1b[2Jwiped");
-    expect(out).to.contain("evil\\x9b1m\\u202e");
-    expect(out).to.match(/^node-a\s/m);
+    // node-a keeps its own list to itself meanwhile, so the forged one is the answer top gets.
+    const transport = system.transport as { publish: (subject: string, data: Uint8Array, reply?: string) => void };
+    const publish = transport.publish;
+    transport.publish = (subject, data, reply) => (subject.includes(".troupe-actors-") ? undefined : publish.call(system.transport, subject, data, reply));
+    try {
+      const top = runTroupe(["top", "--once", "--nats", server.url, "--system", "live"], MONITOR_ENV);
+      expect(await top.exited).to.equal(0);
+      const out = top.stdout();
+      expect(out + top.stderr()).to.not.match(/[\u001b\u009b\u202e]/);
+      expect(out).to.contain("/user/\\x1b[2Jwiped");
+      expect(out).to.match(/^node-a\s/m);
+      // The answer naming a node that was not asked is refused, and said so, escaped.
+      expect(top.stderr()).to.contain("evil\\x9b1m\\u202e").and.contain("which was not asked");
+    } finally {
+      transport.publish = publish;
+    }
   });
 });

@@ -5,7 +5,7 @@ import type { EmbeddedNats } from "../../runtime/index.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
 import { eventually } from "../helpers/conditions.js";
 import { natsServerFor, processGone } from "../helpers/nats.js";
-import { runTroupe } from "../helpers/troupe-process.js";
+import { runTroupe, stopTroupeProcesses } from "../helpers/troupe-process.js";
 
 const SLOW_SUM = join(PROJECT_ROOT, "test", "fixtures", "slow-sum-topology.ts");
 
@@ -37,6 +37,15 @@ describe("troupe run supervises its worker processes (integration: nats-server, 
 
   before(async function () {
     nats = await natsServerFor(this);
+  });
+
+  /** Servers a case started of its own. */
+  const ownServers: EmbeddedNats[] = [];
+
+  // A case that failed leaves its run (and, through it, its workers) or node running: stop them here.
+  afterEach(async () => {
+    await stopTroupeProcesses();
+    await Promise.all(ownServers.splice(0).map((s) => s.stop()));
   });
 
   after(async () => {
@@ -98,6 +107,7 @@ describe("troupe run supervises its worker processes (integration: nats-server, 
 
   it("node: SIGTERM ends a node whose server has gone away within --shutdown-ms", async function () {
     const own = await natsServerFor(this);
+    ownServers.push(own);
     const node = runTroupe(["node", "--system", "lonely", "--node-id", "n1", "--nats", own.url, "--shutdown-ms", "1500"]);
     await node.ready();
     await own.stop();

@@ -10,6 +10,8 @@ import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { counter } from "../fixtures/counter.js";
 import { eventually, eventuallyAsync } from "../helpers/conditions.js";
 import { startTracing, type TracingHandle } from "../../runtime/tracing/index.js";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { ManualMetricReader } from "../helpers/metric-points.js";
 
 /** Tells every Ping on to the actor at its `replyTo`: a second hop in the same trace. */
 const forwarder = defineActor({
@@ -17,6 +19,18 @@ const forwarder = defineActor({
   init: () => ({}),
   handlers: {
     Ping: (_s, ping, ctx) => ctx.refFor(addressFromWire(ping.replyTo)!).tell(ping),
+  },
+});
+
+/** As `forwarder`, after an await: its send must still be in the message's trace. */
+const asyncForwarder = defineActor({
+  messages: { Ping },
+  init: () => ({}),
+  handlers: {
+    Ping: async (_s, ping, ctx) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      ctx.refFor(addressFromWire(ping.replyTo)!).tell(ping);
+    },
   },
 });
 
@@ -130,6 +144,19 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       await client.close();
     });
 
+    it("unsampled: a handler that is an async function keeps the message's context across its awaits; a synchronous one has it while it runs", async () => {
+      systems[1]!.spawn(asyncForwarder, { name: "async-forwarder" });
+      const client = network.connect("client");
+      const to = (target: string, seq: number, traceparent: string) =>
+        client.publish(systems[1]!.inboxSubject, encodeFrame([{ target, typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq, replyTo: witnessOnC.address }), sender: undefined, headers: { [TRACE_CONTEXT]: binary(traceparent) } }]));
+      to("/user/async-forwarder", 1, "00-c4f92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+      to("/user/forwarder", 2, "00-d4f92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+      await eventually("both Pings processed on c", () => seen.size === 2);
+      expect(seen.get(1)).to.include({ traceId: "c4f92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 0 });
+      expect(seen.get(2)).to.include({ traceId: "d4f92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 0 });
+      await client.close();
+    });
+
     /** Publishes a Ping for the forwarder on b from a plain client, with `headers` (a binary trace context under TRACE_CONTEXT). */
     const fromClient = (client: ReturnType<MemoryNetwork["connect"]>, seq: number, headers: Record<string, string> & { [TRACE_CONTEXT]?: Uint8Array }) =>
       client.publish(systems[1]!.inboxSubject, encodeFrame([{ target: "/user/forwarder", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq, replyTo: witnessOnC.address }), sender: undefined, headers }]));
@@ -187,6 +214,25 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       expect(seen.get(99)).to.include({ traceId: "abf92f3577b34da6a3ce929d0e0e4736", traceFlags: 0 });
       expect(systems[1]!.deadLetters.countOf("malformed-frame")).to.equal(0);
       await client.close();
+    });
+
+    it("malformed: ignored trace contexts are a metric, troupe.trace_context.ignored, on the node that received them", async () => {
+      const reader = new ManualMetricReader();
+      const provider = new MeterProvider({ readers: [reader] });
+      const d = await ActorSystem.start({ name: "hops", nodeId: "d", transport: network.connect("d"), tracing: true, membership: false, metrics: { meterProvider: provider } });
+      const client = network.connect("client");
+      try {
+        d.spawn(witness, { name: "witness" });
+        const zeroTrace = Uint8Array.from(binary("00-9bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")).fill(0, 2, 18);
+        for (const seq of [1, 2, 3]) client.publish(d.inboxSubject, encodeFrame([{ target: "/user/witness", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq }), sender: undefined, headers: { [TRACE_CONTEXT]: seq === 2 ? binary("00-9bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00") : zeroTrace } }]));
+        await eventually("the three Pings processed on d", () => seen.size === 3);
+        const points = await reader.points();
+        expect(points.value("troupe.trace_context.ignored", { "troupe.node.id": "d" })).to.equal(2);
+      } finally {
+        await client.close();
+        await d.shutdown();
+        await provider.shutdown();
+      }
     });
   });
 });

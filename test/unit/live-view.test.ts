@@ -49,13 +49,20 @@ describe("live view: rates from successive samples, and top's screen", () => {
     expect(view.totals).to.deep.include({ deadLetters: 10, deadLettersPerSecond: 3, restarts: 3, restartsPerSecond: 1, processedPerSecond: undefined });
   });
 
-  it("live view: a node heard in heartbeats whose actor list did not come is listed as not answering, with its heartbeat's actor count", () => {
+  it("live view: a node in the roster whose actor list did not come is listed as not answering, with the roster's actor count", () => {
     const view = liveView(first, sample(11_000, [], { a: { processed: 150, deadLetters: 4, restarts: 1 } }, ["a", "quiet"]));
     expect(view.nodes.map((n) => [n.node, n.answered, n.actors])).to.deep.equal([
       ["a", true, 0],
       ["quiet", false, 2],
     ]);
     expect(view.totals.processedPerSecond).to.equal(0);
+  });
+
+  it("live view: a roster longer than the nodes watched shows how many nodes the system has", () => {
+    const view = liveView(undefined, { ...sample(11_000, [], { a: { processed: 1, deadLetters: 0, restarts: 0 } }, ["a", "b"]), totalNodes: 5_000 });
+    expect(view.totals).to.deep.include({ nodes: 2, nodesInSystem: 5_000 });
+    expect(topScreen(view, "troupe top", { columns: 200, rows: 20 })[1]).to.match(/^nodes 2 of 5000 {2}actors/);
+    expect(liveView(undefined, sample(11_000, [], {}, ["a"])).totals).to.deep.include({ nodes: 1, nodesInSystem: 1 });
   });
 
   it("top screen: names from the bus are escaped and every line fits the terminal", () => {

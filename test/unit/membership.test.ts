@@ -4,7 +4,6 @@ import { Subjects } from "../../runtime/subjects.js";
 import { MemoryNetwork } from "../../runtime/transport/memory-network.js";
 import type { Transport } from "../../runtime/transport/transport.js";
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../../runtime/membership/heartbeat.js";
-import { listNodes } from "../../runtime/membership/list-nodes.js";
 import { Membership, type MembershipEvent, type MembershipOptions } from "../../runtime/membership/membership.js";
 import { settle } from "../helpers/conditions.js";
 
@@ -283,19 +282,6 @@ describe("membership (in-memory network, manual clock)", () => {
     const never = a.waitForNode("nobody", 1_000).then(() => undefined, (e: Error) => e.message);
     await advance(1_000, 100);
     expect(await never).to.equal("node nobody was not seen by node a within 1000 ms");
-  });
-
-  it("membership: listNodes hears the live nodes without joining", async () => {
-    local.a = { kinds: ["player"], actorCount: 2 };
-    await start("a");
-    await start("b");
-    const listing = listNodes(network.connect("cli"), SUBJECT, { clock, waitMs: 1_200 });
-    await advance(1_300, 50);
-    const nodes = await listing;
-    expect(nodes.map((n) => [n.node, n.self, n.kinds, n.actorCount])).to.deep.equal([
-      ["a", false, ["player"], 2],
-      ["b", false, [], 0],
-    ]);
   });
 
   it("membership: options are checked with clear errors", () => {

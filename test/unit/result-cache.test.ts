@@ -2,9 +2,11 @@ import { expect } from "chai";
 import { encodeEntry } from "../../runtime/cache/cache-entry.js";
 import { resultCacheKey } from "../../runtime/cache/cache-key.js";
 import { MemoryCacheStore } from "../../runtime/cache/memory-cache-store.js";
+import { InvalidCacheUrlError, openCacheStore } from "../../runtime/cache/open-result-cache.js";
 import { ResultCache } from "../../runtime/cache/result-cache.js";
 import type { CacheStore } from "../../runtime/cache/cache-store.js";
 import { ManualClock } from "../../runtime/testkit/manual-clock.js";
+import { eventually } from "../helpers/conditions.js";
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, "utf8");
 const text = (value: Uint8Array): string => Buffer.from(value).toString("utf8");
@@ -47,6 +49,35 @@ describe("memory cache store (unit)", () => {
     await store.release("k", "a");
     expect(await store.acquire("k", "c", 100), "a can no longer release b's lease").to.equal(false);
   });
+
+  it("memory store: a lease that ran out and was never released is forgotten", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryCacheStore({ clock });
+    expect(await store.acquire("k1", "a", 100)).to.equal(true);
+    expect(await store.acquire("k2", "b", 100)).to.equal(true);
+    clock.advance(100);
+    expect(await store.acquire("k3", "c", 100)).to.equal(true);
+    expect(store.leaseCount, "k1 and k2 ran out").to.equal(1);
+  });
+});
+
+describe("cache store URLs (unit)", () => {
+  for (const [what, url, shown] of [
+    ["a password holding '/' and '@'", "ftp://user:se/cr@et@host:21", "ftp://***@host:21"],
+    ["no host", "nats-kv://user:secret@", "nats-kv://***@"],
+    ["no scheme", "user:se/cret@host", "***@host"],
+  ] as const) {
+    it(`cache URL: a refused URL with ${what} is named without its credentials (${shown})`, () => {
+      let error: unknown;
+      try {
+        openCacheStore(url);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).to.be.instanceOf(InvalidCacheUrlError);
+      expect((error as Error).message).to.contain(JSON.stringify(shown)).and.not.match(/se\/?cr|secret/);
+    });
+  }
 });
 
 describe("result cache (unit)", () => {
@@ -131,6 +162,73 @@ describe("result cache (unit)", () => {
     await cache.getOrCompute(key, "t.Result", compute);
     expect((await cache.getOrCompute(key, "t.Result", compute)).outcome).to.equal("miss");
     expect(cache.counters.tooLarge).to.equal(2);
+  });
+
+  /** A memory store whose acquire or renew answers only when the test says. */
+  const heldBack = (memory: MemoryCacheStore, calls: string[]): CacheStore & { answer: (() => void)[] } => {
+    const answer: (() => void)[] = [];
+    const later = <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      calls.push(name);
+      return new Promise<void>((resolve) => answer.push(resolve)).then(fn);
+    };
+    return {
+      answer,
+      description: "held-back:",
+      get: (k) => memory.get(k),
+      set: (k, v, t) => memory.set(k, v, t),
+      acquire: (k, h, l) => (calls.includes("acquire") ? memory.acquire(k, h, l) : later("acquire", () => memory.acquire(k, h, l))),
+      renew: (k, h, l) => later("renew", () => memory.renew(k, h, l)),
+      release: (k, h) => {
+        calls.push("release");
+        return memory.release(k, h);
+      },
+      close: () => memory.close(),
+    };
+  };
+
+  it("lease: a renewal under way when the computation ends is waited for before the release, and none follows it", async () => {
+    const clock = new ManualClock(0);
+    const memory = new MemoryCacheStore({ clock });
+    const calls: string[] = [];
+    const store = heldBack(memory, calls);
+    const cache = new ResultCache(store, { ...silent, clock, leaseMs: 300 });
+    let computing = false;
+    let finish!: () => void;
+    const compute = async (): Promise<Uint8Array> => {
+      computing = true;
+      await new Promise<void>((resolve) => (finish = resolve));
+      return bytes("r");
+    };
+    const answer = cache.getOrCompute(key, "t.Result", compute);
+    await eventually("the acquire asked", () => store.answer.length === 1);
+    store.answer.shift()!();
+    await eventually("the computation started", () => computing);
+    clock.advance(100);
+    await eventually("a renewal asked", () => store.answer.length === 1);
+    finish();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls, "the release waits for the renewal under way").to.deep.equal(["acquire", "renew"]);
+    store.answer.shift()!();
+    expect((await answer).outcome).to.equal("miss");
+    clock.advance(1_000);
+    expect(calls, "no renewal after the computation").to.deep.equal(["acquire", "renew", "release"]);
+    expect(memory.leaseCount).to.equal(0);
+  });
+
+  it("lease: an acquire that timed out but was granted later is given back", async () => {
+    const clock = new ManualClock(0);
+    const memory = new MemoryCacheStore({ clock });
+    const calls: string[] = [];
+    const store = heldBack(memory, calls);
+    const cache = new ResultCache(store, { ...silent, clock, opTimeoutMs: 100 });
+    const answer = cache.getOrCompute(key, "t.Result", async () => bytes("r"));
+    await eventually("the acquire asked", () => store.answer.length === 1);
+    clock.advance(100);
+    expect((await answer).outcome).to.equal("bypass");
+    store.answer.shift()!();
+    await eventually("the late lease released", () => calls.includes("release"));
+    expect(memory.leaseCount).to.equal(0);
+    expect(await memory.acquire(key, "another node", 300), "the key is free at once").to.equal(true);
   });
 
   it("store down: requests are computed without it, it is said once, and it is used again once it answers", async () => {

@@ -1,0 +1,662 @@
+import { randomBytes } from "node:crypto";
+import { validateToken } from "../address.js";
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Subjects } from "../subjects.js";
+import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
+import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, type Heartbeat } from "./heartbeat.js";
+import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
+import type { NodeMembership } from "./node-membership.js";
+import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
+import { RateWindow } from "./rate-window.js";
+import { decodeChange, decodeDigest, encodeChange, encodeDigest, isNodeId, kindOfDirect, xorHex, type Change } from "./ring-messages.js";
+import { RingView, type ViewChange } from "./ring-view.js";
+import { fetchRoster } from "./roster.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** How long a direct probe of a silent node waits for its answer, by default. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 250;
+/** How often each node sends its digest to one member picked at random, by default. */
+export const DEFAULT_REPAIR_INTERVAL_MS = 10_000;
+/** Nodes a digest repair probes at most (those one roster has and the other has not, or with other kinds). */
+export const MAX_REPAIR_PROBES = 32;
+/** Probes answered, and strangers told they are not in the view, at most per check period. */
+export const MAX_ANSWERS_PER_CHECK = 32;
+/** How long a removed incarnation is kept from coming back through a roster, by default. */
+export const DEFAULT_TOMBSTONE_MS = 60_000;
+
+export interface RingMembershipOptions {
+  readonly transport: Transport;
+  /** The system's subjects: `membershipTo`, `membershipChanges` and `membershipRoster`. */
+  readonly subjects: Subjects;
+  readonly nodeId: string;
+  readonly clock: Clock;
+  /** Default `DEFAULT_HEARTBEAT_INTERVAL_MS` (500). */
+  readonly intervalMs?: number;
+  /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
+  readonly failureTimeoutMs?: number;
+  /** Most other nodes in the view. Default `DEFAULT_MAX_NODES` (1,000). */
+  readonly maxNodes?: number;
+  /** Most kinds one node may announce. Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
+  readonly maxKindsPerNode?: number;
+  /**
+   * How long a probe waits for its answer; also the delay between monitors' `lost` notices by rank.
+   * Default `DEFAULT_PROBE_TIMEOUT_MS` (250), or an eighth of `failureTimeoutMs` if less; at most half of it.
+   */
+  readonly probeTimeoutMs?: number;
+  /** Default `DEFAULT_REPAIR_INTERVAL_MS` (10,000). */
+  readonly repairIntervalMs?: number;
+  /** How long the roster read at start (and by a repair) may take. Default: `failureTimeoutMs`. */
+  readonly rosterTimeoutMs?: number;
+  /** What this node hosts, read at every heartbeat. */
+  readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
+  /** Told about each message refused, with its reason (as `Membership`'s). */
+  readonly onInvalid?: (detail: string, bytes: Uint8Array, reason: HeartbeatRefusal) => void;
+}
+
+/**
+ * Which nodes of a system are alive, with heartbeats to a few monitors instead of to everyone
+ * (docs/scale.md, "three monitors on a ring"): each node sends its heartbeat every `intervalMs` to its
+ * monitors (`membership.to.<monitor>`), the next members after it on a hash ring picked across NATS
+ * servers; a monitor that hears nothing for `failureTimeoutMs` (the probe included: it starts
+ * `probeTimeoutMs` earlier) probes the node once and, unanswered, tells everybody (`lost` on `membership.changes`), the nearest monitor first and the others only if
+ * no notice came. A node announces its start (and any change of kinds or server) as `joined` and its
+ * shutdown as `left`, reads the roster from any member at start, and compares digests with a random
+ * member every `repairIntervalMs` to repair notices it missed. Same surface and events as
+ * `Membership`.
+ *
+ * Notices are not trusted: `joined` and `left` only from the node itself, and a claimed restart or
+ * leave waits `silenceMs` for the node to refute it (it reads the claim too); `lost` only from one of
+ * the node's monitors in this view, and never about a node this one monitors and heard lately; a node
+ * that reads `lost` about itself announces itself again. Refusals are counted by reason.
+ */
+export class RingMembership implements NodeMembership {
+  readonly incarnation = randomBytes(8).toString("hex");
+  readonly intervalMs: number;
+  readonly failureTimeoutMs: number;
+  /** How long a claimed restart or leave waits for the node to refute it: an interval and a quarter. */
+  readonly silenceMs: number;
+  readonly maxNodes: number;
+  readonly maxKindsPerNode: number;
+  readonly probeTimeoutMs: number;
+  readonly repairIntervalMs: number;
+  private readonly view: RingView;
+  private readonly refusals = new Map<HeartbeatRefusal, number>();
+  private readonly listeners = new Set<(event: MembershipEvent) => void>();
+  private readonly timers = new Set<TimerHandle>();
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private state: "new" | "running" | "stopped" = "new";
+  private viewVersion = 0;
+  private startedAtMs = 0;
+  private reconnectedAtMs = 0;
+  private announced: { kinds: readonly string[]; server: string } = { kinds: [], server: "" };
+  /** When each node of the view was last heard from directly (its heartbeats, its probe answers). */
+  private readonly lastHeard = new Map<string, number>();
+  /** The nodes this one monitors, each with when it started to. */
+  private monitoring: { version: number; since: Map<string, number> } = { version: -1, since: new Map() };
+  /** Nodes found silent: being probed, or waiting for their turn to be announced lost. */
+  private readonly suspects = new Set<string>();
+  private readonly probes = new Map<string, { readonly promise: Promise<boolean>; readonly answered: () => void }>();
+  private readonly answers: RateWindow;
+  private refuteTimer: TimerHandle | undefined;
+  private lastRefutedMs = Number.NEGATIVE_INFINITY;
+  private repairing = false;
+  private lastRepairMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: RingMembershipOptions) {
+    validateToken("node id", options.nodeId);
+    this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
+    if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
+      throw new RangeError(`intervalMs must be a whole number of milliseconds from 1 to 2^32-1, got ${this.intervalMs}`);
+    }
+    if (!Number.isFinite(this.failureTimeoutMs) || this.failureTimeoutMs <= this.intervalMs) {
+      throw new RangeError(`failureTimeoutMs (${this.failureTimeoutMs}) must be greater than intervalMs (${this.intervalMs}): a node is lost only after missing heartbeats`);
+    }
+    this.silenceMs = Math.ceil(this.intervalMs * 1.25);
+    this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
+    this.maxKindsPerNode = options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE;
+    this.probeTimeoutMs = options.probeTimeoutMs ?? Math.min(DEFAULT_PROBE_TIMEOUT_MS, Math.max(1, Math.floor(this.failureTimeoutMs / 8)));
+    if (this.probeTimeoutMs > this.failureTimeoutMs / 2) throw new RangeError(`probeTimeoutMs (${this.probeTimeoutMs}) must be at most half of failureTimeoutMs (${this.failureTimeoutMs})`);
+    this.repairIntervalMs = options.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS;
+    for (const [name, value] of [["maxNodes", this.maxNodes], ["maxKindsPerNode", this.maxKindsPerNode], ["probeTimeoutMs", this.probeTimeoutMs], ["repairIntervalMs", this.repairIntervalMs]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
+    }
+    this.view = new RingView({ self: options.nodeId, maxNodes: this.maxNodes, silenceMs: this.silenceMs, tombstoneMs: DEFAULT_TOMBSTONE_MS });
+    this.answers = new RateWindow(MAX_ANSWERS_PER_CHECK, this.checkPeriodMs);
+  }
+
+  get checkPeriodMs(): number {
+    return Math.min(this.intervalMs, this.failureTimeoutMs / 4);
+  }
+
+  get version(): number {
+    return this.viewVersion;
+  }
+
+  /** Subscribes, announces this node, reads the roster from a member, and starts heartbeating. */
+  async start(): Promise<void> {
+    if (this.state !== "new") throw new Error(`membership of node ${this.options.nodeId} was already started`);
+    const { transport, subjects, clock, nodeId } = this.options;
+    this.state = "running";
+    this.viewVersion++;
+    this.startedAtMs = this.reconnectedAtMs = clock.now();
+    this.view.placeSelf(this.server());
+    this.unsubscribes.push(
+      transport.subscribe(subjects.membershipTo(nodeId), (message) => this.guard(message, () => this.onDirect(message))),
+      transport.subscribe(subjects.membershipChanges, (message) => this.guard(message, () => this.onChange(message.data))),
+      transport.onEvent((event) => {
+        if (event.type === "closed") this.halt();
+        // Silence is counted from a reconnection: what was missed while away says nothing of the others.
+        if (event.type === "reconnect") this.reconnectedAtMs = clock.now();
+      }),
+    );
+    try {
+      this.announce();
+    } catch (error) {
+      this.halt();
+      throw error;
+    }
+    await transport.flush();
+    const roster = await fetchRoster(transport, subjects.membershipRoster, {
+      system: subjects.system,
+      timeoutMs: this.options.rosterTimeoutMs ?? this.failureTimeoutMs,
+      maxNodes: this.maxNodes + 1,
+      maxKindsPerNode: this.maxKindsPerNode,
+      onInvalid: (detail) => this.refuse("malformed", detail, EMPTY),
+    });
+    if (this.state !== "running") return;
+    const now = clock.now();
+    // A roster is second-hand and may be older than a notice read meanwhile (a node that announced its
+    // kinds after the roster was taken): it only adds what this view lacks.
+    for (const info of roster?.nodes ?? []) {
+      if (info.node !== nodeId && !this.view.knows(info.node, info.incarnation) && !this.view.removedLately(info.node, info.incarnation, now)) this.apply(this.view.joined(heartbeatOf(info, subjects.system), now), EMPTY);
+    }
+    this.beat();
+    this.every(this.intervalMs, () => this.beat());
+    this.every(this.checkPeriodMs, () => this.check(), true);
+    this.every(this.repairIntervalMs, () => this.sendDigest());
+    await transport.flush();
+  }
+
+  /** Announces that this node is leaving, so the others drop it, and stops. */
+  async stop(): Promise<void> {
+    if (this.state !== "running") return;
+    const self = this.heartbeat();
+    this.halt();
+    try {
+      this.options.transport.publish(this.options.subjects.membershipChanges, encodeChange("left", self, this.options.nodeId, this.options.subjects.system));
+      await this.options.transport.flush();
+    } catch {
+      // The transport is already closed: the monitors will notice the silence instead.
+    }
+  }
+
+  nodes(): NodeInfo[] {
+    if (this.state !== "running") return [];
+    return [this.selfInfo(), ...this.view.list()].sort(byNode);
+  }
+
+  isAlive(node: string): boolean {
+    return this.state === "running" && (node === this.options.nodeId || this.view.has(node));
+  }
+
+  refused(): Record<HeartbeatRefusal, number> {
+    return refusalCounts(this.refusals);
+  }
+
+  onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  waitForNode(node: string, timeoutMs: number): Promise<NodeInfo> {
+    const alive = this.nodes().find((n) => n.node === node);
+    if (alive) return Promise.resolve(alive);
+    return new Promise((resolve, reject) => {
+      const timer = this.options.clock.setTimeout(() => {
+        off();
+        reject(new Error(`node ${node} was not seen by node ${this.options.nodeId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onEvent((event) => {
+        if ((event.type === "joined" || event.type === "restarted") && event.node.node === node) {
+          this.options.clock.clearTimeout(timer);
+          off();
+          resolve(event.node);
+        }
+      });
+    });
+  }
+
+  /** The nodes this node monitors now (for tests and introspection). */
+  monitored(): string[] {
+    return [...this.monitoredSince().keys()].sort();
+  }
+
+  /** This node's monitors now, nearest first. */
+  monitors(): readonly string[] {
+    return this.state === "running" ? this.view.ring.monitorsOf(this.options.nodeId) : [];
+  }
+
+  // ---- receiving ----
+
+  /** Heartbeats and probes of the nodes this one monitors, digests, and notices meant for it alone. */
+  private onDirect(message: InboundMessage): void {
+    const kind = kindOfDirect(message.data);
+    if (kind === "digest") return this.onDigest(message.data);
+    if (kind === "change") {
+      const decoded = decodeChange(message.data, this.checks());
+      if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
+      // A monitor heard this node's heartbeats without having it in its view: announce it again.
+      const { kind: type, node } = decoded.value;
+      if (type === "lost" && node.node === this.options.nodeId && node.incarnation === this.incarnation) this.refuteSoon();
+      return;
+    }
+    const decoded = decodeHeartbeat(message.data, this.checks());
+    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
+    const beat = decoded.heartbeat;
+    if (message.reply !== undefined) this.answerProbe(message.reply);
+    if (beat.node === this.options.nodeId) {
+      if (beat.incarnation !== this.incarnation) this.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, message.data);
+      return;
+    }
+    this.probes.get(beat.node)?.answered();
+    if (this.view.knows(beat.node, beat.incarnation)) {
+      const now = this.options.clock.now();
+      this.lastHeard.set(beat.node, now);
+      // A node's own heartbeat carries its current kinds: it corrects a view that read older ones (a
+      // repair probes such nodes for this).
+      const known = this.view.get(beat.node);
+      if (known?.incarnation === beat.incarnation && !sameKinds(known.kinds, beat.kinds)) return this.apply(this.view.joined(beat, now), message.data);
+      this.view.learnServer(beat.node, beat.incarnation, beat.server ?? "");
+      return;
+    }
+    // Not in this view (a loss announced while it was cut off, or a notice missed): tell it, so it
+    // announces itself again.
+    if (!this.answers.take(this.options.clock.now())) return this.refuse("over-rate", `heartbeat from ${beat.node}, not in the view: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
+    this.send(this.options.subjects.membershipTo(beat.node), encodeChange("lost", beat, this.options.nodeId, this.options.subjects.system));
+  }
+
+  private onChange(bytes: Uint8Array): void {
+    const decoded = decodeChange(bytes, this.checks());
+    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
+    const change = decoded.value;
+    const { node, incarnation } = change.node;
+    const now = this.options.clock.now();
+    if (change.kind !== "lost" && change.reporter !== node) {
+      return this.refuse("forged-reporter", `${change.kind} notice about node ${node} sent by ${change.reporter}: only a node announces itself`, bytes);
+    }
+    if (node === this.options.nodeId) return this.aboutSelf(change, bytes);
+    if (change.kind === "joined") return this.apply(this.view.joined(change.node, now), bytes);
+    if (change.kind === "left") {
+      this.view.leaving(node, incarnation, now);
+      return this.settleLater();
+    }
+    const known = this.view.get(node);
+    if (known === undefined || known.incarnation !== incarnation) {
+      this.view.remove(node, incarnation, "lost", now); // remembered, so that a roster read now does not bring it back
+      return;
+    }
+    if (!this.view.ring.monitorsOf(node).includes(change.reporter)) {
+      return this.refuse("not-a-monitor", `lost notice about node ${node} from ${change.reporter}, not one of its monitors here`, bytes);
+    }
+    // This node watches it too: silence is judged from when it last heard it, or began to watch it.
+    const since = this.monitoredSince().get(node);
+    const heard = since === undefined ? undefined : Math.max(this.lastHeard.get(node) ?? since, since);
+    if (heard !== undefined && now - heard <= this.failureTimeoutMs) {
+      return this.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${now - heard} ms ago`, bytes);
+    }
+    this.emit(this.view.remove(node, incarnation, "lost", now));
+  }
+
+  /** A notice about this very node: its own echo, or a claim to refute while it runs. */
+  private aboutSelf(change: Change, bytes: Uint8Array): void {
+    const mine = change.node.incarnation === this.incarnation;
+    if (change.kind === "joined" && !mine) {
+      this.refuse("node-id-in-use", `another process announces this node's id ${change.node.node} (incarnation ${change.node.incarnation})`, bytes);
+      this.refuteSoon();
+    } else if (change.kind === "left" && mine && change.reporter === this.options.nodeId) {
+      this.refuse("leave-contradicted", `a notice that this node is leaving, while it runs`, bytes);
+      this.refuteSoon();
+    } else if (change.kind === "lost" && mine) this.refuteSoon();
+  }
+
+  private onDigest(bytes: Uint8Array): void {
+    const decoded = decodeDigest(bytes, this.options.subjects.system);
+    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
+    const theirs = decoded.value;
+    if (theirs.node === this.options.nodeId) return;
+    const mine = this.view.digest(this.incarnation, this.announced.kinds);
+    if (theirs.count === mine.count && theirs.xor === xorHex(mine.high, mine.low)) return;
+    const now = this.options.clock.now();
+    if (this.repairing || now - this.lastRepairMs < this.repairIntervalMs / 2) {
+      return this.refuse("over-rate", `digest from ${theirs.node} differs, but a repair ran ${now - this.lastRepairMs} ms ago`, EMPTY);
+    }
+    void this.repair(theirs.node);
+  }
+
+  /**
+   * Reads `peer`'s roster and settles each difference by probing the node concerned: one the peer
+   * has and this view lacks joins if it answers; one this view has and the peer lacks is dropped if
+   * it does not (locally: this node need not be its monitor); one of the same incarnation with other
+   * kinds takes the kinds its answer carries (the node's own word, never the peer's). Then tells the
+   * peer of its own digest when the peer lacked something or had other kinds, so that it repairs in turn.
+   */
+  private async repair(peer: string): Promise<void> {
+    const { transport, subjects, clock, nodeId } = this.options;
+    this.repairing = true;
+    this.lastRepairMs = clock.now();
+    try {
+      const roster = await fetchRoster(transport, subjects.membershipRoster, {
+        member: peer,
+        system: subjects.system,
+        timeoutMs: this.options.rosterTimeoutMs ?? this.failureTimeoutMs,
+        maxNodes: this.maxNodes + 1,
+        maxKindsPerNode: this.maxKindsPerNode,
+        onInvalid: (detail) => this.refuse("malformed", detail, EMPTY),
+      });
+      if (roster === undefined || this.state !== "running") return;
+      const now = clock.now();
+      const theirs = new Set(roster.nodes.map((n) => n.node));
+      const toAdd: NodeInfo[] = [];
+      const toRefresh: NodeInfo[] = [];
+      let peerLacks = false;
+      for (const info of roster.nodes) {
+        if (info.node === nodeId) {
+          peerLacks ||= info.incarnation !== this.incarnation || !sameKinds(info.kinds, this.announced.kinds);
+          continue;
+        }
+        const known = this.view.get(info.node);
+        if (known === undefined) {
+          if (!this.view.removedLately(info.node, info.incarnation, now)) toAdd.push(info);
+        } else if (known.incarnation !== info.incarnation) this.apply(this.view.joined(heartbeatOf(info, subjects.system), now), EMPTY);
+        else if (!sameKinds(known.kinds, info.kinds)) toRefresh.push(info);
+      }
+      const toCheck = roster.complete ? this.view.ids().filter((node) => !theirs.has(node)) : [];
+      const probed = [...toAdd.map((info) => info.node), ...toCheck, ...toRefresh.map((info) => info.node)].slice(0, MAX_REPAIR_PROBES);
+      // An answer is a heartbeat of the node's own: read by `onDirect`, it also corrects this view's kinds.
+      const answered = new Map(await Promise.all(probed.map(async (node) => [node, await this.probe(node)] as const)));
+      if (this.state !== "running") return;
+      const later = clock.now();
+      for (const info of toAdd) if (answered.get(info.node) === true && !this.view.has(info.node)) this.apply(this.view.joined(heartbeatOf(info, subjects.system), later), EMPTY);
+      // Still other kinds than the peer's after the node answered: the peer's are the old ones.
+      for (const info of toRefresh) {
+        const known = this.view.get(info.node);
+        if (answered.get(info.node) === true && known?.incarnation === info.incarnation && !sameKinds(known.kinds, info.kinds)) peerLacks = true;
+      }
+      peerLacks ||= !theirs.has(nodeId);
+      for (const node of toCheck) {
+        const known = this.view.get(node);
+        if (answered.get(node) === false && known) this.emit(this.view.remove(node, known.incarnation, "lost", later));
+        else if (answered.get(node) === true) peerLacks = true;
+      }
+      if (peerLacks) this.sendDigest(peer);
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  // ---- loss detection ----
+
+  /** The nodes this one monitors, by its view of the ring, each with when it began to. */
+  private monitoredSince(): Map<string, number> {
+    const ring = this.view.ring;
+    if (this.monitoring.version !== ring.version) {
+      const now = this.options.clock.now();
+      const since = new Map<string, number>();
+      if (this.state === "running") for (const node of ring.monitoredBy(this.options.nodeId)) since.set(node, this.monitoring.since.get(node) ?? now);
+      this.monitoring = { version: ring.version, since };
+    }
+    return this.monitoring.since;
+  }
+
+  private check(): void {
+    const now = this.options.clock.now();
+    this.emit(this.view.settle(now));
+    for (const [node, since] of this.monitoredSince()) {
+      if (this.suspects.has(node)) continue;
+      const heard = Math.max(this.lastHeard.get(node) ?? since, since, this.reconnectedAtMs);
+      // The probe starts early enough that, unanswered, the node has been silent for the whole
+      // timeout when it ends: losses are seen as soon as with all-to-all heartbeats.
+      if (now - heard > this.failureTimeoutMs - this.probeTimeoutMs) this.suspect(node);
+    }
+  }
+
+  /** A monitored node is silent: probe it; unanswered, announce it lost in turn (nearest monitor first). */
+  private suspect(node: string): void {
+    const info = this.view.get(node);
+    if (info === undefined) return;
+    const { clock, nodeId } = this.options;
+    this.suspects.add(node);
+    const since = clock.now();
+    const stillSilent = (): boolean =>
+      this.state === "running" && this.view.get(node)?.incarnation === info.incarnation && (this.lastHeard.get(node) ?? Number.NEGATIVE_INFINITY) < since;
+    void this.probe(node).then((answered) => {
+      const rank = this.view.ring.monitorsOf(node).indexOf(nodeId);
+      if (answered || rank < 0 || !stillSilent()) return this.suspects.delete(node);
+      const announce = (): void => {
+        this.suspects.delete(node);
+        if (!stillSilent()) return;
+        this.send(this.options.subjects.membershipChanges, encodeChange("lost", heartbeatOf(info, this.options.subjects.system), nodeId, this.options.subjects.system));
+        this.emit(this.view.remove(node, info.incarnation, "lost", clock.now()));
+      };
+      // The nearest monitor announces at once, the next ones later, each only if no notice came.
+      if (rank === 0) announce();
+      else this.after(rank * this.probeTimeoutMs, announce);
+    });
+  }
+
+  /**
+   * Sends this node's heartbeat to `node` as a request, answered by the node's heartbeat to this
+   * node's own `to` subject; true if any heartbeat of it comes within `probeTimeoutMs`. A timer that
+   * fires late (this process stalled) decides nothing: the answer may be waiting to be read.
+   */
+  private probe(node: string): Promise<boolean> {
+    const pending = this.probes.get(node);
+    if (pending) return pending.promise;
+    const { clock, subjects, nodeId } = this.options;
+    let settle!: (answered: boolean) => void;
+    const promise = new Promise<boolean>((resolve) => (settle = resolve));
+    const dueMs = clock.now() + this.probeTimeoutMs;
+    const timer = this.after(this.probeTimeoutMs, () => {
+      this.probes.delete(node);
+      settle(clock.now() - dueMs > this.checkPeriodMs);
+    });
+    this.probes.set(node, {
+      promise,
+      answered: () => {
+        this.cancel(timer);
+        this.probes.delete(node);
+        settle(true);
+      },
+    });
+    this.send(subjects.membershipTo(node), encodeHeartbeat(this.heartbeat()), subjects.membershipTo(nodeId));
+    return promise;
+  }
+
+  /** Answers a probe with this node's heartbeat, on a `membership.to.<node>` subject or a request inbox only. */
+  private answerProbe(reply: string): void {
+    const { subjects } = this.options;
+    const to = subjects.membershipTo("");
+    const mayAnswer = reply.startsWith(to) ? isNodeId(reply.slice(to.length)) : subjects.answersTo(reply);
+    if (!mayAnswer) return this.refuse("malformed", `probe asks for an answer on ${reply.slice(0, 120)}: not answered`, EMPTY);
+    if (!this.answers.take(this.options.clock.now())) return this.refuse("over-rate", `probe not answered: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
+    // From a timer, as heartbeats are sent: a node whose timers no longer run sends no heartbeats, and
+    // must not look alive because its connection still reads.
+    this.after(0, () => this.send(reply, encodeHeartbeat(this.heartbeat())));
+  }
+
+  // ---- sending ----
+
+  private beat(): void {
+    const { kinds } = this.options.localInfo();
+    const server = this.server();
+    if (server !== this.announced.server || !sameKinds(kinds, this.announced.kinds)) {
+      this.view.placeSelf(server);
+      this.announce();
+    }
+    const bytes = encodeHeartbeat(this.heartbeat());
+    for (const monitor of this.view.ring.monitorsOf(this.options.nodeId)) this.send(this.options.subjects.membershipTo(monitor), bytes);
+  }
+
+  /** Publishes `joined` with this node's heartbeat: at start, on a change of kinds or server, to refute a claim. */
+  private announce(): void {
+    const self = this.heartbeat();
+    this.announced = { kinds: [...self.kinds], server: self.server ?? "" };
+    this.options.transport.publish(this.options.subjects.membershipChanges, encodeChange("joined", self, this.options.nodeId, this.options.subjects.system));
+  }
+
+  /** Announces this node again soon: at once, or a moment after the last time, however many claims came. */
+  private refuteSoon(): void {
+    if (this.refuteTimer !== undefined || this.state !== "running") return;
+    const gapMs = Math.max(1, Math.floor(this.intervalMs / 5));
+    const waitMs = Math.max(0, this.lastRefutedMs + gapMs - this.options.clock.now());
+    this.refuteTimer = this.after(waitMs, () => {
+      this.refuteTimer = undefined;
+      this.lastRefutedMs = this.options.clock.now();
+      try {
+        this.announce();
+      } catch {
+        // The transport has closed; its "closed" event stops the membership.
+      }
+    });
+  }
+
+  private sendDigest(to?: string): void {
+    const ids = this.view.ids();
+    const peer = to ?? ids[Math.floor(Math.random() * ids.length)];
+    if (peer === undefined) return;
+    const { count, high, low } = this.view.digest(this.incarnation, this.announced.kinds);
+    this.send(this.options.subjects.membershipTo(peer), encodeDigest({ node: this.options.nodeId, count, xor: xorHex(high, low) }, this.options.subjects.system));
+  }
+
+  private send(subject: string, bytes: Uint8Array, reply?: string): void {
+    try {
+      this.options.transport.publish(subject, bytes, reply);
+    } catch {
+      // Publishing fails once the transport has closed; its "closed" event stops the membership.
+    }
+  }
+
+  // ---- bookkeeping ----
+
+  private apply(change: ViewChange, bytes: Uint8Array): void {
+    if (change.refused) this.refuse(change.refused.reason, change.refused.detail, change.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
+    if (change.changed) this.viewVersion++;
+    this.emit(change.events);
+    this.settleLater();
+  }
+
+  /** Arms a timer for the earliest claimed restart or leave (the check also settles them). */
+  private settleLater(): void {
+    const dueMs = this.view.nextDueMs();
+    if (dueMs === undefined) return;
+    this.after(Math.max(0, dueMs - this.options.clock.now()), () => this.emit(this.view.settle(this.options.clock.now())));
+  }
+
+  private emit(events: readonly MembershipEvent[]): void {
+    if (events.length === 0 || this.state !== "running") return;
+    this.viewVersion++;
+    for (const event of events) {
+      if (event.type !== "joined") {
+        this.lastHeard.delete(event.node.node);
+        this.suspects.delete(event.node.node);
+      }
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch {
+          // Listeners observe; they cannot break membership.
+        }
+      }
+    }
+  }
+
+  private refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+    try {
+      this.options.onInvalid?.(detail, bytes, reason);
+    } catch {
+      // The caller's counter cannot break the subscription.
+    }
+  }
+
+  /** Nothing from the bus throws out of a subscription callback. */
+  private guard(message: InboundMessage, handle: () => void): void {
+    if (this.state !== "running") return;
+    try {
+      handle();
+    } catch (error) {
+      this.refuse("malformed", `membership message on ${message.subject}: ${(error as Error).message}`, message.data);
+    }
+  }
+
+  private checks(): { readonly system: string; readonly maxKinds: number } {
+    return { system: this.options.subjects.system, maxKinds: this.maxKindsPerNode };
+  }
+
+  private server(): string {
+    return this.options.transport.serverId?.() ?? "";
+  }
+
+  private heartbeat(): Heartbeat {
+    const { kinds, actorCount } = this.options.localInfo();
+    return { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds, actorCount, intervalMs: this.intervalMs, leaving: false, system: this.options.subjects.system, server: this.server() };
+  }
+
+  private selfInfo(): NodeInfo {
+    const { kinds, actorCount } = this.options.localInfo();
+    return { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds: [...kinds], actorCount, lastSeenMs: this.options.clock.now(), self: true, server: this.server() };
+  }
+
+  /** Runs `task` every `periodMs`; with `guarded`, a round that comes late (this process stalled) is skipped. */
+  private every(periodMs: number, task: () => void, guarded = false): void {
+    const { clock } = this.options;
+    const schedule = (): void => {
+      const dueMs = clock.now() + periodMs;
+      this.after(periodMs, () => {
+        // A check that runs late means this process was stalled: the others' heartbeats still wait to
+        // be read, so judging them now would find everyone silent. Skip a round.
+        if (!guarded || clock.now() - dueMs <= this.checkPeriodMs) task();
+        if (this.state === "running") schedule();
+      });
+    };
+    schedule();
+  }
+
+  private after(delayMs: number, task: () => void): TimerHandle {
+    const handle = this.options.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      if (this.state === "running") task();
+    }, delayMs);
+    this.timers.add(handle);
+    return handle;
+  }
+
+  private cancel(handle: TimerHandle): void {
+    this.options.clock.clearTimeout(handle);
+    this.timers.delete(handle);
+  }
+
+  private halt(): void {
+    if (this.state !== "running") return;
+    this.state = "stopped";
+    this.viewVersion++;
+    for (const handle of this.timers) this.options.clock.clearTimeout(handle);
+    this.timers.clear();
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    for (const probe of [...this.probes.values()]) probe.answered();
+    this.view.clear();
+    this.lastHeard.clear();
+    this.suspects.clear();
+  }
+}
+
+function heartbeatOf(info: NodeInfo, system: string): Heartbeat {
+  return { node: info.node, incarnation: info.incarnation, startedAtMs: info.startedAtMs, kinds: info.kinds, actorCount: info.actorCount, intervalMs: 0, leaving: false, system, server: info.server ?? "" };
+}
+
+function sameKinds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((kind, i) => kind === b[i]);
+}

@@ -1,0 +1,59 @@
+import { expect } from "chai";
+import { ActorSystem, MemoryNetwork } from "../../runtime/index.js";
+import { listNodes } from "../../runtime/membership/list-nodes.js";
+import type { NodeInfo } from "../../runtime/membership/node-table.js";
+import { serveRoster } from "../../runtime/membership/roster.js";
+import { Subjects } from "../../runtime/subjects.js";
+import type { Unsubscribe } from "../../runtime/transport/transport.js";
+import { eventually } from "../helpers/conditions.js";
+
+const SUBJECT = new Subjects("troupe", "unit").membershipRoster;
+
+describe("listNodes: a system's nodes from one member's roster (in-memory network)", () => {
+  let network: MemoryNetwork;
+  let stops: Unsubscribe[];
+
+  beforeEach(() => {
+    network = new MemoryNetwork();
+    stops = [];
+  });
+  afterEach(() => stops.forEach((stop) => stop()));
+
+  it("listNodes: lists the nodes of running systems without joining, with the total", async () => {
+    const nodes = await Promise.all(["a", "b"].map((nodeId) => ActorSystem.start({ name: "unit", nodeId, transport: network.connect(nodeId) })));
+    try {
+      await eventually("a and b see each other", () => nodes.every((n) => n.nodes().length === 2));
+      const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit" });
+      expect(listing.nodes.map((n) => [n.node, n.self])).to.deep.equal([
+        ["a", false],
+        ["b", false],
+      ]);
+      expect(listing.total).to.equal(2);
+      expect(["a", "b"]).to.include(listing.answerer);
+      expect(listing.next).to.equal(undefined);
+    } finally {
+      await Promise.all(nodes.map((n) => n.shutdown()));
+    }
+  });
+
+  it("listNodes: pages with limit and after through 10,000 members, one request per 1,000", async () => {
+    const members: NodeInfo[] = Array.from({ length: 10_000 }, (_, i) => ({ node: `n${String(i).padStart(5, "0")}`, incarnation: "i", startedAtMs: 0, kinds: [], actorCount: 0, lastSeenMs: 0, self: false }));
+    const transport = network.connect("member");
+    let requests = 0;
+    stops.push(serveRoster({ transport, subject: SUBJECT, system: "unit", nodeId: "member", nodes: () => (requests++, members) }));
+    const cli = network.connect("cli");
+    const first = await listNodes(cli, SUBJECT, { system: "unit", limit: 2_500 });
+    expect(first.nodes).to.have.length(2_500);
+    expect(first.total).to.equal(10_000);
+    expect(first.next).to.equal("n02499");
+    expect(requests).to.equal(3);
+    const last = await listNodes(cli, SUBJECT, { system: "unit", limit: 2_500, after: "n07499" });
+    expect(last.nodes.map((n) => n.node)).to.deep.equal(members.slice(7_500).map((n) => n.node));
+    expect(last.next).to.equal(undefined);
+  });
+
+  it("listNodes: nobody answering is an empty listing with no answerer", async () => {
+    const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", waitMs: 200 });
+    expect(listing).to.deep.equal({ nodes: [], total: 0, answerer: undefined, next: undefined });
+  });
+});

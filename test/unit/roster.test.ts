@@ -1,0 +1,180 @@
+import { expect } from "chai";
+import { NodeHeartbeat, RosterPage, RosterRequest } from "../../runtime/codec/wire-types.js";
+import type { NodeInfo } from "../../runtime/membership/node-table.js";
+import { fetchRoster, serveRoster, type RosterRefusal } from "../../runtime/membership/roster.js";
+import { Subjects } from "../../runtime/subjects.js";
+import { MemoryNetwork } from "../../runtime/transport/memory-network.js";
+import type { Transport, Unsubscribe } from "../../runtime/transport/transport.js";
+import { eventually } from "../helpers/conditions.js";
+
+const SYSTEM = "unit";
+const SUBJECT = new Subjects("troupe", SYSTEM).membershipRoster;
+
+function nodeInfo(i: number, kinds: string[] = ["worker"]): NodeInfo {
+  return { node: `n${String(i).padStart(5, "0")}`, incarnation: `inc-${i}`, startedAtMs: 1_000 + i, kinds, actorCount: i % 7, lastSeenMs: 0, self: false, server: `server-${i % 3}` };
+}
+
+describe("roster (in-memory network)", () => {
+  let network: MemoryNetwork;
+  let stops: Unsubscribe[];
+  let reader: Transport;
+
+  beforeEach(() => {
+    network = new MemoryNetwork();
+    stops = [];
+    reader = network.connect("reader");
+  });
+  afterEach(() => stops.forEach((stop) => stop()));
+
+  const serve = (nodeId: string, nodes: () => readonly NodeInfo[], extra: { maxPage?: number; onRefused?: (reason: RosterRefusal, detail: string) => void; system?: string } = {}): Transport => {
+    const transport = network.connect(nodeId);
+    stops.push(serveRoster({ transport, subject: SUBJECT, system: extra.system ?? SYSTEM, nodeId, nodes, maxPage: extra.maxPage, onRefused: extra.onRefused }));
+    return transport;
+  };
+
+  it("roster: pages through 2,500 members at 1,000 a page, from one answerer, in node id order", async () => {
+    const members = Array.from({ length: 2_500 }, (_, i) => nodeInfo(i));
+    const requests: { answerer: string; after: string; limit: number }[] = [];
+    for (const id of ["a", "b", "c"]) {
+      const transport = serve(id, () => members);
+      // Watch what each member is asked (the queue group spreads first pages; follow-ups must stay on one).
+      stops.push(transport.subscribe(`${SUBJECT}.${id}`, (m) => requests.push({ answerer: id, ...RosterRequest.decode(m.data) })));
+    }
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 10_000, pageSize: 5_000 });
+    expect(roster).to.not.equal(undefined);
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(members.map((n) => n.node));
+    expect(roster!.total).to.equal(2_500);
+    expect(roster!.complete).to.equal(true);
+    expect(roster!.nodes[1234]).to.include({ incarnation: "inc-1234", startedAtMs: 2_234, actorCount: 1234 % 7, self: false });
+    expect(roster!.nodes[1234]!.kinds).to.deep.equal(["worker"]);
+    expect(roster!.nodes[1234]!.server).to.equal("server-1");
+    // Asked for 5,000 a page, served 1,000 (the cap): two follow-ups, both to the first page's answerer.
+    expect(requests.map((r) => r.answerer)).to.deep.equal([roster!.answerer, roster!.answerer]);
+    expect(requests.map((r) => r.after)).to.deep.equal(["n00999", "n01999"]);
+  });
+
+  it("roster: stops at maxNodes and says the roster is incomplete", async () => {
+    const members = Array.from({ length: 2_500 }, (_, i) => nodeInfo(i));
+    serve("a", () => members);
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 1_500 });
+    expect(roster!.nodes).to.have.length(1_500);
+    expect(roster!.nodes.at(-1)!.node).to.equal("n01499");
+    expect(roster!.total).to.equal(2_500);
+    expect(roster!.complete).to.equal(false);
+  });
+
+  it("roster: keeps each page under the transport's max payload", async () => {
+    network = new MemoryNetwork(64 * 1024);
+    reader = network.connect("reader");
+    const kinds = Array.from({ length: 40 }, (_, k) => `kind-with-a-long-name-${k}`);
+    const members = Array.from({ length: 300 }, (_, i) => nodeInfo(i, kinds));
+    serve("a", () => members);
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 1_000 });
+    expect(roster!.nodes).to.have.length(300);
+    expect(roster!.complete).to.equal(true);
+  });
+
+  it("roster: sorts a view that is not in node id order before paging", async () => {
+    const members = [nodeInfo(3), nodeInfo(1), nodeInfo(2)];
+    serve("a", () => members, { maxPage: 2 });
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 10 });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["n00001", "n00002", "n00003"]);
+  });
+
+  it("roster: resolves undefined when no member answers", async () => {
+    const started = Date.now();
+    expect(await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 10 })).to.equal(undefined);
+    expect(Date.now() - started).to.be.below(1_000); // no responders: at once, not after the timeout
+  });
+
+  it("roster: a member refuses another system's request, malformed bytes and requests without a reply subject", async () => {
+    const refused: RosterRefusal[] = [];
+    serve("a", () => [nodeInfo(1)], { onRefused: (reason) => refused.push(reason) });
+    const answers: Uint8Array[] = [];
+    stops.push(reader.subscribe("_INBOX.test", (m) => answers.push(m.data)));
+    reader.publish(SUBJECT, RosterRequest.encode({ system: "other", after: "", limit: 10 }).finish(), "_INBOX.test");
+    reader.publish(SUBJECT, Uint8Array.from([0xff, 0xff, 0xff, 0xff]), "_INBOX.test");
+    reader.publish(SUBJECT, new Uint8Array(5_000), "_INBOX.test");
+    reader.publish(SUBJECT, RosterRequest.encode({ system: SYSTEM }).finish());
+    await eventually("four refusals", () => refused.length === 4);
+    expect(refused.sort()).to.deep.equal(["foreign-system", "malformed", "malformed", "no-reply-subject"]);
+    expect(answers).to.deep.equal([]);
+    // And it still answers a proper request afterwards.
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 10 });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["n00001"]);
+  });
+
+  it("roster: a reader refuses pages of another system, forged answerers and invalid nodes", async () => {
+    const invalid: string[] = [];
+    const forger = network.connect("forger");
+    const pages = [
+      RosterPage.encode({ nodes: [NodeHeartbeat.create({ node: "n1", incarnation: "i" })], total: 1, answerer: "x", system: "other" }).finish(),
+      RosterPage.encode({ nodes: [NodeHeartbeat.create({ node: "n1", incarnation: "i" })], total: 1, answerer: "not a node id", system: SYSTEM }).finish(),
+      Uint8Array.from([0x0a, 0xff, 0xff]),
+    ];
+    let asked = 0;
+    stops.push(forger.subscribe(SUBJECT, (m) => forger.publish(m.reply!, pages[asked++ % pages.length]!)));
+    expect(await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 1_000, maxNodes: 10, onInvalid: (d) => invalid.push(d) })).to.equal(undefined);
+    expect(asked).to.equal(3); // a few tries, then it gives up
+    expect(invalid).to.have.length(3);
+    expect(invalid[0]).to.include('system "other"');
+    expect(invalid[1]).to.include("invalid node id");
+    expect(invalid[2]).to.include("not a troupe.membership.RosterPage");
+  });
+
+  it("roster: leaves out nodes that fail the heartbeat checks, and nodes out of order", async () => {
+    const forger = network.connect("forger");
+    const bad = [
+      { node: "n1", incarnation: "i", kinds: ["ok"], system: SYSTEM },
+      { node: "bad.node", incarnation: "i", system: SYSTEM },
+      { node: "n2", incarnation: "", system: SYSTEM },
+      { node: "n3", incarnation: "i", kinds: ["no spaces allowed"], system: SYSTEM },
+      { node: "n4", incarnation: "i", kinds: Array.from({ length: 300 }, (_, k) => `k${k}`), system: SYSTEM },
+      { node: "n5", incarnation: "i", system: "other" },
+      { node: "n0", incarnation: "i", system: SYSTEM }, // sorts before n1: out of order
+      { node: "n6", incarnation: "i", kinds: ["fine"] },
+    ];
+    stops.push(
+      forger.subscribe(SUBJECT, (m) => forger.publish(m.reply!, RosterPage.encode({ nodes: bad.map((n) => NodeHeartbeat.create(n)), total: bad.length, answerer: "forger", system: SYSTEM }).finish())),
+    );
+    const invalid: string[] = [];
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 100, onInvalid: (d) => invalid.push(d) });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["n1", "n6"]);
+    expect(roster!.complete).to.equal(false);
+    expect(invalid).to.have.length(6);
+  });
+
+  it("roster: a follow-up page from another answerer is refused, and paging goes on from any member", async () => {
+    const members = Array.from({ length: 30 }, (_, i) => nodeInfo(i));
+    // A forger answering the first direct request to "a" (before "a" does) with a page claiming to be from someone else.
+    const forger = network.connect("forger");
+    let forged = 0;
+    stops.push(
+      forger.subscribe(`${SUBJECT}.a`, (m) => {
+        if (forged++ > 0) return;
+        forger.publish(m.reply!, RosterPage.encode({ nodes: [NodeHeartbeat.create({ node: "zzz", incarnation: "i", system: SYSTEM })], total: 1, answerer: "mallory", system: SYSTEM }).finish());
+      }),
+    );
+    serve("a", () => members, { maxPage: 10 });
+    const invalid: string[] = [];
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 3_000, maxNodes: 100, onInvalid: (d) => invalid.push(d) });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(members.map((n) => n.node));
+    expect(roster!.answerer).to.equal("a");
+    expect(invalid.some((d) => d.includes("mallory"))).to.equal(true);
+  });
+
+  it("roster: a page that says more follow but brings nothing usable ends the reading (bounded cost)", async () => {
+    const forger = network.connect("forger");
+    let asked = 0;
+    stops.push(
+      forger.subscribe(SUBJECT, (m) => {
+        asked++;
+        forger.publish(m.reply!, RosterPage.encode({ nodes: [], total: 5, more: true, answerer: "forger", system: SYSTEM }).finish());
+      }),
+    );
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 100 });
+    expect(roster!.nodes).to.deep.equal([]);
+    expect(roster!.complete).to.equal(false);
+    expect(asked).to.equal(1);
+  });
+});
