@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { positiveNumber } from "./positive-number.js";
 import { randomBytes } from "node:crypto";
 import { parseAddress, validateActorName, validateToken, type Address } from "./address.js";
 import { ActorCell, errorText, type CellHost, type FailureReport } from "./actor-cell.js";
@@ -197,15 +198,15 @@ export class ActorSystem implements MessageRouter {
     this.deadLetters = new DeadLetters(options);
     this.clock = options.clock ?? systemClock;
     this.subjects = new Subjects(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, this.name);
-    this.askTimeoutMs = positive("askTimeoutMs", options.askTimeoutMs ?? 5_000);
-    this.lookupTimeoutMs = positive("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
+    this.askTimeoutMs = positiveNumber("askTimeoutMs", options.askTimeoutMs ?? 5_000);
+    this.lookupTimeoutMs = positiveNumber("lookupTimeoutMs", options.lookupTimeoutMs ?? 1_000);
     this.stats = options.metrics ? new NodeStats() : undefined;
     this.asks = new PendingAsks(this.clock, (message) => this.registry.nameOf(message), this.stats);
     this.nodeRef = new ActorRef(this.addressOf(NODE_PATH), this);
     this.tracing = options.tracing && otelApi ? new Tracing(otelApi, options.tracing, this.nodeId, this.name, () => options.transport.currentServer?.()) : undefined;
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.cacheHost = askCacheHost(this.registry, this.stats, this.tracing);
-    this.endpoint = new RemoteEndpoint(this, positive("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
+    this.endpoint = new RemoteEndpoint(this, positiveNumber("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
     this.names = new HostedNames(this.transport, this.subjects, this.onLookup, (detail) => this.deadLetters.publish({ reason: "send-failed", detail }));
     this.host = {
       nodeId: this.nodeId,
@@ -816,11 +817,6 @@ function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, mes
   } catch (error) {
     asks.abandon(path, error as Error);
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0)) throw new RangeError(`${name} must be a positive number; got ${value}`);
-  return value;
 }
 
 /** `<hostname>-<pid>-<6 hex digits>`: unique enough for a node id nobody chose. */
