@@ -33,7 +33,9 @@ import { RingMembership } from "./membership/ring-membership.js";
 import { actorListPages } from "./introspection/actor-list-pages.js";
 import { actorListAnswer } from "./introspection/actor-list-answer.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
-import { chooseNode, type Placement } from "./remote/placement.js";
+import { chooseNode, chooseNodeAsked, type Placement } from "./remote/placement.js";
+import { LeastLoaded, type LeastLoadedSettings } from "./remote/least-loaded.js";
+import { serveLoad } from "./remote/serve-load.js";
 import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
 import { SERVICE_FRONT_PREFIX, Services } from "./services/services.js";
@@ -113,6 +115,8 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, Contr
    * `{ meterProvider }`. Default off: the node keeps no counters at all.
    */
   readonly metrics?: MetricsOption;
+  /** `least-loaded` placement: how long a spawn asks candidates for their load, and how often this node answers. */
+  readonly leastLoaded?: LeastLoadedSettings;
 }
 
 export type SystemEvent =
@@ -157,6 +161,8 @@ export class ActorSystem implements MessageRouter {
   private readonly hosting: RemoteHosting;
   private readonly remoteChildren = new Map<string, Set<RemoteChild>>();
   private readonly roundRobin = { next: 0 };
+  private readonly leastLoaded: LeastLoaded;
+  private readonly leastLoadedSettings: LeastLoadedSettings;
   private readonly membershipOptions: ActorSystemOptions["membership"];
   private membership: NodeMembership | undefined;
   /** Present only when tracing is on. */
@@ -318,6 +324,17 @@ export class ActorSystem implements MessageRouter {
       refFor: (address) => this.refFor(address),
       refused,
     });
+    this.leastLoadedSettings = options.leastLoaded ?? {};
+    this.leastLoaded = new LeastLoaded({
+      transport: this.transport,
+      subjects: this.subjects,
+      nodeId: this.nodeId,
+      clock: this.clock,
+      localCount: () => this.cells.size,
+      timeoutMs: this.leastLoadedSettings.queryTimeoutMs,
+      answerTtlMs: this.leastLoadedSettings.answerTtlMs,
+      onInvalid: (reason, detail, subject, bytes) => this.deadLetters.publish({ reason, detail, subject, bytes }),
+    });
     this.deathWatch = new DeathWatch({ nodeId: this.nodeId, gate, maxWatchesPerNode: limits.maxWatchesPerNode, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address), refused });
     const guardianAddress = { system: this.name, node: this.nodeId, path: "/user" };
     this.guardian = new Children(
@@ -357,6 +374,18 @@ export class ActorSystem implements MessageRouter {
     this.unsubscribes.push(this.transport.subscribe(this.subjects.controlInbox(this.nodeId), this.endpoint.onControlFrame));
     this.unsubscribes.push(() => this.names.close());
     this.unsubscribes.push(this.transport.subscribe(this.subjects.actorsOf(this.nodeId), this.onActorList));
+    this.unsubscribes.push(
+      serveLoad({
+        transport: this.transport,
+        subjects: this.subjects,
+        nodeId: this.nodeId,
+        clock: this.clock,
+        actorCount: () => this.cells.size,
+        mayAnswer: (request) => this.mayAnswer(request),
+        maxAnswersPerSecond: this.leastLoadedSettings.maxAnswersPerSecond,
+        onOverRate: (detail, subject) => this.deadLetters.publish({ reason: "refused-control", detail, subject }),
+      }),
+    );
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
     if (this.membershipOptions !== false) {
       const { protocol = "ring", ...settings } = this.membershipOptions ?? {};
@@ -476,6 +505,11 @@ export class ActorSystem implements MessageRouter {
   /** Live nodes of the system as this node's membership sees them (itself included). */
   nodes(): NodeInfo[] {
     return this.membership?.nodes() ?? [];
+  }
+
+  /** Load questions of `least-loaded` placement since start: asked, answered, unanswered, answers refused. */
+  placementQueries(): ReturnType<LeastLoaded["stats"]> {
+    return this.leastLoaded.stats();
   }
 
   /** Heartbeats this node's membership refused, by reason (all zero when membership is off). */
@@ -699,7 +733,11 @@ export class ActorSystem implements MessageRouter {
       isAlive: (node) => node === this.nodeId || (this.membership?.isAlive(node) ?? true),
       place: (kind, placement: Placement, exclude) => {
         const candidates = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
-        return chooseNode(kind, placement, candidates, this.roundRobin, exclude);
+        return chooseNode(kind, placement, candidates, this.roundRobin, exclude, (hosts) => this.leastLoaded.choose(hosts));
+      },
+      placeAsked: (kind, placement: Placement, exclude) => {
+        const candidates = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
+        return chooseNodeAsked(kind, placement, candidates, this.roundRobin, exclude, (hosts) => this.leastLoaded.chooseAsked(hosts));
       },
       refFor: (address) => this.refFor(address),
       ask: (target, message, replyType, timeoutMs) => this.ask(target, message, replyType, timeoutMs),

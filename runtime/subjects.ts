@@ -115,6 +115,14 @@ export class Subjects {
   }
 
   /**
+   * Placement: `node` answers a `LoadRequest` here with its actor count (`least-loaded` asks two
+   * candidates per spawn, runtime/remote/least-loaded.ts). Control plane: the node role only.
+   */
+  loadOf(node: string): string {
+    return `${this.root}.load.${node}`;
+  }
+
+  /**
    * Whether a node may publish an answer to `subject`, the reply subject of a request it received.
    * NATS's `allow_responses` lets a node publish to any reply subject, so a requester could aim the
    * answer at another system's inboxes or at this system's own planes; under the prefix, only the

@@ -9,8 +9,9 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_
 import type { NodeMembership } from "./node-membership.js";
 import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
-import { decodeChange, decodeDigest, encodeChange, encodeDigest, isNodeId, kindOfDirect, xorHex, type Change } from "./ring-messages.js";
-import { RingView, type ViewChange } from "./ring-view.js";
+import { DigestRepair } from "./digest-repair.js";
+import { decodeChange, encodeChange, isNodeId, kindOfDirect, type Change } from "./ring-messages.js";
+import { heartbeatOf, RingView, sameKinds, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
 const EMPTY = new Uint8Array(0);
@@ -19,8 +20,6 @@ const EMPTY = new Uint8Array(0);
 export const DEFAULT_PROBE_TIMEOUT_MS = 250;
 /** How often each node sends its digest to one member picked at random, by default. */
 export const DEFAULT_REPAIR_INTERVAL_MS = 10_000;
-/** Nodes a digest repair probes at most (those one roster has and the other has not, or with other kinds). */
-export const MAX_REPAIR_PROBES = 32;
 /** Probes answered, and strangers told they are not in the view, at most per check period. */
 export const MAX_ANSWERS_PER_CHECK = 32;
 /** How long a removed incarnation is kept from coming back through a roster, by default. */
@@ -101,8 +100,7 @@ export class RingMembership implements NodeMembership {
   private readonly answers: RateWindow;
   private refuteTimer: TimerHandle | undefined;
   private lastRefutedMs = Number.NEGATIVE_INFINITY;
-  private repairing = false;
-  private lastRepairMs = Number.NEGATIVE_INFINITY;
+  private readonly repair: DigestRepair;
 
   constructor(private readonly options: RingMembershipOptions) {
     validateToken("node id", options.nodeId);
@@ -125,6 +123,25 @@ export class RingMembership implements NodeMembership {
     }
     this.view = new RingView({ self: options.nodeId, maxNodes: this.maxNodes, silenceMs: this.silenceMs, tombstoneMs: DEFAULT_TOMBSTONE_MS });
     this.answers = new RateWindow(MAX_ANSWERS_PER_CHECK, this.checkPeriodMs);
+    this.repair = new DigestRepair({
+      transport: options.transport,
+      subjects: options.subjects,
+      nodeId: options.nodeId,
+      incarnation: this.incarnation,
+      clock: options.clock,
+      view: this.view,
+      repairIntervalMs: this.repairIntervalMs,
+      rosterTimeoutMs: options.rosterTimeoutMs ?? this.failureTimeoutMs,
+      maxNodes: this.maxNodes,
+      maxKindsPerNode: this.maxKindsPerNode,
+      running: () => this.state === "running",
+      announcedKinds: () => this.announced.kinds,
+      probe: (node) => this.probe(node),
+      apply: (change) => this.apply(change, EMPTY),
+      emit: (events) => this.emit(events),
+      refuse: (reason, detail, bytes) => this.refuse(reason, detail, bytes),
+      send: (subject, bytes) => this.send(subject, bytes),
+    });
   }
 
   get checkPeriodMs(): number {
@@ -176,7 +193,7 @@ export class RingMembership implements NodeMembership {
     this.beat();
     this.every(this.intervalMs, () => this.beat());
     this.every(this.checkPeriodMs, () => this.check(), true);
-    this.every(this.repairIntervalMs, () => this.sendDigest());
+    this.every(this.repairIntervalMs, () => this.repair.sendDigest());
     await transport.flush();
   }
 
@@ -244,7 +261,7 @@ export class RingMembership implements NodeMembership {
   /** Heartbeats and probes of the nodes this one monitors, digests, and notices meant for it alone. */
   private onDirect(message: InboundMessage): void {
     const kind = kindOfDirect(message.data);
-    if (kind === "digest") return this.onDigest(message.data);
+    if (kind === "digest") return this.repair.onDigest(message.data);
     if (kind === "change") {
       const decoded = decodeChange(message.data, this.checks());
       if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
@@ -320,81 +337,6 @@ export class RingMembership implements NodeMembership {
       this.refuse("leave-contradicted", `a notice that this node is leaving, while it runs`, bytes);
       this.refuteSoon();
     } else if (change.kind === "lost" && mine) this.refuteSoon();
-  }
-
-  private onDigest(bytes: Uint8Array): void {
-    const decoded = decodeDigest(bytes, this.options.subjects.system);
-    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
-    const theirs = decoded.value;
-    if (theirs.node === this.options.nodeId) return;
-    const mine = this.view.digest(this.incarnation, this.announced.kinds);
-    if (theirs.count === mine.count && theirs.xor === xorHex(mine.high, mine.low)) return;
-    const now = this.options.clock.now();
-    if (this.repairing || now - this.lastRepairMs < this.repairIntervalMs / 2) {
-      return this.refuse("over-rate", `digest from ${theirs.node} differs, but a repair ran ${now - this.lastRepairMs} ms ago`, EMPTY);
-    }
-    void this.repair(theirs.node);
-  }
-
-  /**
-   * Reads `peer`'s roster and settles each difference by probing the node concerned: one the peer
-   * has and this view lacks joins if it answers; one this view has and the peer lacks is dropped if
-   * it does not (locally: this node need not be its monitor); one of the same incarnation with other
-   * kinds takes the kinds its answer carries (the node's own word, never the peer's). Then tells the
-   * peer of its own digest when the peer lacked something or had other kinds, so that it repairs in turn.
-   */
-  private async repair(peer: string): Promise<void> {
-    const { transport, subjects, clock, nodeId } = this.options;
-    this.repairing = true;
-    this.lastRepairMs = clock.now();
-    try {
-      const roster = await fetchRoster(transport, subjects.membershipRoster, {
-        member: peer,
-        system: subjects.system,
-        timeoutMs: this.options.rosterTimeoutMs ?? this.failureTimeoutMs,
-        maxNodes: this.maxNodes + 1,
-        maxKindsPerNode: this.maxKindsPerNode,
-        onInvalid: (detail) => this.refuse("malformed", detail, EMPTY),
-      });
-      if (roster === undefined || this.state !== "running") return;
-      const now = clock.now();
-      const theirs = new Set(roster.nodes.map((n) => n.node));
-      const toAdd: NodeInfo[] = [];
-      const toRefresh: NodeInfo[] = [];
-      let peerLacks = false;
-      for (const info of roster.nodes) {
-        if (info.node === nodeId) {
-          peerLacks ||= info.incarnation !== this.incarnation || !sameKinds(info.kinds, this.announced.kinds);
-          continue;
-        }
-        const known = this.view.get(info.node);
-        if (known === undefined) {
-          if (!this.view.removedLately(info.node, info.incarnation, now)) toAdd.push(info);
-        } else if (known.incarnation !== info.incarnation) this.apply(this.view.joined(heartbeatOf(info, subjects.system), now), EMPTY);
-        else if (!sameKinds(known.kinds, info.kinds)) toRefresh.push(info);
-      }
-      const toCheck = roster.complete ? this.view.ids().filter((node) => !theirs.has(node)) : [];
-      const probed = [...toAdd.map((info) => info.node), ...toCheck, ...toRefresh.map((info) => info.node)].slice(0, MAX_REPAIR_PROBES);
-      // An answer is a heartbeat of the node's own: read by `onDirect`, it also corrects this view's kinds.
-      const answered = new Map(await Promise.all(probed.map(async (node) => [node, await this.probe(node)] as const)));
-      if (this.state !== "running") return;
-      const later = clock.now();
-      for (const info of toAdd) if (answered.get(info.node) === true && !this.view.has(info.node)) this.apply(this.view.joined(heartbeatOf(info, subjects.system), later), EMPTY);
-      // Still other kinds than the peer's after the node answered: the peer's are the old ones.
-      for (const info of toRefresh) {
-        const known = this.view.get(info.node);
-        if (answered.get(info.node) === true && known?.incarnation === info.incarnation && !sameKinds(known.kinds, info.kinds)) peerLacks = true;
-      }
-      peerLacks ||= !theirs.has(nodeId);
-      for (const node of toCheck) {
-        const known = this.view.get(node);
-        if (answered.get(node) === false && known) this.emit(this.view.remove(node, known.incarnation, "lost", later));
-        else if (answered.get(node) === true) peerLacks = true;
-      }
-      if (peerLacks) this.sendDigest(peer);
-    } finally {
-      this.repairing = false;
-    }
   }
 
   // ---- loss detection ----
@@ -523,14 +465,6 @@ export class RingMembership implements NodeMembership {
     });
   }
 
-  private sendDigest(to?: string): void {
-    const ids = this.view.ids();
-    const peer = to ?? ids[Math.floor(Math.random() * ids.length)];
-    if (peer === undefined) return;
-    const { count, high, low } = this.view.digest(this.incarnation, this.announced.kinds);
-    this.send(this.options.subjects.membershipTo(peer), encodeDigest({ node: this.options.nodeId, count, xor: xorHex(high, low) }, this.options.subjects.system));
-  }
-
   private send(subject: string, bytes: Uint8Array, reply?: string): void {
     try {
       this.options.transport.publish(subject, bytes, reply);
@@ -651,12 +585,4 @@ export class RingMembership implements NodeMembership {
     this.lastHeard.clear();
     this.suspects.clear();
   }
-}
-
-function heartbeatOf(info: NodeInfo, system: string): Heartbeat {
-  return { node: info.node, incarnation: info.incarnation, startedAtMs: info.startedAtMs, kinds: info.kinds, actorCount: info.actorCount, intervalMs: 0, leaving: false, system, server: info.server ?? "" };
-}
-
-function sameKinds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((kind, i) => kind === b[i]);
 }

@@ -261,6 +261,11 @@ function startedBefore(a: NodeInfo, b: NodeInfo): boolean {
   return a.startedAtMs < b.startedAtMs || (a.startedAtMs === b.startedAtMs && a.incarnation < b.incarnation);
 }
 
-function sameKinds(a: readonly string[], b: readonly string[]): boolean {
+/** A roster's (or the view's) node as the heartbeat a notice carries. */
+export function heartbeatOf(info: NodeInfo, system: string): Heartbeat {
+  return { node: info.node, incarnation: info.incarnation, startedAtMs: info.startedAtMs, kinds: info.kinds, actorCount: info.actorCount, intervalMs: 0, leaving: false, system, server: info.server ?? "" };
+}
+
+export function sameKinds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((kind, i) => kind === b[i]);
 }

@@ -40,6 +40,8 @@ export interface RemoteChildHost {
   isAlive(node: string): boolean;
   /** A node for `kind` per `placement`, never one of `exclude`; throws NoNodeForKindError. */
   place(kind: string, placement: Placement, exclude?: ReadonlySet<string>): string;
+  /** As `place`, waiting (boundedly) for what the placement asks of candidates: least-loaded's answers. */
+  placeAsked(kind: string, placement: Placement, exclude?: ReadonlySet<string>): Promise<string>;
   refFor(address: Address): ActorRef<any>;
   ask<R extends object>(target: ActorRef<any>, message: object, replyType: MessageType<R>, timeoutMs: number | undefined): Promise<R>;
   /** Protobuf type name and bytes of a child's props. */
@@ -198,10 +200,14 @@ export class RemoteChild implements SupervisedChild {
     this.terminate(false);
   }
 
-  private respawnElsewhere(): void {
+  private async respawnElsewhere(): Promise<void> {
     const lost = new Set([this.node]);
     const placement = typeof this.options.placement === "object" ? "round-robin" : this.options.placement;
-    this.moveTo(this.host.place(this.kind, placement, lost));
+    const ref = this.ref;
+    const node = await this.host.placeAsked(this.kind, placement, lost);
+    // Stopped, or moved by another restart, while the candidates were asked: nothing to do here.
+    if (this.status !== "running" || this.ref !== ref) return;
+    this.moveTo(node);
   }
 
   private moveTo(node: string): void {

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { ActorSystem, Terminated, connectNats, defineActor, type ActorRef, type SystemEvent } from "../../runtime/index.js";
+import { ActorSystem, Terminated, connectNats, defineActor, type ActorRef, type Placement, type SystemEvent } from "../../runtime/index.js";
 import { startWorker, type WorkerProcess } from "../../runtime/cli/worker-processes.js";
 import { GetStats, Ping, Stats } from "../../examples/ping-pong/messages.js";
 import { PROJECT_ROOT } from "../../runtime/nats/tool-paths.js";
@@ -27,6 +27,19 @@ function supervisor(seen: Terminated[]) {
       GetStats: (_s, _m, ctx) => ctx.reply(Stats.create({ node: ctx.children().map((c) => `${c.address.node}${c.address.path}`).join(",") })),
       Terminated: (_s, t) => void seen.push(t),
     },
+  });
+}
+
+/** Spawns counters named `names` with `placement`; answers GetStats with their nodes. */
+function spawner(names: readonly string[], placement: Placement) {
+  return defineActor({
+    messages: { GetStats },
+    init: () => ({}),
+    started: (state, ctx) => {
+      for (const name of names) ctx.spawn(counter, { name, placement, props: Stats.create({ node: name }) });
+      return state;
+    },
+    handlers: { GetStats: (_s, _m, ctx) => ctx.reply(Stats.create({ node: ctx.children().map((c) => c.address.node).join(",") })) },
   });
 }
 
@@ -76,6 +89,19 @@ describe("supervision across node processes on a three-server NATS cluster (inte
       ["w2", "/remote/home/user/restarts/b", "counter", 1],
     ]);
     await home.stop(sup);
+  });
+
+  it("cluster: least-loaded asks the workers behind other servers for their load and places on the lighter", async () => {
+    const heavy = home.spawn(spawner(["h1", "h2", "h3", "h4", "h5", "h6"], { node: "w1" }), { name: "heavy" });
+    expect((await stats(heavy)).node).to.equal("w1,w1,w1,w1,w1,w1");
+    const before = home.placementQueries();
+    const warm = home.spawn(spawner(["first"], "least-loaded"), { name: "warm" });
+    await stats(warm);
+    await eventually("both workers answered", () => home.placementQueries().answered >= before.answered + 2, 10_000);
+    const light = home.spawn(spawner(["a", "b", "c"], "least-loaded"), { name: "light" });
+    expect((await stats(light)).node).to.equal("w2,w2,w2");
+    expect(home.placementQueries()).to.include({ unanswered: before.unanswered, refused: 0 });
+    await Promise.all([heavy, warm, light].map((ref) => home.stop(ref)));
   });
 
   it("node loss: after SIGKILL of a worker, its child is restarted on the surviving node and watchers get node-lost", async () => {

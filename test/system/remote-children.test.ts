@@ -87,13 +87,52 @@ describe("children on other nodes (system tier, in-memory network, manual clocks
     expect(await stats(child)).to.include({ pings: 2, node: "w@n2" });
   });
 
-  it("remote spawn: round-robin spreads children over the nodes hosting the kind; least-loaded picks the emptiest", async () => {
+  it("remote spawn: round-robin spreads children over the nodes hosting the kind", async () => {
     const sup = n1.spawn(supervisor(["a", "b", "c", "d"], "round-robin"), { name: "sup" });
     expect((await stats(sup)).node).to.equal("n2,n3,n2,n3");
-    for (let i = 0; i < 5; i++) n3.spawn(counter, { name: `busy${i}` });
+  });
+
+  it("remote spawn: least-loaded places by the candidates' answers when membership's actor counts are stale", async () => {
+    for (let i = 0; i < 12; i++) n2.spawn(counter, { name: `busy${i}` });
     await elapse(500);
-    const light = n1.spawn(supervisor(["x"], "least-loaded"), { name: "light" });
-    expect((await stats(light)).node).to.equal("n2");
+    // Ring membership keeps the counts of the members' joins: n2 looks no busier than n3 (by counts alone, n2 would be taken).
+    const stale = new Map(n1.nodes().map((n) => [n.node, n.actorCount]));
+    expect(stale.get("n2")).to.be.at.most(stale.get("n3")!);
+    // The first spawn has no answer yet (it goes by membership) and asks both candidates.
+    await stats(n1.spawn(supervisor(["first"], "least-loaded"), { name: "first" }));
+    await eventually("both candidates answered", () => n1.placementQueries().answered === 2);
+    const sup = n1.spawn(supervisor(["a", "b", "c", "d", "e"], "least-loaded"), { name: "sup" });
+    expect((await stats(sup)).node).to.equal("n3,n3,n3,n3,n3");
+    expect(n1.placementQueries()).to.include({ unanswered: 0, refused: 0 });
+  });
+
+  it("remote spawn: least-loaded places at once beside a candidate that never answers, then skips it", async () => {
+    const inner = network.connect("n4");
+    // n4 is a member hosting the kind, but its load questions go nowhere (a hung node).
+    const silent = Object.assign(Object.create(inner) as typeof inner, {
+      subscribe: (subject: string, onMessage: Parameters<typeof inner.subscribe>[1]) => inner.subscribe(subject, subject.includes(".load.") ? () => undefined : onMessage),
+    });
+    const n4 = await ActorSystem.start({ name: "tree", nodeId: "n4", transport: silent, clock, kinds: [{ definition: counter, options: { props: Stats } }] });
+    try {
+      await elapse(500);
+      expect(n1.nodes().map((n) => n.node)).to.include("n4");
+      const names = Array.from({ length: 8 }, (_, i) => `w${i}`);
+      const startedMs = Date.now();
+      const first = n1.spawn(supervisor(names, "least-loaded"), { name: "first" });
+      expect((await stats(first)).node.split(",")).to.have.length(8);
+      expect(Date.now() - startedMs).to.be.below(250); // placed without waiting for any answer
+      await eventually("n4's question timed out", () => n1.placementQueries().unanswered >= 1, 2_000);
+      const then = n1.spawn(supervisor(names, "least-loaded"), { name: "then" });
+      const placed = (await stats(then)).node.split(",");
+      expect(placed).to.not.include("n4");
+      // n3 falls silent and is lost: its children move, each after asking n2 and the hung n4 (250 ms at most).
+      const onN3 = placed.filter((node) => node === "n3").length;
+      await elapse(2_750, [clock]);
+      await eventually("n3's children of `then` re-placed", () => n2.actors().filter((a) => a.path.startsWith("/remote/n1/user/then/")).length === onN3 + placed.filter((node) => node === "n2").length, 3_000);
+      expect((await stats(then)).node).to.equal(names.map(() => "n2").join(","));
+    } finally {
+      await n4.shutdown();
+    }
   });
 
   it("remote spawn: a kind no live node hosts is refused with a clear error", async () => {

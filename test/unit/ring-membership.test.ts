@@ -67,8 +67,14 @@ class Controllable implements Transport {
   queueSubscribe(...args: Parameters<Transport["queueSubscribe"]>): ReturnType<Transport["queueSubscribe"]> {
     return this.inner.queueSubscribe(...args);
   }
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.inner.request(subject, data, timeoutMs);
+  /** While set, answers to requests (the roster read at start) are held until it resolves. */
+  requestGate: Promise<void> | undefined;
+  requestsAnswered = 0;
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const reply = await this.inner.request(subject, data, timeoutMs);
+    this.requestsAnswered++;
+    await this.requestGate;
+    return reply;
   }
   flush(): Promise<void> {
     return this.inner.flush();
@@ -130,8 +136,10 @@ describe("ring membership (in-memory network, manual clock)", () => {
   });
 
   const describeEvent = (e: MembershipEvent): string => `${e.type} ${e.node.node}`;
-  const start = async (id: string, options: { server?: string; kinds?: string[] } & Partial<RingMembershipOptions> = {}): Promise<Member> => {
+  const start = async (id: string, options: { server?: string; kinds?: string[]; requestGate?: Promise<void>; onTransport?: (t: Controllable) => void } & Partial<RingMembershipOptions> = {}): Promise<Member> => {
     const transport = new Controllable(network.connect(id), options.server);
+    transport.requestGate = options.requestGate;
+    options.onTransport?.(transport);
     const own = new FreezableClock(clock);
     const events: string[] = [];
     const invalid: string[] = [];
@@ -392,6 +400,49 @@ describe("ring membership (in-memory network, manual clock)", () => {
     expect(all[0]!.m.version).to.be.above(before);
     expect(all[0]!.events.filter((e) => e.endsWith(" d"))).to.deep.equal(["joined d"]);
     expect(d.m.incarnation).to.be.a("string");
+  });
+
+  it("ring membership: a roster taken before a node announced its kinds does not undo the announcement at a node starting", async () => {
+    const kinds: string[] = [];
+    await startAll(["a", "b", "c", "d", "e", "f"]);
+    const g = await start("g", { localInfo: () => ({ kinds, actorCount: 0 }) });
+    await advance(600);
+    // x subscribes and asks for the roster; the answer (g without kinds) is held until g has announced its kinds.
+    let release!: () => void;
+    let xTransport!: Controllable;
+    const starting = start("x", { requestGate: new Promise<void>((resolve) => (release = resolve)), onTransport: (t) => (xTransport = t) });
+    for (let i = 0; i < 100 && xTransport.requestsAnswered === 0; i++) await settle();
+    expect(xTransport.requestsAnswered, "roster answered").to.equal(1);
+    kinds.push("counter");
+    await advance(600);
+    expect(g.m.nodes().find((n) => n.node === "g")?.kinds).to.deep.equal(["counter"]);
+    release();
+    const x = await starting;
+    const kindsOfG = (): string[] | undefined => x.m.nodes().find((n) => n.node === "g")?.kinds;
+    expect(kindsOfG(), "g's kinds at x, at once").to.deep.equal(["counter"]);
+    await advance(3_000);
+    expect(kindsOfG()).to.deep.equal(["counter"]);
+    expect(x.events.filter((e) => e.endsWith(" g"))).to.deep.equal(["joined g"]);
+  });
+
+  it("ring membership: a node that missed a change of kinds gets the node's own kinds through digests", async () => {
+    const kinds: string[] = [];
+    const all = await startAll(["a", "b", "c", "d", "e", "f"]);
+    const g = await start("g", { localInfo: () => ({ kinds, actorCount: 0 }) });
+    await advance(600);
+    // One that g does not heartbeat to: only the digest repair can tell it.
+    const deaf = all.find((m) => !g.m.monitors().includes(m.id))!;
+    deaf.transport.mode = "deaf-to-changes";
+    kinds.push("counter");
+    await advance(600);
+    deaf.transport.mode = "normal";
+    const kindsOfG = (m: Member): string[] | undefined => m.m.nodes().find((n) => n.node === "g")?.kinds;
+    expect(kindsOfG(deaf), `g's kinds at ${deaf.id}, notice missed`).to.deep.equal([]);
+    for (const member of members.filter((m) => m !== deaf)) expect(kindsOfG(member), `g's kinds at ${member.id}`).to.deep.equal(["counter"]);
+    await advanceUntil(`${deaf.id} learns g's kinds`, () => kindsOfG(deaf)?.length === 1, 60_000, 50);
+    expect(kindsOfG(deaf)).to.deep.equal(["counter"]);
+    expect(deaf.events.filter((e) => e.endsWith(" g"))).to.deep.equal(["joined g"]);
+    for (const member of members) expect(ids(member.m)).to.deep.equal(["a", "b", "c", "d", "e", "f", "g"]);
   });
 });
 

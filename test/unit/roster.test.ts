@@ -53,6 +53,27 @@ describe("roster (in-memory network)", () => {
     expect(requests.map((r) => r.after)).to.deep.equal(["n00999", "n01999"]);
   });
 
+  it("roster: reads every page from the member named, past 1,000 members, and nobody else's", async () => {
+    const members = Array.from({ length: 3_500 }, (_, i) => nodeInfo(i));
+    const asked: string[] = [];
+    for (const id of ["a", "b", "c"]) {
+      const transport = serve(id, () => (id === "b" ? members : members.slice(0, 10)));
+      stops.push(transport.subscribe(`${SUBJECT}.${id}`, () => asked.push(id)));
+    }
+    const roster = await fetchRoster(reader, SUBJECT, { member: "b", system: SYSTEM, timeoutMs: 5_000, maxNodes: 10_000 });
+    expect(roster!.answerer).to.equal("b");
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(members.map((n) => n.node));
+    expect(roster!.complete).to.equal(true);
+    expect(asked).to.deep.equal(["b", "b", "b", "b"]);
+  });
+
+  it("roster: a member named that does not answer ends the reading, without asking the others", async () => {
+    serve("a", () => [nodeInfo(1)]);
+    const started = Date.now();
+    expect(await fetchRoster(reader, SUBJECT, { member: "gone", system: SYSTEM, timeoutMs: 300, maxNodes: 100 })).to.equal(undefined);
+    expect(Date.now() - started).to.be.below(2_000);
+  });
+
   it("roster: stops at maxNodes and says the roster is incomplete", async () => {
     const members = Array.from({ length: 2_500 }, (_, i) => nodeInfo(i));
     serve("a", () => members);
