@@ -260,6 +260,10 @@ export class RingMembership implements NodeMembership {
 
   /** Heartbeats and probes of the nodes this one monitors, digests, and notices meant for it alone. */
   private onDirect(message: InboundMessage): void {
+    // No heartbeat, digest or notice is empty: an empty message here is the server's "no responders"
+    // status to one of this node's probes (the probed node has no subscription: cut off, or gone).
+    // The probe stays unanswered and its timer decides, as for silence.
+    if (message.data.length === 0) return;
     const kind = kindOfDirect(message.data);
     if (kind === "digest") return this.repair.onDigest(message.data);
     if (kind === "change") {

@@ -341,6 +341,20 @@ describe("ring membership (in-memory network, manual clock)", () => {
     expect(a.events.filter((e) => !e.startsWith("joined")), "a believed none of it").to.deep.equal([]);
   });
 
+  it("ring membership: an empty message on a node's own subject (the server's no-responders status to its probe) is ignored, not refused; malformed bytes are", async () => {
+    const all = await startAll(["a", "b", "c", "d", "e", "f"]);
+    await advance(600);
+    const a = all[0]!;
+    const before = a.m.refused().malformed;
+    raw.publish(subjects.membershipTo("a"), new Uint8Array(0));
+    await settle();
+    expect(a.m.refused().malformed, "empty: no refusal").to.equal(before);
+    raw.publish(subjects.membershipTo("a"), new Uint8Array([0xff, 0xff, 0xff]));
+    await settle();
+    expect(a.m.refused().malformed, "garbage: refused").to.equal(before + 1);
+    expect(ids(a.m)).to.deep.equal(["a", "b", "c", "d", "e", "f"]);
+  });
+
   it("ring membership: a forged restart or leave is refuted by the node itself and counted; nothing changes", async () => {
     const all = await startAll(["a", "b", "c", "d", "e"]);
     await advance(600);
