@@ -1,20 +1,20 @@
 // The observer of the membership simulation (bench/membership-sim.ts), one of:
-//   node --import tsx bench/membership-sim-node.ts troupe <nats-url> <max-nodes>   a real Troupe node
-//   node --import tsx bench/membership-sim-node.ts bare <nats-url> <design>        the baseline
-//   node --import tsx bench/membership-sim-node.ts monitors <nats-url>             the prototype (docs/scale.md)
+//   node --import tsx bench/membership-sim-node.ts troupe <nats-url> <max-nodes> broadcast|ring   a real Troupe node
+//   node --import tsx bench/membership-sim-node.ts bare <nats-url> broadcast|ring                 the baseline
 // `troupe` is an ActorSystem on the NATS transport, as `troupe node` runs one, with membership's
-// maxNodes raised to <max-nodes> (the default, 1,000, would refuse most simulated members). `bare` is a
-// plain nats.js client on the subjects the observer of <design> receives on, that only counts
-// messages: what receiving them costs before anything is done with them. `monitors` is the prototype
-// of the ring-monitor design. The driver asks over IPC for CPU use, member counts and detection times.
+// maxNodes raised to <max-nodes> (the default, 1,000, would refuse most simulated members) and its
+// protocol `all-to-all` (broadcast) or the default, `ring`. `bare` is a plain nats.js client on the
+// subjects the real node of the design receives on, that only counts messages: what receiving them
+// costs before anything is done with them. The driver asks over IPC for CPU use, member counts and
+// detection times.
 import { connect } from "@nats-io/transport-node";
 import { ActorSystem, connectNats, Subjects } from "../runtime/index.js";
-import { monitorSubjects, MonitorNode } from "./membership-sim-monitor.js";
-import { REAL_NODE_ID, SIM_SYSTEM, type FromObserver, type ToObserver } from "./membership-sim-protocol.js";
+import { REAL_NODE_ID, SIM_SYSTEM, type Design, type FromObserver, type ToObserver } from "./membership-sim-protocol.js";
 
-const [mode, natsUrl, modeArg] = process.argv.slice(2);
-if (!process.send || !natsUrl || !["troupe", "bare", "monitors"].includes(mode ?? "")) {
-  console.error("usage: node --import tsx bench/membership-sim-node.ts troupe <nats-url> <max-nodes> | bare <nats-url> broadcast|monitors | monitors <nats-url> (started by bench/membership-sim.ts)");
+const [mode, natsUrl, ...rest] = process.argv.slice(2);
+const design = rest.at(-1) as Design;
+if (!process.send || !natsUrl || !["troupe", "bare"].includes(mode ?? "") || !["broadcast", "ring"].includes(design)) {
+  console.error("usage: node --import tsx bench/membership-sim-node.ts troupe <nats-url> <max-nodes> broadcast|ring | bare <nats-url> broadcast|ring (started by bench/membership-sim.ts)");
   process.exit(2);
 }
 process.on("disconnect", () => process.exit(0));
@@ -38,17 +38,20 @@ const subjects = new Subjects("troupe", SIM_SYSTEM);
 interface Observer {
   /** Heartbeat messages received, where the observer counts them (0 where it does not). */
   received(): number;
-  refused(): number;
+  refused(): Readonly<Record<string, number>>;
   /** Called when a join is awaited, before it happens. */
   arm?(node: string): void;
   close(): Promise<void>;
 }
 
-const observer: Observer = mode === "troupe" ? await startTroupe() : mode === "bare" ? await startBare() : await startMonitors();
+const observer: Observer = mode === "troupe" ? await startTroupe() : await startBare();
 
 async function startTroupe(): Promise<Observer> {
-  const maxNodes = Number(modeArg ?? 1_000);
-  const system = await ActorSystem.start({ name: SIM_SYSTEM, nodeId: REAL_NODE_ID, transport: await connectNats({ servers: natsUrl! }), membership: { protocol: "all-to-all", maxNodes } });
+  const maxNodes = Number(rest[0] ?? 1_000);
+  const protocol = design === "broadcast" ? "all-to-all" : "ring";
+  const system = await ActorSystem.start({ name: SIM_SYSTEM, nodeId: REAL_NODE_ID, transport: await connectNats({ servers: natsUrl! }), membership: { protocol, maxNodes } });
+  // Those read from the roster at start were reported before anyone could listen.
+  members = system.nodes().filter((n) => !n.self).length;
   system.onEvent((event) => {
     if (event.type !== "membership") return;
     const { type, node } = event.event;
@@ -58,7 +61,7 @@ async function startTroupe(): Promise<Observer> {
   });
   return {
     received: () => 0,
-    refused: () => Object.values(system.heartbeatsRefused()).reduce((a, b) => a + b, 0),
+    refused: () => Object.fromEntries(Object.entries(system.heartbeatsRefused()).filter(([, n]) => n > 0)),
     close: () => system.shutdown(),
   };
 }
@@ -68,10 +71,9 @@ async function startBare(): Promise<Observer> {
   let received = 0;
   // Armed only while a join is timed: the first heartbeat whose bytes contain the node id counts.
   const armed = new Map<string, Buffer>();
-  // The subjects the observer of the design receives on: today's heartbeat subject, or the real
-  // node's monitor subject and the notices.
-  const { heartbeatTo, joined, lost } = monitorSubjects(subjects);
-  const subscribed = modeArg === "monitors" ? [heartbeatTo(REAL_NODE_ID), joined, lost] : [subjects.heartbeat];
+  // The subjects the real node of the design receives on: the heartbeat subject (all-to-all), or its
+  // own `membership.to.<node>` and the notices (ring; the roster subject is quiet in a steady state).
+  const subscribed = design === "ring" ? [subjects.membershipTo(REAL_NODE_ID), subjects.membershipChanges] : [subjects.heartbeat];
   const callback = (_error: unknown, message: { data: Uint8Array }): void => {
       received++;
       if (armed.size === 0) return;
@@ -86,27 +88,9 @@ async function startBare(): Promise<Observer> {
   await nc.flush();
   return {
     received: () => received,
-    refused: () => 0,
+    refused: () => ({}),
     arm: (node) => void armed.set(node, Buffer.from(node)),
     close: () => nc.close(),
-  };
-}
-
-async function startMonitors(): Promise<Observer> {
-  const nc = await connect({ servers: natsUrl!, name: "membership-sim-monitors" });
-  const node = new MonitorNode(nc, subjects, REAL_NODE_ID);
-  node.onEvent((type, id) => {
-    members += type === "joined" ? 1 : -1;
-    seen(id, type);
-  });
-  await node.start();
-  return {
-    received: () => node.received,
-    refused: () => node.refused,
-    close: async () => {
-      node.stop();
-      await nc.close();
-    },
   };
 }
 

@@ -37,12 +37,12 @@ interface Window {
 }
 
 /**
- * Membership at scale (issue 17), today's design: one real Troupe node (an ActorSystem on the NATS
- * transport, as `troupe node` runs one, with maxNodes raised to 20,000) and a bare nats.js client (the
- * baseline), both subscribed to the heartbeat subject of a system whose other 100, 1,000 and 10,000
- * members are simulated by one process (bench/membership-sim-members.ts) publishing a real
- * `NodeHeartbeat` for each every 500 ms, over a private nats-server whose monitoring port (`-m`) gives
- * the message rates. Per size:
+ * Membership at scale (issue 17), the all-to-all design (`membership.protocol: "all-to-all"`): one real
+ * Troupe node (an ActorSystem on the NATS transport, as `troupe node` runs one, with maxNodes raised to
+ * 20,000) and a bare nats.js client (the baseline), both subscribed to the heartbeat subject of a
+ * system whose other 100, 1,000 and 10,000 members are simulated by one process
+ * (bench/membership-sim-members.ts) publishing a real `NodeHeartbeat` for each every 500 ms, over a
+ * private nats-server whose monitoring port (`-m`) gives the message rates. Per size:
  * - CPU of the real node over windows of a few seconds, beside the bare client's in the same windows;
  * - server deliveries per second if every member were a real node, projected from /varz `in_msgs`
  *   (only two processes receive here; with all members real each heartbeat reaches all N + 1), beside N;
@@ -58,14 +58,18 @@ export const membershipSim: Benchmark = {
 };
 
 /**
- * The same measurements of the prototype of docs/scale.md (bench/membership-sim-monitor.ts), at 1,000
- * and 10,000 members: each node heartbeats to its 3 successors on a hash ring; joins and losses are
- * announced once to all. Baseline: a bare nats.js client subscribed to the subjects the real node
- * receives on.
+ * The same measurements of ring membership, the runtime's default (runtime/membership/ring-membership.ts,
+ * docs/scale.md), at 1,000 and 10,000 members: the real node is an ActorSystem with the default
+ * membership (maxNodes raised as above); the simulated members speak the protocol with the runtime's
+ * code (bench/membership-sim-ring.ts): heartbeats to each member's monitors on the ring, `joined`,
+ * `left` and `lost` notices, probes answered, the roster served, digests. Losses alternate a member
+ * whose nearest monitor is the real node (it must find the loss itself) and one it does not monitor
+ * (announced by the simulated monitors). Baseline: a bare nats.js client on the subjects the real node
+ * receives on (its `membership.to.<node>` and `membership.changes`).
  */
-export const membershipMonitors: Benchmark = {
-  name: "membership-monitors",
-  run: (ctx) => runDesign(ctx, "monitors", SIZES.slice(1)),
+export const membershipRing: Benchmark = {
+  name: "membership-ring",
+  run: (ctx) => runDesign(ctx, "ring", SIZES.slice(1)),
 };
 
 async function runDesign(ctx: BenchContext, design: Design, sizes: readonly number[]): Promise<Figure[]> {
@@ -79,10 +83,19 @@ async function runDesign(ctx: BenchContext, design: Design, sizes: readonly numb
       stops.push(() => started.stop());
       return started;
     };
-    const node = await start(SimChild.start<Without<ToObserver>, FromObserver>("./membership-sim-node.ts", design === "broadcast" ? ["troupe", nats.url, String(MAX_NODES)] : ["monitors", nats.url], "the real node"));
-    const bare = await start(SimChild.start<Without<ToObserver>, FromObserver>("./membership-sim-node.ts", ["bare", nats.url, design], "the bare client"));
+    // The members first, so that they see the real node announce itself and answer its roster read.
     const members = await start(SimChild.start<Without<ToMembers>, FromMembers>("./membership-sim-members.ts", [nats.url, design], "the simulated members"));
-    if (design === "broadcast") ctx.log(`  the real node runs with membership.maxNodes ${MAX_NODES.toLocaleString("en-US")} (default 1,000)`);
+    // Ring: the first size's members are there before the real node starts, so that its start-up
+    // roster read (one member answers, in pages) brings them; their `joined` notices came before.
+    if (design === "ring") await members.request({ type: "set", count: sizes[0]! }, "done");
+    const startedAtMs = Date.now();
+    const node = await start(SimChild.start<Without<ToObserver>, FromObserver>("./membership-sim-node.ts", ["troupe", nats.url, String(MAX_NODES), design], "the real node"));
+    if (design === "ring") {
+      const { members: read } = await node.request({ type: "count" }, "count");
+      ctx.log(`  the real node started in ${Date.now() - startedAtMs} ms (process start included) and saw ${read.toLocaleString("en-US")} of ${sizes[0]!.toLocaleString("en-US")} members at once: its start-up roster read`);
+    }
+    const bare = await start(SimChild.start<Without<ToObserver>, FromObserver>("./membership-sim-node.ts", ["bare", nats.url, design], "the bare client"));
+    ctx.log(`  the real node runs with membership.protocol ${design === "broadcast" ? '"all-to-all"' : '"ring" (the default)'} and maxNodes ${MAX_NODES.toLocaleString("en-US")} (default 1,000)`);
     const figures: Figure[] = [];
     for (const size of sizes) figures.push(...(await step(ctx, { design, nats, monitorPort, node, bare, members }, size)));
     return figures;
@@ -108,7 +121,7 @@ async function step(ctx: BenchContext, sim: Sim, size: number): Promise<Figure[]
   // is a finding, logged, and the figures are measured all the same.
   const seeing = async (): Promise<number> => (await node.request({ type: "count" }, "count")).members;
   const allSeen = await until(async () => (await seeing()) === size, SEE_ALL_DEADLINE_MS);
-  const { refused, members: seen } = await node.request({ type: "count" }, "count");
+  const { members: seen } = await node.request({ type: "count" }, "count");
   if (!allSeen) ctx.log(`  ${label}: after ${SEE_ALL_DEADLINE_MS / 1000} s the real node sees ${seen.toLocaleString("en-US")} of ${size.toLocaleString("en-US")} members; measuring anyway`);
   // The joins are behind; let their after-effects (garbage, announcements) pass before measuring.
   await sleep(1_500);
@@ -136,7 +149,7 @@ async function step(ctx: BenchContext, sim: Sim, size: number): Promise<Figure[]
       `  ${label}: window ${round}/${windowRounds}: node ${window.nodeCpu.toFixed(2)}% of a core, bare client ${window.bareCpu.toFixed(2)}%; ` +
         `server in ${Math.round(window.inPerS).toLocaleString("en-US")}/s out ${Math.round(window.outPerS).toLocaleString("en-US")}/s` +
         `${window.slowConsumers > 0 ? ` (${window.slowConsumers} slow consumer events: the server dropped messages)` : ""}; ` +
-        `simulator published ${Math.round(window.publishedPerS).toLocaleString("en-US")}/s (${window.membersCpu.toFixed(0)}% of a core, worst lag ${window.maxLagMs.toFixed(0)} ms)`,
+        `simulator sent ${Math.round(window.publishedPerS).toLocaleString("en-US")} heartbeats/s (${window.membersCpu.toFixed(0)}% of a core, worst lag ${window.maxLagMs.toFixed(0)} ms)`,
     );
   }
 
@@ -145,8 +158,8 @@ async function step(ctx: BenchContext, sim: Sim, size: number): Promise<Figure[]
   const bareJoins: number[] = [];
   const rounds = ctx.quick ? 2 : 3;
   for (let round = 1; round <= rounds; round++) {
-    // In the monitor design, alternate a member the real node monitors (its own detection) with one
-    // that simulated monitors announce (the notice's way to the real node).
+    // In the ring design, alternate a member whose nearest monitor is the real node (its own
+    // detection: silence, probe, notice) with one that simulated monitors announce.
     const { node: victim } = await members.request({ type: "pick", after: (round * 37) % size, watchedByReal: round % 2 === 1 }, "picked");
     const joiner = `joiner-${size}-r${round}x`;
     const [lostArmed, lost] = node.twice({ type: "await", node: victim, event: "lost" }, "armed", "seen");
@@ -173,10 +186,16 @@ async function step(ctx: BenchContext, sim: Sim, size: number): Promise<Figure[]
 
   const m = (pick: (w: Window) => number): number => median(windows.map(pick));
   // Here only the real node and the bare client subscribe; with every member a real node, each
-  // broadcast heartbeat would reach all size + 1 nodes, and each monitor heartbeat its one monitor.
+  // broadcast heartbeat would reach all size + 1 nodes, and each ring heartbeat its one monitor.
   const projected = m((w) => w.inPerS) * (sim.design === "broadcast" ? size + 1 : 1);
-  ctx.log(`  ${label}: ${refused} heartbeats refused by the real node; with all ${(size + 1).toLocaleString("en-US")} nodes real the server would deliver ${Math.round(projected).toLocaleString("en-US")} msgs/s`);
-  const prefix = sim.design === "broadcast" ? "membership" : "membership-monitors";
+  const { refused } = await node.request({ type: "count" }, "count");
+  const refusals = Object.entries(refused).map(([reason, n]) => `${n} ${reason}`).join(", ") || "none";
+  ctx.log(`  ${label}: messages refused by the real node so far: ${refusals}; with all ${(size + 1).toLocaleString("en-US")} nodes real the server would deliver ${Math.round(projected).toLocaleString("en-US")} msgs/s`);
+  if (sim.design === "ring") {
+    const { ring } = await members.request({ type: "stats" }, "stats");
+    if (ring) ctx.log(`  ${label}: the members saw so far: ${JSON.stringify(ring)}`);
+  }
+  const prefix = sim.design === "broadcast" ? "membership" : "membership-ring";
   const n = size.toLocaleString("en-US");
   return [
     {

@@ -21,7 +21,7 @@ import { remoteTell } from "./remote-tell.js";
 import { skynet } from "./skynet.js";
 import { restartLatency } from "./restart-latency.js";
 import { nodeLossDetection } from "./node-loss-detection.js";
-import { membershipMonitors, membershipSim } from "./membership-sim.js";
+import { membershipRing, membershipSim } from "./membership-sim.js";
 import { entityBenchmarks } from "./entities.js";
 import { imagePipelineScaling } from "./image-pipeline-scaling.js";
 import { resultCacheHit } from "./result-cache.js";
@@ -37,7 +37,7 @@ import { metricsOn } from "./metrics-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, runStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipMonitors, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, tracing1pct, metricsOn, imagePipelineScaling, resultCacheHit, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, runStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipRing, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, tracing1pct, metricsOn, imagePipelineScaling, resultCacheHit, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)
