@@ -49,12 +49,16 @@ export async function nodesCommand(args: string[]): Promise<number> {
   }
 }
 
-/** One row per node; ages use the nodes' own start times, so they are as good as the clocks agree. */
+/**
+ * One row per node; ages use the nodes' own start times, so they are as good as the clocks agree. No
+ * actor counts: under ring membership a roster holds each node's count from when it joined, not now
+ * (`troupe actors` and `troupe top` ask the nodes themselves).
+ */
 export function formatNodeTable(nodes: readonly NodeInfo[], nowMs: number): string {
   const rows = [
-    ["NODE", "KINDS", "ACTORS", "UP"],
+    ["NODE", "KINDS", "UP"],
     // Node ids and kinds come from a member's roster: anyone allowed to answer on the bus can forge one.
-    ...nodes.map((n) => [printable(n.node), printable(n.kinds.join(",")) || "-", String(n.actorCount), duration(nowMs - n.startedAtMs)]),
+    ...nodes.map((n) => [printable(n.node), printable(n.kinds.join(",")) || "-", duration(nowMs - n.startedAtMs)]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
