@@ -81,8 +81,8 @@ export function checkHeartbeat(m: ReturnType<typeof NodeHeartbeat.decode>, check
   };
 }
 
-// A heartbeat names a node that others will address, so it must be a valid node id.
-function isNodeId(value: string): boolean {
+/** Whether `value` is a valid node id (one NATS token): what membership messages name, others will address. */
+export function isNodeId(value: string): boolean {
   try {
     validateToken("node id", value);
     return true;

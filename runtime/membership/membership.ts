@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { validateToken } from "../address.js";
-import type { Clock, TimerHandle } from "../clock.js";
-import type { Transport, Unsubscribe } from "../transport/transport.js";
+import type { TimerHandle } from "../clock.js";
+import type { Unsubscribe } from "../transport/transport.js";
 import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat } from "./heartbeat.js";
 import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { byNode, NodeTable, type MembershipEvent, type NodeInfo, type Observation } from "./node-table.js";
+import type { MembershipBaseOptions } from "./node-membership.js";
 
 export type { MembershipEvent, NodeInfo } from "./node-table.js";
 export type { HeartbeatRefusal } from "./heartbeat-refusal.js";
@@ -22,24 +23,11 @@ export const DEFAULT_FAILURE_TIMEOUT_MS = 2_000;
 /** Most other nodes one node tracks, by default; heartbeats of further nodes are refused and counted. */
 export const DEFAULT_MAX_NODES = 1_000;
 
-export interface MembershipOptions {
-  readonly transport: Transport;
+export interface MembershipOptions extends MembershipBaseOptions {
   /** The heartbeat subject, shared by every node of the system: `Subjects.heartbeat`. */
   readonly subject: string;
-  readonly nodeId: string;
-  readonly clock: Clock;
-  /** Default `DEFAULT_HEARTBEAT_INTERVAL_MS` (500). */
-  readonly intervalMs?: number;
-  /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
-  readonly failureTimeoutMs?: number;
-  /** Most other nodes tracked. Default `DEFAULT_MAX_NODES` (1,000). */
-  readonly maxNodes?: number;
-  /** Most kinds one heartbeat may list (each a valid kind name). Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
-  readonly maxKindsPerNode?: number;
   /** The system's name, sent in heartbeats; heartbeats naming another system are refused. */
   readonly system?: string;
-  /** What this node hosts, read at every heartbeat. */
-  readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
   /**
    * Told about each heartbeat refused (malformed, over a cap, another system, another process using
    * this node's id, a restart or leave claim refuted by the node itself), with its reason; `bytes` are

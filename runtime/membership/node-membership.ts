@@ -1,4 +1,5 @@
-import type { Unsubscribe } from "../transport/transport.js";
+import type { Clock } from "../clock.js";
+import type { Transport, Unsubscribe } from "../transport/transport.js";
 import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
 import type { MembershipEvent, NodeInfo } from "./node-table.js";
 
@@ -26,4 +27,23 @@ export interface NodeMembership {
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe;
   /** Resolves with the node once it is alive; rejects if it is not seen within `timeoutMs`. */
   waitForNode(node: string, timeoutMs: number): Promise<NodeInfo>;
+}
+
+/** What both protocols are configured with (`MembershipOptions`, `RingMembershipOptions` add their own). */
+export interface MembershipBaseOptions {
+  readonly transport: Transport;
+  readonly nodeId: string;
+  readonly clock: Clock;
+  /** Default `DEFAULT_HEARTBEAT_INTERVAL_MS` (500). */
+  readonly intervalMs?: number;
+  /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
+  readonly failureTimeoutMs?: number;
+  /** Most other nodes tracked. Default `DEFAULT_MAX_NODES` (1,000). */
+  readonly maxNodes?: number;
+  /** Most kinds one node may announce (each a valid kind name). Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
+  readonly maxKindsPerNode?: number;
+  /** What this node hosts, read at every heartbeat. */
+  readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
+  /** Told about each membership message refused, with its reason. */
+  readonly onInvalid?: (detail: string, bytes: Uint8Array, reason: HeartbeatRefusal) => void;
 }

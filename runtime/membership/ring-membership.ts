@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { validateToken } from "../address.js";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { TimerHandle } from "../clock.js";
 import type { Subjects } from "../subjects.js";
-import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, type Heartbeat } from "./heartbeat.js";
+import type { InboundMessage, Unsubscribe } from "../transport/transport.js";
+import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, isNodeId, type Heartbeat } from "./heartbeat.js";
 import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
-import type { NodeMembership } from "./node-membership.js";
+import type { MembershipBaseOptions, NodeMembership } from "./node-membership.js";
 import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
 import { DigestRepair } from "./digest-repair.js";
-import { decodeChange, encodeChange, isNodeId, kindOfDirect, type Change } from "./ring-messages.js";
+import { decodeChange, encodeChange, kindOfDirect, type Change } from "./ring-messages.js";
 import { heartbeatOf, RingView, sameKinds, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
@@ -25,20 +25,9 @@ export const MAX_ANSWERS_PER_CHECK = 32;
 /** How long a removed incarnation is kept from coming back through a roster, by default. */
 export const DEFAULT_TOMBSTONE_MS = 60_000;
 
-export interface RingMembershipOptions {
-  readonly transport: Transport;
+export interface RingMembershipOptions extends MembershipBaseOptions {
   /** The system's subjects: `membershipTo`, `membershipChanges` and `membershipRoster`. */
   readonly subjects: Subjects;
-  readonly nodeId: string;
-  readonly clock: Clock;
-  /** Default `DEFAULT_HEARTBEAT_INTERVAL_MS` (500). */
-  readonly intervalMs?: number;
-  /** Default `DEFAULT_FAILURE_TIMEOUT_MS` (2000); must be greater than `intervalMs`. */
-  readonly failureTimeoutMs?: number;
-  /** Most other nodes in the view. Default `DEFAULT_MAX_NODES` (1,000). */
-  readonly maxNodes?: number;
-  /** Most kinds one node may announce. Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
-  readonly maxKindsPerNode?: number;
   /**
    * How long a probe waits for its answer; also the delay between monitors' `lost` notices by rank.
    * Default `DEFAULT_PROBE_TIMEOUT_MS` (250), or an eighth of `failureTimeoutMs` if less; at most half of it.
@@ -48,10 +37,6 @@ export interface RingMembershipOptions {
   readonly repairIntervalMs?: number;
   /** How long the roster read at start (and by a repair) may take. Default: `failureTimeoutMs`. */
   readonly rosterTimeoutMs?: number;
-  /** What this node hosts, read at every heartbeat. */
-  readonly localInfo: () => { readonly kinds: readonly string[]; readonly actorCount: number };
-  /** Told about each message refused, with its reason (as `Membership`'s). */
-  readonly onInvalid?: (detail: string, bytes: Uint8Array, reason: HeartbeatRefusal) => void;
 }
 
 /**

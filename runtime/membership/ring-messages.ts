@@ -1,8 +1,7 @@
 import protobuf from "protobufjs/minimal.js";
-import { validateToken } from "../address.js";
 import { MembershipChange, MembershipDigest, NodeHeartbeat } from "../codec/wire-types.js";
 import { hash32 } from "../hash32.js";
-import { checkHeartbeat, type Heartbeat, type HeartbeatChecks } from "./heartbeat.js";
+import { checkHeartbeat, isNodeId, type Heartbeat, type HeartbeatChecks } from "./heartbeat.js";
 import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
 
 /** One change to the roster (`troupe.membership.MembershipChange`), checked. */
@@ -98,13 +97,4 @@ export function memberHash(node: string, incarnation: string, kinds: readonly st
 
 export function xorHex(high: number, low: number): string {
   return (high >>> 0).toString(16).padStart(8, "0") + (low >>> 0).toString(16).padStart(8, "0");
-}
-
-export function isNodeId(value: string): boolean {
-  try {
-    validateToken("node id", value);
-    return true;
-  } catch {
-    return false;
-  }
 }

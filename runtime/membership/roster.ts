@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import protobuf from "protobufjs/minimal.js";
-import { validateToken } from "../address.js";
 import { NodeHeartbeat, RosterRequest } from "../codec/wire-types.js";
 import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE } from "./heartbeat.js";
+import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, isNodeId } from "./heartbeat.js";
 import type { NodeInfo } from "./node-table.js";
 
 /** Most nodes one `RosterPage` carries, by default (docs/scale.md: 10 requests at 10,000 members). */
@@ -315,14 +314,5 @@ async function ask(transport: Transport, subject: string, data: Uint8Array, time
   } finally {
     clearTimeout(timer);
     unsubscribe?.();
-  }
-}
-
-function isNodeId(value: string): boolean {
-  try {
-    validateToken("node id", value);
-    return true;
-  } catch {
-    return false;
   }
 }
