@@ -5,6 +5,7 @@ import type { Unsubscribe } from "../transport/transport.js";
 import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat } from "./heartbeat.js";
 import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { byNode, NodeTable, type MembershipEvent, type NodeInfo, type Observation } from "./node-table.js";
+import { MembershipListeners } from "./membership-listeners.js";
 import type { MembershipBaseOptions } from "./node-membership.js";
 
 export type { MembershipEvent, NodeInfo } from "./node-table.js";
@@ -67,7 +68,7 @@ export class Membership {
   private readonly table: NodeTable;
   private readonly refusals = new Map<HeartbeatRefusal, number>();
   private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
-  private readonly listeners = new Set<(event: MembershipEvent) => void>();
+  private readonly listeners: MembershipListeners;
   private state: "new" | "running" | "stopped" = "new";
   private viewVersion = 0;
   private startedAtMs = 0;
@@ -79,6 +80,7 @@ export class Membership {
 
   constructor(private readonly options: MembershipOptions) {
     validateToken("node id", options.nodeId);
+    this.listeners = new MembershipListeners(options.clock, options.nodeId);
     if (!options.subject) throw new TypeError("Membership needs a heartbeat subject (Subjects.heartbeat)");
     this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
@@ -165,27 +167,12 @@ export class Membership {
   }
 
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** Resolves with the node once it is alive; rejects if it is not seen within `timeoutMs`. */
   waitForNode(node: string, timeoutMs: number): Promise<NodeInfo> {
-    const alive = this.nodes().find((n) => n.node === node);
-    if (alive) return Promise.resolve(alive);
-    return new Promise((resolve, reject) => {
-      const timer = this.options.clock.setTimeout(() => {
-        off();
-        reject(new Error(`node ${node} was not seen by node ${this.options.nodeId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const off = this.onEvent((event) => {
-        if ((event.type === "joined" || event.type === "restarted") && event.node.node === node) {
-          this.options.clock.clearTimeout(timer);
-          off();
-          resolve(event.node);
-        }
-      });
-    });
+    return this.listeners.waitForNode(this.nodes(), node, timeoutMs);
   }
 
   private receive(bytes: Uint8Array): void {
@@ -315,14 +302,6 @@ export class Membership {
 
   private emit(events: MembershipEvent[]): void {
     if (events.length > 0) this.viewVersion++;
-    for (const event of events) {
-      for (const listener of this.listeners) {
-        try {
-          listener(event);
-        } catch {
-          // Listeners observe; a faulty one must not stop heartbeats from being processed.
-        }
-      }
-    }
+    for (const event of events) this.listeners.emit(event);
   }
 }

@@ -6,6 +6,7 @@ import type { InboundMessage, Unsubscribe } from "../transport/transport.js";
 import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, isNodeId, type Heartbeat } from "./heartbeat.js";
 import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
+import { MembershipListeners } from "./membership-listeners.js";
 import type { MembershipBaseOptions, NodeMembership } from "./node-membership.js";
 import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
@@ -67,7 +68,7 @@ export class RingMembership implements NodeMembership {
   readonly repairIntervalMs: number;
   private readonly view: RingView;
   private readonly refusals = new Map<HeartbeatRefusal, number>();
-  private readonly listeners = new Set<(event: MembershipEvent) => void>();
+  private readonly listeners: MembershipListeners;
   private readonly timers = new Set<TimerHandle>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private state: "new" | "running" | "stopped" = "new";
@@ -89,6 +90,7 @@ export class RingMembership implements NodeMembership {
 
   constructor(private readonly options: RingMembershipOptions) {
     validateToken("node id", options.nodeId);
+    this.listeners = new MembershipListeners(options.clock, options.nodeId);
     this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
     if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
@@ -209,26 +211,11 @@ export class RingMembership implements NodeMembership {
   }
 
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   waitForNode(node: string, timeoutMs: number): Promise<NodeInfo> {
-    const alive = this.nodes().find((n) => n.node === node);
-    if (alive) return Promise.resolve(alive);
-    return new Promise((resolve, reject) => {
-      const timer = this.options.clock.setTimeout(() => {
-        off();
-        reject(new Error(`node ${node} was not seen by node ${this.options.nodeId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const off = this.onEvent((event) => {
-        if ((event.type === "joined" || event.type === "restarted") && event.node.node === node) {
-          this.options.clock.clearTimeout(timer);
-          off();
-          resolve(event.node);
-        }
-      });
-    });
+    return this.listeners.waitForNode(this.nodes(), node, timeoutMs);
   }
 
   /** The nodes this node monitors now (for tests and introspection). */
@@ -486,13 +473,7 @@ export class RingMembership implements NodeMembership {
         this.lastHeard.delete(event.node.node);
         this.suspects.delete(event.node.node);
       }
-      for (const listener of this.listeners) {
-        try {
-          listener(event);
-        } catch {
-          // Listeners observe; they cannot break membership.
-        }
-      }
+      this.listeners.emit(event);
     }
   }
 
