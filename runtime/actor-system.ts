@@ -413,7 +413,7 @@ export class ActorSystem implements MessageRouter {
           nodes: () => membership.nodes(),
           answersTo: (reply) => this.subjects.answersTo(reply),
           onRefused: (reason, detail, message) =>
-            this.deadLetters.publish({ reason: reason === "foreign-system" ? "refused-control" : reason === "forbidden-reply-subject" || reason === "send-failed" ? reason : "malformed-frame", detail, subject: message.subject, bytes: message.data.slice(0, 256) }),
+            this.deadLetters.publish({ reason: reason === "foreign-system" || reason === "over-rate" ? "refused-control" : reason === "forbidden-reply-subject" || reason === "send-failed" ? reason : "malformed-frame", detail, subject: message.subject, bytes: message.data.slice(0, 256) }),
         }),
       );
     }

@@ -79,8 +79,10 @@ export async function lookupOnOtherNodes(host: NameLookupHost, name: string, tim
       const deadline = Date.now() + timeoutMs;
       let pauseMs = FIRST_RETRY_MS;
       for (;;) {
-        const started = Date.now();
-        await host.transport.requestMany(host.subject, request, { timeoutMs: deadline - started, signal: done.signal }, onAnswer);
+        // Never 0: nats.js reads a zero wait as its default of a second.
+        const leftMs = deadline - Date.now();
+        if (leftMs < 1) break;
+        await host.transport.requestMany(host.subject, request, { timeoutMs: leftMs, signal: done.signal }, onAnswer);
         // Ended early with nothing: nobody hosts the name yet (no responders), or its host's interest has not
         // reached this server of a cluster. Ask again, backing off, until the lookup's time is up.
         if (found !== undefined || done.signal.aborted || unconfirmed.size > 0 || Date.now() + pauseMs >= deadline) break;

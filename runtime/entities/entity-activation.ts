@@ -1,4 +1,5 @@
 import type { Cancel } from "../actor-context.js";
+import { errorText } from "../actor-cell.js";
 import type { TimerHandle } from "../clock.js";
 import { GenerationConflictError, type Expected } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
@@ -282,7 +283,16 @@ export class EntityActivation {
       if (this.host.isAsk(mail)) batch.outputs.push(() => this.host.failAsk(mail, "already-applied", detail));
       return;
     }
-    const reply = this.host.decodeReply(first.replyType, first.reply ?? new Uint8Array(0));
+    let reply: object | undefined;
+    try {
+      reply = this.host.decodeReply(first.replyType, first.reply ?? new Uint8Array(0));
+    } catch (error) {
+      // Stored bytes that no longer decode (a corrupt record, a type changed since): the ask is told,
+      // the inbox goes on.
+      const detail = `the first reply to idempotency key ${first.key}, a ${first.replyType}, no longer decodes: ${errorText(error)}`;
+      batch.outputs.push(() => this.host.failAsk(mail, "unknown-type", detail));
+      return;
+    }
     if (reply !== undefined) batch.outputs.push(() => to.tell(reply, this.host.replyAs(mail)));
     else {
       const detail = `the first reply to idempotency key ${first.key} was a ${first.replyType}, which node ${this.host.nodeId} does not know: list it in the definition's replies`;

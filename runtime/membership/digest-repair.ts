@@ -2,9 +2,9 @@ import type { Clock } from "../clock.js";
 import type { Subjects } from "../subjects.js";
 import type { Transport } from "../transport/transport.js";
 import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
-import type { MembershipEvent, NodeInfo } from "./node-table.js";
+import { sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { decodeDigest, encodeDigest, xorHex } from "./ring-messages.js";
-import { heartbeatOf, sameKinds, type RingView, type ViewChange } from "./ring-view.js";
+import { heartbeatOf, type RingView, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
 /** Nodes a digest repair probes at most (those one roster has and the other has not, or with other kinds). */

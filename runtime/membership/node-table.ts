@@ -218,6 +218,7 @@ function startedBefore(beat: Heartbeat, known: NodeInfo): boolean {
   return beat.startedAtMs < known.startedAtMs || (beat.startedAtMs === known.startedAtMs && beat.incarnation < known.incarnation);
 }
 
-function sameKinds(a: readonly string[], b: readonly string[]): boolean {
+/** Whether two kind lists are the same, in the same order (as nodes announce them). */
+export function sameKinds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((kind, i) => kind === b[i]);
 }

@@ -8,11 +8,11 @@ import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
 import { MembershipListeners } from "./membership-listeners.js";
 import type { MembershipBaseOptions, NodeMembership } from "./node-membership.js";
-import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
+import { byNode, sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
 import { DigestRepair } from "./digest-repair.js";
 import { decodeChange, encodeChange, kindOfDirect, type Change } from "./ring-messages.js";
-import { heartbeatOf, RingView, sameKinds, type ViewChange } from "./ring-view.js";
+import { heartbeatOf, RingView, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
 const EMPTY = new Uint8Array(0);
@@ -69,6 +69,8 @@ export class RingMembership implements NodeMembership {
   private readonly view: RingView;
   private readonly refusals = new Map<HeartbeatRefusal, number>();
   private readonly listeners: MembershipListeners;
+  /** The timer for the earliest claimed restart or leave, when one waits. */
+  private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
   private readonly timers = new Set<TimerHandle>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private state: "new" | "running" | "stopped" = "new";
@@ -242,9 +244,14 @@ export class RingMembership implements NodeMembership {
       const decoded = decodeChange(message.data, this.checks());
       if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
       // A monitor heard this node's heartbeats without having it in its view: announce it again.
-      const { kind: type, node } = decoded.value;
-      if (type === "lost" && node.node === this.options.nodeId && node.incarnation === this.incarnation) this.refuteSoon();
-      return;
+      const { kind: type, node, reporter } = decoded.value;
+      if (type !== "lost" || node.node !== this.options.nodeId || node.incarnation !== this.incarnation) return;
+      // Only from a monitor (the only nodes this one heartbeats to): else one unicast from anybody
+      // would buy a broadcast to every member.
+      if (!this.view.ring.monitorsOf(this.options.nodeId).includes(reporter)) {
+        return this.refuse("not-a-monitor", `"not in my view" notice from ${reporter}, not one of this node's monitors`, EMPTY);
+      }
+      return this.refuteSoon();
     }
     const decoded = decodeHeartbeat(message.data, this.checks());
     if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
@@ -462,7 +469,18 @@ export class RingMembership implements NodeMembership {
   private settleLater(): void {
     const dueMs = this.view.nextDueMs();
     if (dueMs === undefined) return;
-    this.after(Math.max(0, dueMs - this.options.clock.now()), () => this.emit(this.view.settle(this.options.clock.now())));
+    // One timer, for the earliest claim: a flood of notices while a claim waits arms no more.
+    const armed = this.settleTimer;
+    if (armed !== undefined) {
+      if (armed.dueMs <= dueMs) return;
+      this.cancel(armed.handle);
+    }
+    const handle = this.after(Math.max(0, dueMs - this.options.clock.now()), () => {
+      this.settleTimer = undefined;
+      this.emit(this.view.settle(this.options.clock.now()));
+      this.settleLater();
+    });
+    this.settleTimer = { handle, dueMs };
   }
 
   private emit(events: readonly MembershipEvent[]): void {
@@ -549,6 +567,7 @@ export class RingMembership implements NodeMembership {
     this.viewVersion++;
     for (const handle of this.timers) this.options.clock.clearTimeout(handle);
     this.timers.clear();
+    this.settleTimer = undefined;
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     for (const probe of [...this.probes.values()]) probe.answered();
     this.view.clear();

@@ -1,6 +1,6 @@
 import type { Heartbeat } from "./heartbeat.js";
 import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
-import { byNode, type MembershipEvent, type NodeInfo } from "./node-table.js";
+import { byNode, sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { Ring } from "./ring.js";
 import { memberHash } from "./ring-messages.js";
 
@@ -143,7 +143,10 @@ export class RingView {
   /** A node said it is leaving; believed at `silenceMs` unless it announces itself again before. */
   leaving(node: string, incarnation: string, nowMs: number): void {
     const known = this.entries.get(node);
-    if (known?.info.incarnation !== incarnation || known.leaving) return;
+    // Unknown here (a roster read at start has not brought it in yet): remembered, so that the roster
+    // does not add a node that has left.
+    if (!known) return this.tombstone(node, incarnation, nowMs);
+    if (known.info.incarnation !== incarnation || known.leaving) return;
     known.leaving = true;
     known.successor = undefined;
     known.dueMs = nowMs + this.options.silenceMs;
@@ -235,8 +238,8 @@ export class RingView {
 
   private tombstone(node: string, incarnation: string, nowMs: number): void {
     // Bounded: the oldest goes first (a Map iterates in insertion order).
-    if (this.tombstones.size >= this.options.maxNodes) this.tombstones.delete(this.tombstones.keys().next().value!);
     this.tombstones.delete(node);
+    if (this.tombstones.size >= this.options.maxNodes) this.tombstones.delete(this.tombstones.keys().next().value!);
     this.tombstones.set(node, { incarnation, untilMs: nowMs + this.options.tombstoneMs });
   }
 
@@ -264,8 +267,4 @@ function startedBefore(a: NodeInfo, b: NodeInfo): boolean {
 /** A roster's (or the view's) node as the heartbeat a notice carries. */
 export function heartbeatOf(info: NodeInfo, system: string): Heartbeat {
   return { node: info.node, incarnation: info.incarnation, startedAtMs: info.startedAtMs, kinds: info.kinds, actorCount: info.actorCount, intervalMs: 0, leaving: false, system, server: info.server ?? "" };
-}
-
-export function sameKinds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((kind, i) => kind === b[i]);
 }

@@ -4,6 +4,7 @@ import { NodeHeartbeat, RosterRequest } from "../codec/wire-types.js";
 import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
 import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, isNodeId } from "./heartbeat.js";
 import type { NodeInfo } from "./node-table.js";
+import { RateWindow } from "./rate-window.js";
 
 /** Most nodes one `RosterPage` carries, by default (docs/scale.md: 10 requests at 10,000 members). */
 export const DEFAULT_ROSTER_PAGE = 1_000;
@@ -17,7 +18,10 @@ const MAX_REQUEST_BYTES = 1_024;
 const PAGE_OVERHEAD_BYTES = 256;
 
 /** Why a node did not answer a roster request. */
-export type RosterRefusal = "malformed" | "foreign-system" | "forbidden-reply-subject" | "no-reply-subject" | "send-failed";
+export type RosterRefusal = "malformed" | "foreign-system" | "forbidden-reply-subject" | "no-reply-subject" | "send-failed" | "over-rate";
+
+/** Requests one node answers per second at most, by default: a page costs a sort and up to 1,000 encodes. */
+export const DEFAULT_ROSTER_ANSWERS_PER_SECOND = 20;
 
 export interface ServeRosterOptions {
   readonly transport: Transport;
@@ -31,6 +35,12 @@ export interface ServeRosterOptions {
   readonly maxPage?: number;
   /** Whether the node may publish an answer to this reply subject (`Subjects.answersTo`); default: any. */
   readonly answersTo?: (reply: string) => boolean;
+  /**
+   * Requests answered per second at most; the rest are refused `over-rate` (the reader asks another
+   * member). Default `DEFAULT_ROSTER_ANSWERS_PER_SECOND` (20): joins read ~10 pages at 10,000 nodes,
+   * spread over the members by the queue group.
+   */
+  readonly maxAnswersPerSecond?: number;
   /** Told about every request not answered, and why: the caller counts them. */
   readonly onRefused?: (reason: RosterRefusal, detail: string, message: InboundMessage) => void;
 }
@@ -51,9 +61,11 @@ export function serveRoster(options: ServeRosterOptions): Unsubscribe {
       // The counter is the caller's; it cannot break the subscription.
     }
   };
+  const rate = new RateWindow(options.maxAnswersPerSecond ?? DEFAULT_ROSTER_ANSWERS_PER_SECOND, 1_000);
   const answer = (message: InboundMessage): void => {
     try {
       if (!message.reply) return refuse("no-reply-subject", "no reply subject", message);
+      if (!rate.take(Date.now())) return refuse("over-rate", `over ${options.maxAnswersPerSecond ?? DEFAULT_ROSTER_ANSWERS_PER_SECOND} answers a second`, message);
       if (options.answersTo && !options.answersTo(message.reply)) return refuse("forbidden-reply-subject", `asks for answers on ${message.reply}`, message);
       if (message.data.length > MAX_REQUEST_BYTES) return refuse("malformed", `${message.data.length} bytes, over ${MAX_REQUEST_BYTES}`, message);
       let request: ReturnType<typeof RosterRequest.decode>;

@@ -95,8 +95,8 @@ export class Tracing {
   private readonly rootContext: Context;
   /** Present when `startTracing` set the global SDK up with a trace-id-ratio sampler (root-sampling.ts). */
   private readonly roots: RootSampling | undefined;
-  /** Present when `startTracing` installed its context manager (troupe-context-manager.ts). */
-  private readonly manager: FastContextManager | undefined;
+  /** Whether this system uses the global tracer provider, so `startTracing`'s context manager if it installed one. */
+  private readonly global: boolean;
   /** Whether the propagators write more than the W3C trace context and baggage (OTEL_PROPAGATORS, a user's own). */
   private readonly otherPropagators: boolean;
   private messageSeq = 0;
@@ -123,13 +123,21 @@ export class Tracing {
     this.rootContext = api.ROOT_CONTEXT;
     const global = option === true || option.tracerProvider === undefined;
     this.roots = global ? rootSampling() : undefined;
-    this.manager = global ? fastContextManager() : undefined;
+    this.global = global;
     this.otherPropagators = [...api.propagation.fields()].sort().join(",") !== DEFAULT_FIELDS;
+  }
+
+  /**
+   * `startTracing`'s context manager, when it installed one: looked up each time (one global slot), as
+   * tracing may be stopped and started again while this system runs.
+   */
+  private manager(): FastContextManager | undefined {
+    return this.global ? fastContextManager() : undefined;
   }
 
   /** The active context: through `startTracing`'s manager when it is there, without the API's global lookup. */
   private active(): Context {
-    const manager = this.manager;
+    const manager = this.manager();
     return manager === undefined ? this.context.active() : manager.active();
   }
 
@@ -141,7 +149,7 @@ export class Tracing {
    * it leaves behind do not.
    */
   runHandler<S, M, C, R>(context: Context, handler: (state: S, message: M, ctx: C) => R, state: S, message: M, ctx: C): R {
-    const manager = this.manager;
+    const manager = this.manager();
     if (manager !== undefined && context instanceof UnsampledContext && handler.constructor !== AsyncFunction) return manager.runSync(context, handler, state, message, ctx);
     return this.context.with(context, handler, undefined, state, message, ctx);
   }

@@ -1,5 +1,5 @@
 import { executionAsyncId } from "node:async_hooks";
-import type { Context } from "@opentelemetry/api";
+import { ROOT_CONTEXT, type Context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { FastContextManager } from "./context-manager-slot.js";
 
@@ -36,8 +36,11 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
   }
 
   override active(): Context {
-    const current = this.current;
-    if (current !== undefined) return current;
+    return this.current ?? this.stored();
+  }
+
+  /** What AsyncLocalStorage holds for the current execution (remembered per execution, see above). */
+  private stored(): Context {
     if (!this.cacheable) return super.active();
     const id = executionAsyncId();
     if (id === this.cachedId && this.version === this.cachedVersion) return this.cached!;
@@ -61,6 +64,7 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
   }
 
   override attach(context: Context): ReturnType<AsyncLocalStorageContextManager["attach"]> {
+    const current = this.current;
     this.current = undefined;
     // After: the base class reads `active()` before it enters the context.
     const token = super.attach(context);
@@ -69,6 +73,8 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
       dispose: () => {
         this.version++;
         token.dispose();
+        // Back to what was active before: a runSync context too, for the rest of its handler.
+        this.current = current;
       },
     };
   }
@@ -81,6 +87,10 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
 
   /** Runs `fn(a, b, c)` with `context` active until it returns (see above). */
   runSync<A, B, C, R>(context: Context, fn: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R {
+    // What `fn` leaves behind (a promise it returns, a timer) runs with the stored context of this
+    // execution: harmless only when that is the root. Under another trace's context (a drain started
+    // from a sampled handler's continuation) it would land in that trace: enter the context properly.
+    if (this.stored() !== ROOT_CONTEXT) return this.with(context, fn, undefined, a, b, c);
     const current = this.current;
     this.current = context;
     try {

@@ -117,10 +117,11 @@ describe("children on other nodes (system tier, in-memory network, manual clocks
       await elapse(500);
       expect(n1.nodes().map((n) => n.node)).to.include("n4");
       const names = Array.from({ length: 8 }, (_, i) => `w${i}`);
-      const startedMs = Date.now();
+      // All eight placed although n4 never answers: a spawn places on what is known and does not await
+      // the answers (not timed here: a wall-clock bound fails under load; test/unit/least-loaded.test.ts
+      // holds chooseAsked to its timeout).
       const first = n1.spawn(supervisor(names, "least-loaded"), { name: "first" });
       expect((await stats(first)).node.split(",")).to.have.length(8);
-      expect(Date.now() - startedMs).to.be.below(250); // placed without waiting for any answer
       await eventually("n4's question timed out", () => n1.placementQueries().unanswered >= 1, 2_000);
       const then = n1.spawn(supervisor(names, "least-loaded"), { name: "then" });
       const placed = (await stats(then)).node.split(",");

@@ -27,6 +27,27 @@ describe("tracing: Troupe's context manager (unit)", () => {
     expect(later, "a callback left behind").to.equal(undefined);
   });
 
+  it("context manager: under another trace's stored context, runSync enters its context properly, so what the function leaves behind does not land in that trace", async () => {
+    let later: unknown = "not run";
+    context.with(named("other trace"), () =>
+      manager.runSync(named("message"), () => {
+        setImmediate(() => (later = nameOf(context.active())));
+      }, undefined, undefined, undefined),
+    );
+    await tick();
+    expect(later).to.equal("message");
+  });
+
+  it("context manager: attach and dispose inside runSync give the runSync context back", () => {
+    const seen = manager.runSync(named("message"), () => {
+      const token = manager.attach(named("attached"));
+      const during = nameOf(context.active());
+      token.dispose();
+      return [during, nameOf(context.active())];
+    }, undefined, undefined, undefined);
+    expect(seen).to.deep.equal(["attached", "message"]);
+  });
+
   it("context manager: context.with inside runSync wins for its function and what that function's awaits run", async () => {
     const seen: unknown[] = [];
     const done = manager.runSync(named("message"), () =>
