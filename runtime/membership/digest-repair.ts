@@ -2,12 +2,13 @@ import type { Clock } from "../clock.js";
 import type { Subjects } from "../subjects.js";
 import type { Transport } from "../transport/transport.js";
 import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
+import type { ProbeResult } from "./loss-detector.js";
 import { sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { decodeDigest, encodeDigest, xorHex } from "./ring-messages.js";
-import { heartbeatOf, type RingView, type ViewChange } from "./ring-view.js";
+import type { RingView, ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
-/** Nodes a digest repair probes at most (those one roster has and the other has not, or with other kinds). */
+/** Nodes a digest repair probes at most (those one roster has and the other has not, or with another incarnation or other kinds). */
 export const MAX_REPAIR_PROBES = 32;
 
 const EMPTY = new Uint8Array(0);
@@ -28,8 +29,8 @@ export interface DigestRepairOptions {
   readonly running: () => boolean;
   /** The kinds this node announced last (its share of its own digest). */
   readonly announcedKinds: () => readonly string[];
-  /** Probes `node`; its answer, read by the membership, also corrects this view's kinds of it. */
-  readonly probe: (node: string) => Promise<boolean>;
+  /** Probes `node`: its answer is the node's own heartbeat (read by the membership, it also corrects this view's kinds of it). */
+  readonly probe: (node: string) => Promise<ProbeResult>;
   readonly apply: (change: ViewChange) => void;
   readonly emit: (events: readonly MembershipEvent[]) => void;
   readonly refuse: (reason: HeartbeatRefusal, detail: string, bytes: Uint8Array) => void;
@@ -73,11 +74,14 @@ export class DigestRepair {
   }
 
   /**
-   * Reads `peer`'s roster and settles each difference by probing the node concerned: one the peer
-   * has and this view lacks joins if it answers; one this view has and the peer lacks is dropped if
-   * it does not (locally: this node need not be its monitor); one of the same incarnation with other
-   * kinds takes the kinds its answer carries (the node's own word, never the peer's). Then tells the
-   * peer of its own digest when the peer lacked something or had other kinds, so that it repairs in turn.
+   * Reads `peer`'s roster and settles each difference by probing the node concerned, and believes
+   * only what the node answers, never the roster (another member's word, maybe forged): one the peer
+   * has and this view lacks joins as it answers (its incarnation, start, kinds and server); one the
+   * peer lists with another incarnation restarts only if its answer says so (as a `joined` of the node
+   * would); one this view has and the peer lacks is dropped if it does not answer (locally: this node
+   * need not be its monitor); one of the same incarnation with other kinds takes the kinds its answer
+   * carries. Then tells the peer of its own digest when the peer lacked something or was wrong, so
+   * that it repairs in turn.
    */
   private async repair(peer: string): Promise<void> {
     const { transport, subjects, clock, nodeId, view } = this.options;
@@ -91,11 +95,13 @@ export class DigestRepair {
         maxNodes: this.options.maxNodes + 1,
         maxKindsPerNode: this.options.maxKindsPerNode,
         onInvalid: (detail) => this.options.refuse("malformed", detail, EMPTY),
+        clock,
       });
       if (roster === undefined || !this.options.running()) return;
       const now = clock.now();
       const theirs = new Set(roster.nodes.map((n) => n.node));
       const toAdd: NodeInfo[] = [];
+      const toReplace: NodeInfo[] = [];
       const toRefresh: NodeInfo[] = [];
       let peerLacks = false;
       for (const info of roster.nodes) {
@@ -106,25 +112,41 @@ export class DigestRepair {
         const known = view.get(info.node);
         if (known === undefined) {
           if (!view.removedLately(info.node, info.incarnation, now)) toAdd.push(info);
-        } else if (known.incarnation !== info.incarnation) this.options.apply(view.joined(heartbeatOf(info, subjects.system), now));
+        } else if (known.incarnation !== info.incarnation) toReplace.push(info);
         else if (!sameKinds(known.kinds, info.kinds)) toRefresh.push(info);
       }
       const toCheck = roster.complete ? view.ids().filter((node) => !theirs.has(node)) : [];
-      const probed = [...toAdd.map((info) => info.node), ...toCheck, ...toRefresh.map((info) => info.node)].slice(0, MAX_REPAIR_PROBES);
-      const answered = new Map(await Promise.all(probed.map(async (node) => [node, await this.options.probe(node)] as const)));
+      const probed = [...toAdd, ...toReplace].map((info) => info.node).concat(toCheck, toRefresh.map((info) => info.node)).slice(0, MAX_REPAIR_PROBES);
+      const results = new Map(await Promise.all(probed.map(async (node) => [node, await this.options.probe(node)] as const)));
       if (!this.options.running()) return;
       const later = clock.now();
-      for (const info of toAdd) if (answered.get(info.node) === true && !view.has(info.node)) this.options.apply(view.joined(heartbeatOf(info, subjects.system), later));
+      const answer = (node: string) => {
+        const result = results.get(node);
+        return result?.outcome === "answered" ? result.heartbeat : undefined;
+      };
+      for (const info of toAdd) {
+        const beat = answer(info.node);
+        if (beat !== undefined && !view.has(info.node)) this.options.apply(view.joined(beat, later));
+      }
+      for (const info of toReplace) {
+        const beat = answer(info.node);
+        const known = view.get(info.node);
+        if (beat === undefined || known === undefined) continue;
+        // The node itself names another incarnation than this view's: a restart, claimed by the node.
+        if (beat.incarnation !== known.incarnation) this.options.apply(view.joined(beat, later));
+        else peerLacks = true; // the peer's incarnation is not the one that answers
+      }
       // Still other kinds than the peer's after the node answered: the peer's are the old ones.
       for (const info of toRefresh) {
         const known = view.get(info.node);
-        if (answered.get(info.node) === true && known?.incarnation === info.incarnation && !sameKinds(known.kinds, info.kinds)) peerLacks = true;
+        if (answer(info.node) !== undefined && known?.incarnation === info.incarnation && !sameKinds(known.kinds, info.kinds)) peerLacks = true;
       }
       peerLacks ||= !theirs.has(nodeId);
       for (const node of toCheck) {
         const known = view.get(node);
-        if (answered.get(node) === false && known) this.options.emit(view.remove(node, known.incarnation, "lost", later));
-        else if (answered.get(node) === true) peerLacks = true;
+        const outcome = results.get(node)?.outcome;
+        if (outcome === "silent" && known) this.options.emit(view.remove(node, known.incarnation, "lost", later));
+        else if (outcome === "answered") peerLacks = true;
       }
       if (peerLacks) this.sendDigest(peer);
     } finally {

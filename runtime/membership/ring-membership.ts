@@ -7,10 +7,12 @@ import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, isNodeId,
 import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
 import { MembershipListeners } from "./membership-listeners.js";
+import { MembershipTimers } from "./membership-timers.js";
 import type { MembershipBaseOptions, NodeMembership } from "./node-membership.js";
 import { byNode, sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
 import { DigestRepair } from "./digest-repair.js";
+import { LossDetector } from "./loss-detector.js";
 import { decodeChange, encodeChange, kindOfDirect, type Change } from "./ring-messages.js";
 import { heartbeatOf, RingView, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
@@ -71,28 +73,22 @@ export class RingMembership implements NodeMembership {
   private readonly listeners: MembershipListeners;
   /** The timer for the earliest claimed restart or leave, when one waits. */
   private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
-  private readonly timers = new Set<TimerHandle>();
+  private readonly timers: MembershipTimers;
   private readonly unsubscribes: Unsubscribe[] = [];
   private state: "new" | "running" | "stopped" = "new";
   private viewVersion = 0;
   private startedAtMs = 0;
-  private reconnectedAtMs = 0;
   private announced: { kinds: readonly string[]; server: string } = { kinds: [], server: "" };
-  /** When each node of the view was last heard from directly (its heartbeats, its probe answers). */
-  private readonly lastHeard = new Map<string, number>();
-  /** The nodes this one monitors, each with when it started to. */
-  private monitoring: { version: number; since: Map<string, number> } = { version: -1, since: new Map() };
-  /** Nodes found silent: being probed, or waiting for their turn to be announced lost. */
-  private readonly suspects = new Set<string>();
-  private readonly probes = new Map<string, { readonly promise: Promise<boolean>; readonly answered: () => void }>();
   private readonly answers: RateWindow;
   private refuteTimer: TimerHandle | undefined;
   private lastRefutedMs = Number.NEGATIVE_INFINITY;
+  private readonly loss: LossDetector;
   private readonly repair: DigestRepair;
 
   constructor(private readonly options: RingMembershipOptions) {
     validateToken("node id", options.nodeId);
     this.listeners = new MembershipListeners(options.clock, options.nodeId);
+    this.timers = new MembershipTimers(options.clock, () => this.state === "running");
     this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
     if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
@@ -112,6 +108,21 @@ export class RingMembership implements NodeMembership {
     }
     this.view = new RingView({ self: options.nodeId, maxNodes: this.maxNodes, silenceMs: this.silenceMs, tombstoneMs: DEFAULT_TOMBSTONE_MS });
     this.answers = new RateWindow(MAX_ANSWERS_PER_CHECK, this.checkPeriodMs);
+    this.loss = new LossDetector({
+      nodeId: options.nodeId,
+      subjects: options.subjects,
+      clock: options.clock,
+      view: this.view,
+      failureTimeoutMs: this.failureTimeoutMs,
+      probeTimeoutMs: this.probeTimeoutMs,
+      checkPeriodMs: this.checkPeriodMs,
+      running: () => this.state === "running",
+      heartbeat: () => this.heartbeat(),
+      send: (subject, bytes, reply) => this.send(subject, bytes, reply),
+      emit: (events) => this.emit(events),
+      after: (delayMs, task) => this.timers.after(delayMs, task),
+      cancel: (handle) => this.timers.cancel(handle),
+    });
     this.repair = new DigestRepair({
       transport: options.transport,
       subjects: options.subjects,
@@ -125,7 +136,7 @@ export class RingMembership implements NodeMembership {
       maxKindsPerNode: this.maxKindsPerNode,
       running: () => this.state === "running",
       announcedKinds: () => this.announced.kinds,
-      probe: (node) => this.probe(node),
+      probe: (node) => this.loss.probe(node),
       apply: (change) => this.apply(change, EMPTY),
       emit: (events) => this.emit(events),
       refuse: (reason, detail, bytes) => this.refuse(reason, detail, bytes),
@@ -147,15 +158,15 @@ export class RingMembership implements NodeMembership {
     const { transport, subjects, clock, nodeId } = this.options;
     this.state = "running";
     this.viewVersion++;
-    this.startedAtMs = this.reconnectedAtMs = clock.now();
+    this.startedAtMs = clock.now();
+    this.loss.reconnected(this.startedAtMs);
     this.view.placeSelf(this.server());
     this.unsubscribes.push(
       transport.subscribe(subjects.membershipTo(nodeId), (message) => this.guard(message, () => this.onDirect(message))),
       transport.subscribe(subjects.membershipChanges, (message) => this.guard(message, () => this.onChange(message.data))),
       transport.onEvent((event) => {
         if (event.type === "closed") this.halt();
-        // Silence is counted from a reconnection: what was missed while away says nothing of the others.
-        if (event.type === "reconnect") this.reconnectedAtMs = clock.now();
+        if (event.type === "reconnect") this.loss.reconnected(clock.now());
       }),
     );
     try {
@@ -171,18 +182,22 @@ export class RingMembership implements NodeMembership {
       maxNodes: this.maxNodes + 1,
       maxKindsPerNode: this.maxKindsPerNode,
       onInvalid: (detail) => this.refuse("malformed", detail, EMPTY),
+      clock,
     });
     if (this.state !== "running") return;
     const now = clock.now();
     // A roster is second-hand and may be older than a notice read meanwhile (a node that announced its
-    // kinds after the roster was taken): it only adds what this view lacks.
+    // kinds, or a new run, after the roster was taken), or forged: it only adds nodes this view lacks,
+    // and never replaces an incarnation the view has from the node's own word.
     for (const info of roster?.nodes ?? []) {
-      if (info.node !== nodeId && !this.view.knows(info.node, info.incarnation) && !this.view.removedLately(info.node, info.incarnation, now)) this.apply(this.view.joined(heartbeatOf(info, subjects.system), now), EMPTY);
+      if (info.node !== nodeId && !this.view.has(info.node) && !this.view.removedLately(info.node, info.incarnation, now)) this.apply(this.view.joined(heartbeatOf(info, subjects.system), now), EMPTY);
     }
     this.beat();
-    this.every(this.intervalMs, () => this.beat());
-    this.every(this.checkPeriodMs, () => this.check(), true);
-    this.every(this.repairIntervalMs, () => this.repair.sendDigest());
+    this.timers.every(this.intervalMs, () => this.beat());
+    // A check that runs late means this process was stalled: the others' heartbeats still wait to be
+    // read, so judging them now would find everyone silent. Skip a round.
+    this.timers.every(this.checkPeriodMs, () => this.check(), this.checkPeriodMs);
+    this.timers.every(this.repairIntervalMs, () => this.repair.sendDigest());
     await transport.flush();
   }
 
@@ -222,7 +237,7 @@ export class RingMembership implements NodeMembership {
 
   /** The nodes this node monitors now (for tests and introspection). */
   monitored(): string[] {
-    return [...this.monitoredSince().keys()].sort();
+    return [...this.loss.monitoredSince().keys()].sort();
   }
 
   /** This node's monitors now, nearest first. */
@@ -261,10 +276,10 @@ export class RingMembership implements NodeMembership {
       if (beat.incarnation !== this.incarnation) this.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, message.data);
       return;
     }
-    this.probes.get(beat.node)?.answered();
+    this.loss.answered(beat);
     if (this.view.knows(beat.node, beat.incarnation)) {
       const now = this.options.clock.now();
-      this.lastHeard.set(beat.node, now);
+      this.loss.heard(beat.node, now);
       // A node's own heartbeat carries its current kinds: it corrects a view that read older ones (a
       // repair probes such nodes for this).
       const known = this.view.get(beat.node);
@@ -302,10 +317,9 @@ export class RingMembership implements NodeMembership {
       return this.refuse("not-a-monitor", `lost notice about node ${node} from ${change.reporter}, not one of its monitors here`, bytes);
     }
     // This node watches it too: silence is judged from when it last heard it, or began to watch it.
-    const since = this.monitoredSince().get(node);
-    const heard = since === undefined ? undefined : Math.max(this.lastHeard.get(node) ?? since, since);
-    if (heard !== undefined && now - heard <= this.failureTimeoutMs) {
-      return this.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${now - heard} ms ago`, bytes);
+    const heardAgoMs = this.loss.heardAgoMs(node, now);
+    if (heardAgoMs !== undefined && heardAgoMs <= this.failureTimeoutMs) {
+      return this.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${heardAgoMs} ms ago`, bytes);
     }
     this.emit(this.view.remove(node, incarnation, "lost", now));
   }
@@ -322,82 +336,12 @@ export class RingMembership implements NodeMembership {
     } else if (change.kind === "lost" && mine) this.refuteSoon();
   }
 
-  // ---- loss detection ----
-
-  /** The nodes this one monitors, by its view of the ring, each with when it began to. */
-  private monitoredSince(): Map<string, number> {
-    const ring = this.view.ring;
-    if (this.monitoring.version !== ring.version) {
-      const now = this.options.clock.now();
-      const since = new Map<string, number>();
-      if (this.state === "running") for (const node of ring.monitoredBy(this.options.nodeId)) since.set(node, this.monitoring.since.get(node) ?? now);
-      this.monitoring = { version: ring.version, since };
-    }
-    return this.monitoring.since;
-  }
+  // ---- loss detection (loss-detector.ts) and probes of others ----
 
   private check(): void {
     const now = this.options.clock.now();
     this.emit(this.view.settle(now));
-    for (const [node, since] of this.monitoredSince()) {
-      if (this.suspects.has(node)) continue;
-      const heard = Math.max(this.lastHeard.get(node) ?? since, since, this.reconnectedAtMs);
-      // The probe starts early enough that, unanswered, the node has been silent for the whole
-      // timeout when it ends: losses are seen as soon as with all-to-all heartbeats.
-      if (now - heard > this.failureTimeoutMs - this.probeTimeoutMs) this.suspect(node);
-    }
-  }
-
-  /** A monitored node is silent: probe it; unanswered, announce it lost in turn (nearest monitor first). */
-  private suspect(node: string): void {
-    const info = this.view.get(node);
-    if (info === undefined) return;
-    const { clock, nodeId } = this.options;
-    this.suspects.add(node);
-    const since = clock.now();
-    const stillSilent = (): boolean =>
-      this.state === "running" && this.view.get(node)?.incarnation === info.incarnation && (this.lastHeard.get(node) ?? Number.NEGATIVE_INFINITY) < since;
-    void this.probe(node).then((answered) => {
-      const rank = this.view.ring.monitorsOf(node).indexOf(nodeId);
-      if (answered || rank < 0 || !stillSilent()) return this.suspects.delete(node);
-      const announce = (): void => {
-        this.suspects.delete(node);
-        if (!stillSilent()) return;
-        this.send(this.options.subjects.membershipChanges, encodeChange("lost", heartbeatOf(info, this.options.subjects.system), nodeId, this.options.subjects.system));
-        this.emit(this.view.remove(node, info.incarnation, "lost", clock.now()));
-      };
-      // The nearest monitor announces at once, the next ones later, each only if no notice came.
-      if (rank === 0) announce();
-      else this.after(rank * this.probeTimeoutMs, announce);
-    });
-  }
-
-  /**
-   * Sends this node's heartbeat to `node` as a request, answered by the node's heartbeat to this
-   * node's own `to` subject; true if any heartbeat of it comes within `probeTimeoutMs`. A timer that
-   * fires late (this process stalled) decides nothing: the answer may be waiting to be read.
-   */
-  private probe(node: string): Promise<boolean> {
-    const pending = this.probes.get(node);
-    if (pending) return pending.promise;
-    const { clock, subjects, nodeId } = this.options;
-    let settle!: (answered: boolean) => void;
-    const promise = new Promise<boolean>((resolve) => (settle = resolve));
-    const dueMs = clock.now() + this.probeTimeoutMs;
-    const timer = this.after(this.probeTimeoutMs, () => {
-      this.probes.delete(node);
-      settle(clock.now() - dueMs > this.checkPeriodMs);
-    });
-    this.probes.set(node, {
-      promise,
-      answered: () => {
-        this.cancel(timer);
-        this.probes.delete(node);
-        settle(true);
-      },
-    });
-    this.send(subjects.membershipTo(node), encodeHeartbeat(this.heartbeat()), subjects.membershipTo(nodeId));
-    return promise;
+    this.loss.check(now);
   }
 
   /** Answers a probe with this node's heartbeat, on a `membership.to.<node>` subject or a request inbox only. */
@@ -409,7 +353,7 @@ export class RingMembership implements NodeMembership {
     if (!this.answers.take(this.options.clock.now())) return this.refuse("over-rate", `probe not answered: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
     // From a timer, as heartbeats are sent: a node whose timers no longer run sends no heartbeats, and
     // must not look alive because its connection still reads.
-    this.after(0, () => this.send(reply, encodeHeartbeat(this.heartbeat())));
+    this.timers.after(0, () => this.send(reply, encodeHeartbeat(this.heartbeat())));
   }
 
   // ---- sending ----
@@ -437,7 +381,7 @@ export class RingMembership implements NodeMembership {
     if (this.refuteTimer !== undefined || this.state !== "running") return;
     const gapMs = Math.max(1, Math.floor(this.intervalMs / 5));
     const waitMs = Math.max(0, this.lastRefutedMs + gapMs - this.options.clock.now());
-    this.refuteTimer = this.after(waitMs, () => {
+    this.refuteTimer = this.timers.after(waitMs, () => {
       this.refuteTimer = undefined;
       this.lastRefutedMs = this.options.clock.now();
       try {
@@ -473,9 +417,9 @@ export class RingMembership implements NodeMembership {
     const armed = this.settleTimer;
     if (armed !== undefined) {
       if (armed.dueMs <= dueMs) return;
-      this.cancel(armed.handle);
+      this.timers.cancel(armed.handle);
     }
-    const handle = this.after(Math.max(0, dueMs - this.options.clock.now()), () => {
+    const handle = this.timers.after(Math.max(0, dueMs - this.options.clock.now()), () => {
       this.settleTimer = undefined;
       this.emit(this.view.settle(this.options.clock.now()));
       this.settleLater();
@@ -487,10 +431,7 @@ export class RingMembership implements NodeMembership {
     if (events.length === 0 || this.state !== "running") return;
     this.viewVersion++;
     for (const event of events) {
-      if (event.type !== "joined") {
-        this.lastHeard.delete(event.node.node);
-        this.suspects.delete(event.node.node);
-      }
+      if (event.type !== "joined") this.loss.forget(event.node.node);
       this.listeners.emit(event);
     }
   }
@@ -532,46 +473,14 @@ export class RingMembership implements NodeMembership {
     return { node: this.options.nodeId, incarnation: this.incarnation, startedAtMs: this.startedAtMs, kinds: [...kinds], actorCount, lastSeenMs: this.options.clock.now(), self: true, server: this.server() };
   }
 
-  /** Runs `task` every `periodMs`; with `guarded`, a round that comes late (this process stalled) is skipped. */
-  private every(periodMs: number, task: () => void, guarded = false): void {
-    const { clock } = this.options;
-    const schedule = (): void => {
-      const dueMs = clock.now() + periodMs;
-      this.after(periodMs, () => {
-        // A check that runs late means this process was stalled: the others' heartbeats still wait to
-        // be read, so judging them now would find everyone silent. Skip a round.
-        if (!guarded || clock.now() - dueMs <= this.checkPeriodMs) task();
-        if (this.state === "running") schedule();
-      });
-    };
-    schedule();
-  }
-
-  private after(delayMs: number, task: () => void): TimerHandle {
-    const handle = this.options.clock.setTimeout(() => {
-      this.timers.delete(handle);
-      if (this.state === "running") task();
-    }, delayMs);
-    this.timers.add(handle);
-    return handle;
-  }
-
-  private cancel(handle: TimerHandle): void {
-    this.options.clock.clearTimeout(handle);
-    this.timers.delete(handle);
-  }
-
   private halt(): void {
     if (this.state !== "running") return;
     this.state = "stopped";
     this.viewVersion++;
-    for (const handle of this.timers) this.options.clock.clearTimeout(handle);
     this.timers.clear();
     this.settleTimer = undefined;
     for (const unsubscribe of this.unsubscribes) unsubscribe();
-    for (const probe of [...this.probes.values()]) probe.answered();
+    this.loss.stop();
     this.view.clear();
-    this.lastHeard.clear();
-    this.suspects.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import protobuf from "protobufjs/minimal.js";
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { NodeHeartbeat, RosterRequest } from "../codec/wire-types.js";
 import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
 import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, isNodeId } from "./heartbeat.js";
@@ -43,6 +44,8 @@ export interface ServeRosterOptions {
   readonly maxAnswersPerSecond?: number;
   /** Told about every request not answered, and why: the caller counts them. */
   readonly onRefused?: (reason: RosterRefusal, detail: string, message: InboundMessage) => void;
+  /** Times the answer rate. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -62,10 +65,11 @@ export function serveRoster(options: ServeRosterOptions): Unsubscribe {
     }
   };
   const rate = new RateWindow(options.maxAnswersPerSecond ?? DEFAULT_ROSTER_ANSWERS_PER_SECOND, 1_000);
+  const clock = options.clock ?? systemClock;
   const answer = (message: InboundMessage): void => {
     try {
       if (!message.reply) return refuse("no-reply-subject", "no reply subject", message);
-      if (!rate.take(Date.now())) return refuse("over-rate", `over ${options.maxAnswersPerSecond ?? DEFAULT_ROSTER_ANSWERS_PER_SECOND} answers a second`, message);
+      if (!rate.take(clock.now())) return refuse("over-rate", `over ${options.maxAnswersPerSecond ?? DEFAULT_ROSTER_ANSWERS_PER_SECOND} answers a second`, message);
       if (options.answersTo && !options.answersTo(message.reply)) return refuse("forbidden-reply-subject", `asks for answers on ${message.reply}`, message);
       if (message.data.length > MAX_REQUEST_BYTES) return refuse("malformed", `${message.data.length} bytes, over ${MAX_REQUEST_BYTES}`, message);
       let request: ReturnType<typeof RosterRequest.decode>;
@@ -169,6 +173,8 @@ export interface FetchRosterOptions {
   readonly maxKindsPerNode?: number;
   /** Told about every page or node refused, and why. */
   readonly onInvalid?: (detail: string) => void;
+  /** Decides the timeout and stamps `lastSeenMs`, so that tests with a manual clock drive it. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface Roster {
@@ -195,7 +201,8 @@ const MAX_BAD_PAGES = 3;
  * every page comes from that member, and paging ends when it stops answering.
  */
 export async function fetchRoster(transport: Transport, subject: string, options: FetchRosterOptions): Promise<Roster | undefined> {
-  const deadline = Date.now() + options.timeoutMs;
+  const clock = options.clock ?? systemClock;
+  const deadline = clock.now() + options.timeoutMs;
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? DEFAULT_ROSTER_PAGE));
   const checks = { system: options.system, maxKinds: options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE };
   const invalid = (detail: string): void => options.onInvalid?.(`roster: ${detail}`);
@@ -208,11 +215,11 @@ export async function fetchRoster(transport: Transport, subject: string, options
   let complete = false;
   let badPages = 0;
   while (nodes.length < options.maxNodes) {
-    const remainingMs = deadline - Date.now();
+    const remainingMs = deadline - clock.now();
     if (remainingMs <= 0) break;
     const target = answerer === undefined ? subject : `${subject}.${answerer}`;
     const limit = Math.min(pageSize, options.maxNodes - nodes.length);
-    const reply = await ask(transport, target, RosterRequest.encode({ system: options.system, after, limit }).finish(), remainingMs, options.inboxPrefix);
+    const reply = await ask(transport, clock, target, RosterRequest.encode({ system: options.system, after, limit }).finish(), remainingMs, options.inboxPrefix);
     const page = reply === undefined ? undefined : readPage(reply, checks);
     if (page === undefined || !page.ok || (answerer !== undefined && page.answerer !== answerer)) {
       if (page !== undefined) invalid(page.ok ? `page from ${page.answerer} asked of ${answerer}` : page.detail);
@@ -224,7 +231,7 @@ export async function fetchRoster(transport: Transport, subject: string, options
     first ??= page.answerer;
     answerer = page.answerer;
     total = page.total;
-    const receivedMs = Date.now();
+    const receivedMs = clock.now();
     let progressed = false;
     let refusedHere = false;
     for (const node of page.nodes) {
@@ -294,22 +301,22 @@ function readPage(bytes: Uint8Array, checks: { readonly system: string; readonly
   return { ok: true, nodes, total, more, answerer };
 }
 
-/** The first reply to a request, or undefined when none came in time (or nobody listens). */
-async function ask(transport: Transport, subject: string, data: Uint8Array, timeoutMs: number, inboxPrefix: string | undefined): Promise<Uint8Array | undefined> {
-  if (inboxPrefix === undefined) {
-    try {
-      return await transport.request(subject, data, timeoutMs);
-    } catch {
-      return undefined;
-    }
-  }
-  const inbox = `${inboxPrefix}.troupe-roster-${randomBytes(8).toString("hex")}`;
+/**
+ * The first reply to a request, or undefined when none came in time (or nobody listens). The clock
+ * decides the timeout; the transport's own request timer, set to the same, only ends what it started.
+ */
+async function ask(transport: Transport, clock: Clock, subject: string, data: Uint8Array, timeoutMs: number, inboxPrefix: string | undefined): Promise<Uint8Array | undefined> {
   let unsubscribe: Unsubscribe | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: TimerHandle | undefined;
   try {
     return await new Promise<Uint8Array | undefined>((resolve) => {
+      timer = clock.setTimeout(() => resolve(undefined), timeoutMs);
+      if (inboxPrefix === undefined) {
+        transport.request(subject, data, timeoutMs).then(resolve, () => resolve(undefined));
+        return;
+      }
+      const inbox = `${inboxPrefix}.troupe-roster-${randomBytes(8).toString("hex")}`;
       unsubscribe = transport.subscribe(inbox, (message) => resolve(message.data));
-      timer = setTimeout(() => resolve(undefined), timeoutMs);
       transport.flush().then(
         () => {
           try {
@@ -324,7 +331,7 @@ async function ask(transport: Transport, subject: string, data: Uint8Array, time
   } catch {
     return undefined;
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clock.clearTimeout(timer);
     unsubscribe?.();
   }
 }

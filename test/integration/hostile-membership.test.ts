@@ -2,6 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { expect } from "chai";
+import { MembershipDigest, RosterPage } from "../../runtime/codec/wire-types.js";
 import { ActorSystem, connectNats, defineActor, type ActorRef, type EmbeddedNats, type MembershipEvent, type MessagesOf } from "../../runtime/index.js";
 import { encodeHeartbeat, type Heartbeat } from "../../runtime/membership/heartbeat.js";
 import { encodeChange, type Change } from "../../runtime/membership/ring-messages.js";
@@ -192,6 +193,44 @@ describe("hostile client: ring membership that checks its notices (integration: 
     await eventually("both notices refused", () => s.home.heartbeatsRefused()["not-a-monitor"] >= 1 && s.home.heartbeatsRefused()["lost-contradicted"] >= 1, 5_000);
     await eventually("n2 refused the one naming a stranger", () => s.n2.heartbeatsRefused()["not-a-monitor"] >= 1, 5_000);
     expect(s.events.home.filter((e) => e !== "joined n1" && e.endsWith(" n1")), "home's events about n1").to.deep.equal([]);
+    expect((await askInTime(child)).pings, "the child on n1 kept its state").to.equal(1);
+  });
+
+  it("membership attack: a forged roster read in a digest repair plants no ghost and bumps no incarnation: home believes only what the nodes answer", async () => {
+    const s = (scene = await start());
+    const child = await childOnN1(s, s.home, s.home);
+    const n1 = s.home.nodes().find((n) => n.node === "n1")!;
+    const n2 = s.home.nodes().find((n) => n.node === "n2")!;
+    // The attacker's roster: a ghost, and n1 restarted (another incarnation, a later start). It lacks
+    // home, so home tells the attacker its digest once the repair is done.
+    const page = RosterPage.encode({
+      nodes: [
+        { node: "ghost", incarnation: "forged", startedAtMs: Date.now(), kinds: ["counter"], system: s.system },
+        { node: "n1", incarnation: "forged-restart", startedAtMs: Date.now() + 60_000, kinds: ["counter"], system: s.system, server: n1.server ?? "" },
+        { node: "n2", incarnation: n2.incarnation, startedAtMs: n2.startedAtMs, kinds: [...n2.kinds], system: s.system, server: n2.server ?? "" },
+      ],
+      total: 3,
+      answerer: "attacker",
+      system: s.system,
+    }).finish();
+    let rosterReads = 0;
+    s.attacker.subscribe(`${s.home.subjects.membershipRoster}.attacker`, {
+      callback: (_error, message) => {
+        rosterReads++;
+        message.respond(page);
+      },
+    });
+    let digestsBack = 0;
+    s.attacker.subscribe(s.home.subjects.membershipTo("attacker"), { callback: () => void digestsBack++ });
+    await s.attacker.flush();
+    s.attacker.publish(s.home.subjects.membershipTo("home"), MembershipDigest.encode({ node: "attacker", system: s.system, count: 9, xor: "0123456789abcdef" }).finish());
+    await eventually("home's repair done (its digest back to the attacker)", () => digestsBack >= 1, 5_000);
+    expect(rosterReads, "home read the attacker's roster").to.equal(1);
+    // A restart claim would be believed after silenceMs (625 ms): proving it was not takes waiting past that.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(s.home.nodes().map((n) => n.node)).to.deep.equal(["home", "n1", "n2"]);
+    expect(s.home.nodes().find((n) => n.node === "n1")?.incarnation).to.equal(n1.incarnation);
+    expect(s.events.home.filter((e) => !e.startsWith("joined")), "home's membership events").to.deep.equal([]);
     expect((await askInTime(child)).pings, "the child on n1 kept its state").to.equal(1);
   });
 

@@ -70,11 +70,13 @@ class Controllable implements Transport {
   /** While set, answers to requests (the roster read at start) are held until it resolves. */
   requestGate: Promise<void> | undefined;
   requestsAnswered = 0;
+  /** While set, replaces the answers to requests (a forged roster page in place of the real one). */
+  rewriteReply: ((reply: Uint8Array) => Uint8Array) | undefined;
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const reply = await this.inner.request(subject, data, timeoutMs);
     this.requestsAnswered++;
     await this.requestGate;
-    return reply;
+    return this.rewriteReply?.(reply) ?? reply;
   }
   flush(): Promise<void> {
     return this.inner.flush();
@@ -457,6 +459,106 @@ describe("ring membership (in-memory network, manual clock)", () => {
     expect(kindsOfG(deaf)).to.deep.equal(["counter"]);
     expect(deaf.events.filter((e) => e.endsWith(" g"))).to.deep.equal(["joined g"]);
     for (const member of members) expect(ids(member.m)).to.deep.equal(["a", "b", "c", "d", "e", "f", "g"]);
+  });
+
+  /** A member's heartbeat as this view (or a roster) knows it. */
+  const beatOf = (node: { node: string; incarnation: string; startedAtMs: number; kinds: readonly string[]; server?: string }): Heartbeat =>
+    beat({ node: node.node, incarnation: node.incarnation, startedAtMs: node.startedAtMs, kinds: [...node.kinds], server: node.server ?? "" });
+
+  it("ring membership: a forged roster read in a digest repair plants no node and bumps no incarnation: a node is added only as it answers its probe", async () => {
+    const all = await startAll(["a", "b", "c", "d", "e", "f"]);
+    await advance(600);
+    const a = all[0]!;
+    // a hears no notices from here on: g can reach a's view only through a repair.
+    a.transport.mode = "deaf-to-changes";
+    const g = await start("g", { kinds: ["counter"] });
+    await advance(100);
+    expect(ids(a.m)).to.not.include("g");
+    const c = all[2]!;
+    const realC = a.m.nodes().find((n) => n.node === "c")!;
+    // h, a member with node credentials, serves a forged roster: c restarted (a later start), g with
+    // another incarnation and kinds than g runs, and a ghost nobody runs.
+    const page = [
+      ...a.m.nodes().filter((n) => n.node !== "c"),
+      { ...realC, incarnation: "forged-c", startedAtMs: clock.now() + 60_000 },
+      { ...g.m.nodes().find((n) => n.node === "g")!, incarnation: "forged-g", startedAtMs: clock.now() + 60_000, kinds: ["evil"] },
+      { node: "ghost", incarnation: "i-ghost", startedAtMs: clock.now(), kinds: ["evil"], server: "" },
+    ]
+      .map(beatOf)
+      .sort((x, y) => (x.node < y.node ? -1 : 1));
+    const hostile = network.connect("h");
+    let rosterReads = 0;
+    hostile.subscribe(`${subjects.membershipRoster}.h`, (message) => {
+      rosterReads++;
+      if (message.reply) hostile.publish(message.reply, RosterPage.encode({ nodes: page.map((n) => ({ ...n, kinds: [...n.kinds] })), total: page.length, answerer: "h", system: SYSTEM }).finish());
+    });
+    hostile.publish(subjects.membershipTo("a"), MembershipDigest.encode({ node: "h", system: SYSTEM, count: 99, xor: "0123456789abcdef" }).finish());
+    await settle();
+    expect(rosterReads, "a read h's roster").to.equal(1);
+    // The probes' timeout, then long enough for a claimed restart to be believed, were it claimed.
+    await advance(a.m.probeTimeoutMs + 3 * a.m.silenceMs);
+    const known = (id: string) => a.m.nodes().find((n) => n.node === id);
+    expect(known("g"), "g, as g answered its probe").to.deep.include({ incarnation: g.m.incarnation, kinds: ["counter"] });
+    expect(known("c")?.incarnation, "c's incarnation").to.equal(c.m.incarnation);
+    expect(ids(a.m)).to.deep.equal(["a", "b", "c", "d", "e", "f", "g"]);
+    expect(a.events.filter((e) => !e.startsWith("joined")), "a believed none of the roster's claims").to.deep.equal([]);
+  });
+
+  it("ring membership: a roster read at start adds only nodes the view lacks: a forged page cannot bump the incarnation of a node heard announcing itself", async () => {
+    const kinds: string[] = [];
+    await startAll(["a", "b", "c", "d"]);
+    const e = await start("e", { localInfo: () => ({ kinds, actorCount: 0 }) });
+    await advance(600);
+    let release!: () => void;
+    let xTransport!: Controllable;
+    const starting = start("x", { requestGate: new Promise<void>((resolve) => (release = resolve)), onTransport: (t) => (xTransport = t) });
+    for (let i = 0; i < 100 && xTransport.requestsAnswered === 0; i++) await settle();
+    expect(xTransport.requestsAnswered, "roster answered").to.equal(1);
+    // e announces new kinds while x waits for its roster: x hears e's incarnation from e itself.
+    kinds.push("counter");
+    await advance(600);
+    // The page x reads claims that e restarted since.
+    xTransport.rewriteReply = (reply) => {
+      const page = RosterPage.decode(reply);
+      const nodes = page.nodes.map((n) => (n.node === "e" ? { ...n, incarnation: "forged-e", startedAtMs: clock.now() + 60_000 } : n));
+      return RosterPage.encode({ ...page, nodes }).finish();
+    };
+    release();
+    const x = await starting;
+    await advance(3 * x.m.silenceMs);
+    expect(x.m.nodes().find((n) => n.node === "e")?.incarnation).to.equal(e.m.incarnation);
+    expect(x.events.filter((ev) => ev.endsWith(" e")), "x's events about e").to.deep.equal(["joined e"]);
+    expect(ids(x.m)).to.deep.equal(["a", "b", "c", "d", "e", "x"]);
+  });
+
+  it("ring membership: a node that missed a restart notice learns of the new run through digests, from the node's own answer", async () => {
+    const all = await startAll(["a", "b", "c", "d", "e"]);
+    await advance(600);
+    const a = all[0]!;
+    a.transport.mode = "deaf-to-changes";
+    const old = all[3]!.m.incarnation;
+    await kill(all[3]!);
+    const d = await start("d");
+    await advanceUntil("the others see d restarted", () => members.filter((m) => m !== a && m !== d).every((m) => m.events.includes("restarted d")), 2_000);
+    expect(a.m.nodes().find((n) => n.node === "d")?.incarnation, "d at a, notice missed").to.equal(old);
+    await advanceUntil("a learns d's new run", () => a.m.nodes().find((n) => n.node === "d")?.incarnation === d.m.incarnation, 60_000, 50);
+    expect(a.events.filter((e) => e.endsWith(" d"))).to.deep.equal(["joined d", "restarted d"]);
+  });
+
+  it("ring membership: a ghost that a forged roster brings in at start answers no probe and is dropped, by its monitors or a later repair", async () => {
+    await startAll(["a", "b", "c", "d", "e"]);
+    await advance(600);
+    const x = await start("x", {
+      onTransport: (t) =>
+        (t.rewriteReply = (reply) => {
+          const page = RosterPage.decode(reply);
+          const ghost = { node: "ghost", incarnation: "i-ghost", startedAtMs: clock.now(), kinds: ["evil"], system: SYSTEM };
+          return RosterPage.encode({ ...page, nodes: [...page.nodes, ghost].sort((p, q) => ((p.node ?? "") < (q.node ?? "") ? -1 : 1)) }).finish();
+        }),
+    });
+    expect(ids(x.m), "the roster read at start is taken as it is").to.include("ghost");
+    await advanceUntil("x drops the ghost", () => !ids(x.m).includes("ghost"), 60_000, 50);
+    for (const member of members) expect(ids(member.m)).to.deep.equal(["a", "b", "c", "d", "e", "x"]);
   });
 });
 

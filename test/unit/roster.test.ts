@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { NodeHeartbeat, RosterPage, RosterRequest } from "../../runtime/codec/wire-types.js";
 import type { NodeInfo } from "../../runtime/membership/node-table.js";
-import { fetchRoster, serveRoster, type RosterRefusal } from "../../runtime/membership/roster.js";
+import { fetchRoster, serveRoster, type Roster, type RosterRefusal } from "../../runtime/membership/roster.js";
 import { Subjects } from "../../runtime/subjects.js";
+import { ManualClock } from "../../runtime/testkit/manual-clock.js";
 import { MemoryNetwork } from "../../runtime/transport/memory-network.js";
 import type { Transport, Unsubscribe } from "../../runtime/transport/transport.js";
-import { eventually } from "../helpers/conditions.js";
+import { eventually, settle } from "../helpers/conditions.js";
 
 const SYSTEM = "unit";
 const SUBJECT = new Subjects("troupe", SYSTEM).membershipRoster;
@@ -106,6 +107,39 @@ describe("roster (in-memory network)", () => {
     const started = Date.now();
     expect(await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 10 })).to.equal(undefined);
     expect(Date.now() - started).to.be.below(1_000); // no responders: at once, not after the timeout
+  });
+
+  it("roster: a reading runs on the clock passed in: its nodes are seen at the clock's time, and a member that never answers ends it once the clock has passed timeoutMs", async function () {
+    this.timeout(5_000);
+    serve("a", () => [nodeInfo(1)]);
+    const read = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 10, clock: new ManualClock(5_000) });
+    expect(read!.nodes[0]!.lastSeenMs).to.equal(5_000);
+    // Requests the network neither answers nor times out, and an inbox nobody answers: only the clock ends them.
+    const stalled: Transport = {
+      description: reader.description,
+      maxPayload: reader.maxPayload,
+      publish: (...args) => reader.publish(...args),
+      subscribe: (...args) => reader.subscribe(...args),
+      queueSubscribe: (...args) => reader.queueSubscribe(...args),
+      request: () => new Promise<Uint8Array>(() => {}),
+      flush: () => reader.flush(),
+      onEvent: (...args) => reader.onEvent(...args),
+      close: () => reader.close(),
+      closed: () => reader.closed(),
+    };
+    stops.push(network.connect("silent").subscribe(`${SUBJECT}.silent`, () => {}));
+    for (const inboxPrefix of [undefined, "_INBOX.reader"]) {
+      const clock = new ManualClock(0);
+      let result: Roster | undefined | "pending" = "pending";
+      const reading = fetchRoster(stalled, SUBJECT, { member: "silent", system: SYSTEM, timeoutMs: 60_000, maxNodes: 10, clock, inboxPrefix }).then((roster) => (result = roster));
+      await settle();
+      clock.advance(59_999);
+      await settle();
+      expect(result, `before the timeout (inbox ${inboxPrefix ?? "of the transport"})`).to.equal("pending");
+      clock.advance(1);
+      await reading;
+      expect(result).to.equal(undefined);
+    }
   });
 
   it("roster: a member refuses another system's request, malformed bytes and requests without a reply subject", async () => {
