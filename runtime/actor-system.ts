@@ -411,6 +411,7 @@ export class ActorSystem implements MessageRouter {
           system: this.name,
           nodeId: this.nodeId,
           nodes: () => membership.nodes(),
+          clock: this.clock,
           answersTo: (reply) => this.subjects.answersTo(reply),
           onRefused: (reason, detail, message) =>
             this.deadLetters.publish({ reason: reason === "foreign-system" || reason === "over-rate" ? "refused-control" : reason === "forbidden-reply-subject" || reason === "send-failed" ? reason : "malformed-frame", detail, subject: message.subject, bytes: message.data.slice(0, 256) }),
