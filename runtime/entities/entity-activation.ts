@@ -1,60 +1,35 @@
-import type { Cancel } from "../actor-context.js";
 import { errorText } from "../actor-cell.js";
 import type { TimerHandle } from "../clock.js";
-import { GenerationConflictError, type Expected } from "../state/state-store.js";
+import type { GenerationConflictError } from "../state/state-store.js";
 import { troupe } from "../../proto/gen/troupe.js";
 import type { ActivationHost, Mail, Refusal } from "./activation-host.js";
 import { ActivationReminders } from "./activation-reminders.js";
 import { AppliedKeys, idempotencyKeyOf } from "./applied-keys.js";
 import type { EntityDefinition, EntityHandler } from "./entity-definition.js";
-import { decodeEntityObject, encodeEntityObject } from "./entity-record.js";
+import { decodeEntityObject } from "./entity-record.js";
+import { EntityStateWriter, type Batch } from "./entity-state-writer.js";
 import { HandlerContext } from "./handler-context.js";
 import { HeldMailBounds } from "./held-mail-bounds.js";
 
 const { ReminderFired, ReminderWake } = troupe.entity;
 
-/** Messages processed since the last write began, and what their handlers sent, held until it lands. */
-interface Batch {
-  readonly mail: Mail[];
-  readonly outputs: (() => void)[];
-}
-
-/** What one write commits: the state, applied keys and reminders as they were when it began. */
-interface Snapshot {
-  readonly state: Uint8Array;
-  readonly applied: troupe.entity.IAppliedKey[];
-  readonly reminders: troupe.entity.IReminder[];
-  readonly earliest: number | undefined;
-}
-
-/** How long after a write failed for another reason than its precondition its outcome is looked up (and again, while the store fails). */
-const WRITE_RETRY_MS = 1_000;
-
 /**
  * One live copy of an entity on this node: loads the state with its generation, processes messages one
  * at a time, writes each changed state with the generation it read as the precondition and only then
- * lets the handlers' replies and tells out. Messages processed while a write is in flight go out
- * together in the next write. A write that fails its precondition means another copy wrote: this one
- * stops at once, sends nothing it held, and forwards its mail.
+ * lets the handlers' replies and tells out (the writing is EntityStateWriter's). Messages processed
+ * while a write is in flight go out together in the next write. A write that fails its precondition
+ * means another copy wrote: this one stops at once, sends nothing it held, and forwards its mail.
  */
 export class EntityActivation {
   private state: any;
-  private expected: Expected = "absent";
   private loaded = false;
   private running = false;
   private readonly inbox: Mail[] = [];
-  private pending: Batch = { mail: [], outputs: [] };
-  private changed = false;
-  private inFlight: Batch | undefined;
   private idleTimer: TimerHandle | undefined;
   private lastTouchMs = 0;
-  /** A write waiting for its turn (`writeEveryMs`) or for a retry. */
-  private writeTimer: Cancel | undefined;
-  /** The next look at a write in doubt. */
-  private doubtTimer: TimerHandle | undefined;
   /** Counts and bounds the messages held (inbox, pending and in-flight batches) until they leave. */
   private readonly bounds: HeldMailBounds;
-  private lastWriteAtMs = Number.NEGATIVE_INFINITY;
+  private readonly writer: EntityStateWriter;
   private moving = false;
   private stopped = false;
   /** A handler is running (it may await): no write starts, and the pending batch is not swapped, until it returns. */
@@ -64,8 +39,6 @@ export class EntityActivation {
   private reminders!: ActivationReminders;
   /** What the reminder timer enqueues: fires what is due, like a scanner's wake, but never doubts the index. */
   private readonly timerWake: Mail = { message: ReminderWake.create(), sender: undefined, headers: undefined };
-  /** Writes that landed, for tests and stats. */
-  writes = 0;
 
   constructor(
     readonly key: string,
@@ -73,6 +46,28 @@ export class EntityActivation {
     private readonly host: ActivationHost,
   ) {
     this.bounds = new HeldMailBounds(host.maxQueued, host.maxQueuedBytes);
+    this.writer = new EntityStateWriter({
+      clock: host.clock,
+      store: host.store,
+      storeKey: host.storeKey,
+      writeEveryMs: host.writeEveryMs,
+      handling: () => this.handling,
+      reminders: () => this.reminders,
+      snapshot: () => ({
+        state: this.definition.stateType.encode(this.state).finish(),
+        applied: this.applied.toRecord(),
+        reminders: this.reminders.toRecord(),
+        earliest: this.reminders.earliestDueMs,
+      }),
+      forget: (mails) => this.bounds.forget(mails),
+      settled: () => this.afterWork(),
+      conflict: (rejected, pending, error) => this.fence(rejected, pending, error),
+    });
+  }
+
+  /** Writes that landed, for tests and stats. */
+  get writes(): number {
+    return this.writer.writes;
   }
 
   get isStopped(): boolean {
@@ -93,7 +88,7 @@ export class EntityActivation {
       const held = this.held;
       const limit = this.bounds.admit(mail, held);
       if (limit !== undefined) {
-        const detail = `entity ${this.definition.kind}/${this.key} on node ${this.host.nodeId} holds ${held} message(s), ${this.bounds.bytes} bytes by estimate, not yet processed or written (${limit} ${this.bounds.limitValue(limit)})${this.inFlight === undefined ? "" : ": its store has not confirmed a write yet"}`;
+        const detail = `entity ${this.definition.kind}/${this.key} on node ${this.host.nodeId} holds ${held} message(s), ${this.bounds.bytes} bytes by estimate, not yet processed or written (${limit} ${this.bounds.limitValue(limit)})${this.writer.inFlight === undefined ? "" : ": its store has not confirmed a write yet"}`;
         return { limit, detail };
       }
     }
@@ -105,7 +100,7 @@ export class EntityActivation {
 
   /** Messages held: received and not yet processed, or processed and not yet written. */
   get held(): number {
-    return this.inbox.length + this.pending.mail.length + (this.inFlight?.mail.length ?? 0);
+    return this.inbox.length + this.writer.held;
   }
 
   /** Nothing to process, write or send, and not on its way out: can be passivated at once. */
@@ -121,8 +116,8 @@ export class EntityActivation {
    */
   abandon(why: string): void {
     if (this.stopped) return;
-    const inFlight = this.inFlight?.mail ?? [];
-    const pending = [...this.pending.mail];
+    const inFlight = this.writer.inFlight?.mail ?? [];
+    const pending = [...this.writer.pending.mail];
     const unprocessed = this.inbox.splice(0);
     this.stop();
     const where = `the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId}`;
@@ -152,7 +147,7 @@ export class EntityActivation {
   }
 
   private get quiet(): boolean {
-    return !this.running && this.inbox.length === 0 && this.inFlight === undefined && !this.changed && this.pending.outputs.length === 0;
+    return !this.running && this.inbox.length === 0 && this.writer.idle;
   }
 
   private async run(): Promise<void> {
@@ -162,8 +157,8 @@ export class EntityActivation {
       if (!this.loaded && !(await this.load())) return;
       while (this.inbox.length > 0 && !this.stopped) {
         await this.process(this.inbox.shift()!);
-        if (this.host.writeBehind) this.release(this.pending);
-        this.maybeWrite();
+        if (this.host.writeBehind) this.writer.releasePending();
+        this.writer.maybeWrite();
       }
     } finally {
       this.running = false;
@@ -179,7 +174,7 @@ export class EntityActivation {
       const object = stored === undefined ? undefined : decodeEntityObject(stored.bytes);
       this.state = object === undefined ? this.definition.initial(this.key) : this.definition.stateType.decode(object.state);
       this.applied = new AppliedKeys(this.host.idempotency, object?.applied ?? []);
-      this.expected = stored === undefined ? "absent" : { generation: stored.generation };
+      this.writer.loadedAt(stored === undefined ? "absent" : { generation: stored.generation });
       this.loaded = true;
       this.reminders = new ActivationReminders(
         {
@@ -190,8 +185,8 @@ export class EntityActivation {
           retry: this.host.reminderRetry,
           due: () => this.enqueue(this.timerWake),
           claimNeeded: () => {
-            this.changed = true;
-            this.maybeWrite();
+            this.writer.markChanged();
+            this.writer.maybeWrite();
           },
         },
         object?.reminders ?? [],
@@ -217,7 +212,7 @@ export class EntityActivation {
   }
 
   private async processNow(mail: Mail): Promise<void> {
-    const batch = this.pending;
+    const batch = this.writer.pending;
     batch.mail.push(mail);
     if (mail.message instanceof ReminderWake) return this.fireDue(mail, batch);
     let key: string | undefined;
@@ -249,14 +244,14 @@ export class EntityActivation {
       if (this.stopped) return undefined;
       if (next !== undefined && next !== this.state) {
         this.state = next;
-        this.changed = true;
+        this.writer.markChanged();
       }
-      if (ctx.remindersBefore !== undefined) this.changed = true;
+      if (ctx.remindersBefore !== undefined) this.writer.markChanged();
       if (key !== undefined) {
         const now = this.host.clock.now();
         const reply = ctx.firstReply === undefined ? undefined : this.host.encodeReply(ctx.firstReply);
         this.applied.add({ key, appliedAtMs: now, replyType: reply?.type ?? "", reply: reply?.bytes ?? new Uint8Array(0) }, now);
-        this.changed = true;
+        this.writer.markChanged();
       }
       // What the handler sent joins the batch only now that it returned: a handler that throws sends nothing.
       for (const send of ctx.outputs) batch.outputs.push(send);
@@ -310,7 +305,7 @@ export class EntityActivation {
     const onReminder = this.definition.onReminder;
     if (onReminder === undefined) return;
     const due = this.reminders.takeDue();
-    if (due.length > 0) this.changed = true;
+    if (due.length > 0) this.writer.markChanged();
     for (const taken of due) {
       if (this.stopped) return;
       const error = await this.handle(onReminder, ReminderFired.create({ name: taken.name, missed: taken.missed }), mail, batch, undefined, false);
@@ -324,168 +319,27 @@ export class EntityActivation {
     this.reminders.schedule();
   }
 
-  /** Starts the next write if one is due; releases held output at once when nothing it saw is unwritten. */
-  private maybeWrite(): void {
-    if (this.stopped || this.inFlight !== undefined || this.handling) return;
-    if (!this.changed) {
-      // Nothing to write: what the batch holds goes out now, and the batch is emptied for the next message.
-      this.release(this.pending);
-      this.forget(this.pending.mail);
-      this.pending.mail.length = 0;
-      return;
-    }
-    if (this.writeTimer !== undefined) return;
-    const waitMs = this.lastWriteAtMs + this.host.writeEveryMs - this.host.clock.now();
-    if (waitMs > 0) return this.writeLater(waitMs);
-    this.lastWriteAtMs = this.host.clock.now();
-    const batch = this.pending;
-    this.pending = { mail: [], outputs: [] };
-    this.changed = false;
-    this.inFlight = batch;
-    const snapshot: Snapshot = {
-      state: this.definition.stateType.encode(this.state).finish(),
-      applied: this.applied.toRecord(),
-      reminders: this.reminders.toRecord(),
-      earliest: this.reminders.earliestDueMs,
-    };
-    // A reminder earlier than the index promises goes into the index before the object: claim, then write.
-    const claim = this.reminders.claimBefore(snapshot.earliest);
-    if (claim === undefined) return this.write(batch, snapshot, this.reminders.token, false);
-    claim.then(
-      (token) => {
-        if (!this.stopped) this.write(batch, snapshot, token, true);
-      },
-      () => {
-        if (this.stopped) return;
-        // The index could not be written: nothing was; everything waits and is tried again.
-        this.inFlight = undefined;
-        this.requeue(batch);
-        this.writeLater(WRITE_RETRY_MS);
-      },
-    );
-  }
-
-  private write(batch: Batch, snapshot: Snapshot, indexToken: string, claimed: boolean): void {
-    const bytes = encodeEntityObject({ ...snapshot, indexToken });
-    this.host.store.write(this.host.storeKey, bytes, this.expected).then(
-      (generation) => {
-        if (this.stopped) return;
-        this.landed(batch, snapshot, indexToken, claimed, generation);
-        this.maybeWrite();
-        this.afterWork();
-      },
-      (error: unknown) => {
-        if (this.stopped) return;
-        if (error instanceof GenerationConflictError) {
-          this.inFlight = undefined;
-          return this.fence(batch, error);
-        }
-        // The store failed otherwise (unreachable, timed out): the write may or may not have landed.
-        // Keep the batch in flight and find out before anything is sent or written again.
-        this.doubtTimer = this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes, () => this.landed(batch, snapshot, indexToken, claimed, undefined), claimed), WRITE_RETRY_MS);
-      },
-    );
-  }
-
-  /**
-   * A write landed: what it held goes out. If it moved the earliest reminder later (or claimed), the
-   * index entry follows, under this record's token (never over a newer copy's claim).
-   */
-  private landed(batch: Batch, snapshot: Snapshot, indexToken: string, claimed: boolean, generation: string | undefined): void {
-    if (generation !== undefined) this.expected = { generation };
-    this.inFlight = undefined;
-    this.writes++;
-    this.reminders.landed(snapshot.earliest, indexToken, claimed);
-    this.release(batch);
-    this.forget(batch.mail);
-  }
-
-  /** Messages done with (written and released): their bytes no longer count as held. */
-  private forget(mails: readonly Mail[]): void {
-    this.bounds.forget(mails);
-  }
-
-  /** Puts a batch that was not written back in front of the pending one: it goes out with the next write. */
-  private requeue(batch: Batch): void {
-    // In place: a handler awaiting now adds to this same batch.
-    const mail = [...batch.mail, ...this.pending.mail];
-    const outputs = [...batch.outputs, ...this.pending.outputs];
-    this.pending.mail.length = 0;
-    this.pending.outputs.length = 0;
-    for (const m of mail) this.pending.mail.push(m);
-    for (const send of outputs) this.pending.outputs.push(send);
-    this.changed = true;
-  }
-
-  /** After a write whose outcome is unknown: landed (our bytes are there), not landed (retry), or another copy wrote (fence). */
-  private settleDoubt(batch: Batch, bytes: Uint8Array, landed: () => void, claimed: boolean): void {
-    this.doubtTimer = undefined;
-    if (this.stopped) return;
-    const expected = this.expected;
-    this.host.store.read(this.host.storeKey).then(
-      (stored) => {
-        if (this.stopped) return;
-        this.inFlight = undefined;
-        const untouched = expected === "absent" ? stored === undefined : stored?.generation === expected.generation;
-        if (untouched) {
-          this.requeue(batch);
-          if (claimed) this.reminders.claimUnused();
-        } else if (stored !== undefined && sameBytes(stored.bytes, bytes)) {
-          this.expected = { generation: stored.generation };
-          landed();
-        } else {
-          return this.fence(batch, new GenerationConflictError(this.host.storeKey, expected, "another copy wrote while this copy's write was in doubt"));
-        }
-        this.maybeWrite();
-        this.afterWork();
-      },
-      () => {
-        if (!this.stopped) this.doubtTimer = this.host.clock.setTimeout(() => this.settleDoubt(batch, bytes, landed, claimed), WRITE_RETRY_MS);
-      },
-    );
-  }
-
-  private writeLater(delayMs: number): void {
-    const timer = this.host.clock.setTimeout(() => {
-      this.writeTimer = undefined;
-      this.maybeWrite();
-    }, delayMs);
-    this.writeTimer = () => this.host.clock.clearTimeout(timer);
-  }
-
-  private release(batch: Batch): void {
-    for (const send of batch.outputs) {
-      try {
-        send();
-      } catch {
-        // A reply or tell that cannot be sent (unregistered type, too large) is the handler's loss, not the entity's.
-      }
-    }
-    batch.outputs.length = 0;
-  }
-
   /**
    * Another copy wrote: nothing this copy held goes out. Askers whose effect was in the rejected write
    * get a Failure `fenced`; every other message (tells in it, and all mail not yet written) moves on to
    * the owner, where it is processed against the state that did commit.
    */
-  private fence(batch: Batch, error: GenerationConflictError): void {
+  private fence(rejected: Batch, pending: Batch, error: GenerationConflictError): void {
     this.stop();
     const onward: Mail[] = [];
     let failed = 0;
     // Write-behind: what was processed has been answered already; its effects are lost with this copy.
-    const lost = this.host.writeBehind ? batch.mail.length + this.pending.mail.length : 0;
+    const lost = this.host.writeBehind ? rejected.mail.length + pending.mail.length : 0;
     if (!this.host.writeBehind) {
-      for (const mail of batch.mail) {
+      for (const mail of rejected.mail) {
         if (this.host.isAsk(mail)) {
           failed++;
           this.host.failAsk(mail, "fenced", `the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} lost its generation to another copy; this ask's effect was not confirmed (see docs/entities.md, Fencing)`);
         } else onward.push(mail);
       }
-      onward.push(...this.pending.mail);
+      onward.push(...pending.mail);
     }
     onward.push(...this.inbox.splice(0));
-    this.pending = { mail: [], outputs: [] };
     const lostText = lost > 0 ? `, ${lost} processed message(s) lost (write-behind)` : "";
     this.host.fenced(`${error.message}: the copy of ${this.definition.kind}/${this.key} on node ${this.host.nodeId} stopped; ${failed} ask(s) failed "fenced", ${onward.length} message(s) forwarded to the owner${lostText}`);
     this.host.forward(onward);
@@ -518,13 +372,8 @@ export class EntityActivation {
     this.stopped = true;
     if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer);
     this.reminders?.stop();
-    this.writeTimer?.();
-    if (this.doubtTimer !== undefined) this.host.clock.clearTimeout(this.doubtTimer);
+    this.writer.stop();
     this.host.retired(this);
     for (const resolve of this.quietWaiters.splice(0)) resolve();
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
