@@ -6,7 +6,7 @@ import { readFrameWithin, type HeadersOverLimit, type WireEnvelope } from "./cod
 import { frameLimits, type FrameLimits } from "./codec/frame-limits.js";
 import type { MessageType } from "./codec/message-type.js";
 import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
-import { TRACE_CONTEXT, isTraceContext } from "./codec/trace-context.js";
+import { TRACE_CONTEXT, isNoIdsIn, isTraceContextIn, type TraceContextValue } from "./codec/trace-context.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import { Failure } from "./codec/wire-types.js";
 import { isControlMessageType } from "./codec/system-messages.js";
@@ -15,7 +15,7 @@ import { errorText } from "./actor-cell.js";
 import { MessageTooLargeError } from "./errors.js";
 import { FrameBatcher } from "./frame-batcher.js";
 import type { Subjects } from "./subjects.js";
-import type { SendDestination } from "./tracing/tracing.js";
+import type { SendDestination, Tracing } from "./tracing/tracing.js";
 import type { InboundMessage, Transport } from "./transport/transport.js";
 import type { NodeStats } from "./stats/node-stats.js";
 
@@ -24,7 +24,7 @@ type Headers = Readonly<Record<string, string>> | undefined;
 export interface EndpointHost {
   readonly nodeId: string;
   /** Undefined when this node traces nothing: then a trace context that arrives costs nothing. */
-  readonly tracing: object | undefined;
+  readonly tracing: Pick<Tracing, "received" | "receivedWithoutIds"> | undefined;
   readonly name: string;
   readonly transport: Transport;
   readonly subjects: Subjects;
@@ -221,18 +221,23 @@ export class RemoteEndpoint {
       this.deadEnvelope("malformed-payload", detail, envelope, sender, inbound);
       return;
     }
-    this.host.deliverLocal(service === undefined ? path : service.pick(), message, sender, this.headersOf(envelope));
+    this.host.deliverLocal(service === undefined ? path : service.pick(), message, sender, this.headersOf(envelope, inbound.data));
   }
 
-  /** The envelope's headers, with its binary trace context (the 29 bytes, copied out of the frame) under `TRACE_CONTEXT`. */
-  private headersOf(envelope: WireEnvelope): Headers {
-    const { traceContext, headers } = envelope;
-    if (traceContext === undefined || this.host.tracing === undefined) return headers;
-    if (!isTraceContext(traceContext)) {
+  /** The envelope's headers, with its binary trace context (`Tracing.received`) under `TRACE_CONTEXT`. */
+  private headersOf(envelope: WireEnvelope, frame: Uint8Array): Headers {
+    const { traceContextStart: start, traceContextEnd: end, headers } = envelope;
+    const tracing = this.host.tracing;
+    if (start < 0 || tracing === undefined) return headers;
+    let traceContext: TraceContextValue | undefined;
+    if (isTraceContextIn(frame, start, end)) traceContext = tracing.received(frame, start, headers);
+    else if (isNoIdsIn(frame, start, end)) traceContext = tracing.receivedWithoutIds(headers);
+    else {
       this.ignoredTraceContexts++;
       if (this.stats !== undefined) this.stats.ignoredTraceContexts++;
       return headers;
     }
+    if (traceContext === undefined) return headers;
     if (headers === undefined) return { [TRACE_CONTEXT]: traceContext };
     // The reader's own object, made for this envelope.
     (headers as Record<symbol, unknown>)[TRACE_CONTEXT] = traceContext;

@@ -3,7 +3,7 @@ import type { Address } from "../address.js";
 import type { MessageType } from "./message-type.js";
 import { readFrame } from "./frame-reader.js";
 import { ActorAddressProto, type DecodedEnvelope } from "./wire-types.js";
-import { traceContextOf } from "./trace-context.js";
+import { NO_IDS, TRACE_CONTEXT_BYTES, traceContextValueOf } from "./trace-context.js";
 
 /** One message on its way to another node, before encoding. */
 export interface OutgoingEnvelope {
@@ -27,6 +27,7 @@ const ENVELOPE_SENDER = 34;
 const ENVELOPE_HEADERS = 42;
 const ENVELOPE_TRACE_CONTEXT = 50;
 const MAP_KEY = 10;
+const TRACE_CONTEXT_ROOM = new Uint8Array(TRACE_CONTEXT_BYTES);
 const MAP_VALUE = 18;
 
 /**
@@ -67,8 +68,17 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
     for (const key in e.headers) {
       w.uint32(ENVELOPE_HEADERS).fork().uint32(MAP_KEY).string(key).uint32(MAP_VALUE).string(e.headers[key]!).ldelim();
     }
-    const traceContext = traceContextOf(e.headers);
-    if (traceContext !== undefined) w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(traceContext);
+    const traceContext = traceContextValueOf(e.headers);
+    if (traceContext instanceof Uint8Array) w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(traceContext);
+    else if (traceContext !== undefined) {
+      if (!traceContext.hasIds) w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(NO_IDS);
+      else {
+        // Room for the 29 bytes, then the bytes themselves, straight into the writer's buffer (it writes
+        // as it goes: `pos` is past what was written): no Uint8Array per message for an unsampled trace.
+        w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(TRACE_CONTEXT_ROOM);
+        traceContext.writeTraceContext(w.buf, w.pos - TRACE_CONTEXT_BYTES);
+      }
+    }
   }
   w.ldelim();
   return payloadBytes;
@@ -78,6 +88,6 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
 export function decodeFrame(bytes: Uint8Array): readonly DecodedEnvelope[] {
   return readFrame(bytes).map((e) => {
     const envelope = { target: e.target, type: e.type, payload: bytes.subarray(e.payloadStart, e.payloadEnd), sender: e.sender, headers: e.headers };
-    return e.traceContext === undefined ? envelope : { ...envelope, traceContext: e.traceContext };
+    return e.traceContextStart < 0 ? envelope : { ...envelope, traceContext: bytes.slice(e.traceContextStart, e.traceContextEnd) };
   });
 }

@@ -2,7 +2,6 @@ import protobuf from "protobufjs/minimal.js";
 import type { AddressData } from "./wire-types.js";
 import { InternedStrings } from "./interned-strings.js";
 import { UNLIMITED_FRAMES, type FrameLimits } from "./frame-limits.js";
-import { TRACE_CONTEXT_BYTES } from "./trace-context.js";
 
 /**
  * One envelope of a received frame. The payload is left where it is, as a range of the frame's
@@ -16,11 +15,12 @@ export interface WireEnvelope {
   readonly sender: AddressData | undefined;
   readonly headers: Record<string, string> | undefined;
   /**
-   * Field 6 as it came, not checked (the receiver checks it with `isTraceContext`, and ignores and
-   * counts one that is malformed): a copy when it has the length of one, so that a queued message does
-   * not keep its whole frame alive; else a view of the frame's bytes.
+   * Where field 6 (the binary trace context) lies in the frame's bytes, as it came, not checked (the
+   * receiver checks it with `isTraceContext`, and ignores and counts one that is malformed); -1 when
+   * absent. Left where it is, as the payload: an unsampled message's context is read from there.
    */
-  readonly traceContext: Uint8Array | undefined;
+  readonly traceContextStart: number;
+  readonly traceContextEnd: number;
   /** Set when the envelope carries more headers than the limits allow: it is refused, `headers` is undefined. */
   readonly headersOverLimit: HeadersOverLimit | undefined;
 }
@@ -83,7 +83,8 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number, m
   let payloadEnd = 0;
   let sender: AddressData | undefined;
   let headers: Record<string, string> | undefined;
-  let traceContext: Uint8Array | undefined;
+  let traceContextStart = -1;
+  let traceContextEnd = -1;
   let headerCount = 0;
   let headerBytes = 0;
   let overLimit: HeadersOverLimit["limit"] | undefined;
@@ -96,7 +97,10 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number, m
     }
     const valueEnd = delimitedEnd(reader, end);
     if (field === 1) target = readPath(bytes, reader.pos, valueEnd);
-    else if (field === 6) traceContext = valueEnd - reader.pos === TRACE_CONTEXT_BYTES ? copyOf(bytes, reader.pos, valueEnd) : bytes.subarray(reader.pos, valueEnd);
+    else if (field === 6) {
+      traceContextStart = reader.pos;
+      traceContextEnd = valueEnd;
+    }
     else if (field === 2) type = interned.read(bytes, reader.pos, valueEnd);
     else if (field === 3) {
       payloadStart = reader.pos;
@@ -117,8 +121,8 @@ function readEnvelope(reader: protobuf.Reader, bytes: Uint8Array, end: number, m
     reader.pos = valueEnd;
   }
   widen(reader, end, outerEnd);
-  if (overLimit === undefined) return { target, type, payloadStart, payloadEnd, sender, headers, traceContext, headersOverLimit: undefined };
-  return { target, type, payloadStart, payloadEnd, sender, headers: undefined, traceContext, headersOverLimit: { limit: overLimit, count: headerCount, bytes: headerBytes } };
+  if (overLimit === undefined) return { target, type, payloadStart, payloadEnd, sender, headers, traceContextStart, traceContextEnd, headersOverLimit: undefined };
+  return { target, type, payloadStart, payloadEnd, sender, headers: undefined, traceContextStart, traceContextEnd, headersOverLimit: { limit: overLimit, count: headerCount, bytes: headerBytes } };
 }
 
 function readAddress(reader: protobuf.Reader, bytes: Uint8Array, end: number, before: AddressData | undefined): AddressData {
@@ -141,13 +145,6 @@ function readAddress(reader: protobuf.Reader, bytes: Uint8Array, end: number, be
   }
   widen(reader, end, outerEnd);
   return { system, node, path };
-}
-
-/** A small copy, by hand: 29 bytes cost less this way than through `slice` (a Buffer's goes through its species). */
-function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  const copy = new Uint8Array(end - start);
-  for (let i = start; i < end; i++) copy[i - start] = bytes[i]!;
-  return copy;
 }
 
 /** "/temp/": an ask's reply address, a new one per ask (runtime/pending-asks.ts). */

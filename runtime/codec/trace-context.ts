@@ -20,34 +20,76 @@ export const FLAGS_AT = 28;
 export const TRACE_CONTEXT: unique symbol = Symbol("troupe.traceContext");
 
 type StringHeaders = Readonly<Record<string, string>>;
-/** Headers as the runtime passes them: strings, and the trace context under `TRACE_CONTEXT`. */
-export type HeadersWithTraceContext = StringHeaders & { readonly [TRACE_CONTEXT]?: Uint8Array };
 
-/** The binary trace context `headers` carry, if any. */
+/**
+ * A trace context whose bytes are made when first read: an unsampled trace begun on this node, whose
+ * ids are drawn only if the message leaves the node or something asks (runtime/tracing/unsampled-context.ts).
+ */
+export interface DeferredTraceContext {
+  readonly traceContext: Uint8Array;
+  /**
+   * False for an unsampled trace whose ids nothing has asked for yet: it travels as `NO_IDS`, its
+   * decision without ids, and whoever asks draws them (runtime/tracing/unsampled-context.ts).
+   */
+  readonly hasIds: boolean;
+  /** Writes the 29 bytes at `at` in `to` (an encoder's buffer), without a Uint8Array of their own. */
+  writeTraceContext(to: Uint8Array, at: number): void;
+}
+
+/**
+ * The trace context of an unsampled trace without ids: version 0 and no fields, which the binary draft
+ * reads as trace flags 0 (not sampled). Three bytes on the wire in place of 31, for the 99 traces in
+ * 100 that head sampling at 1% drops and nobody looks at (B3's `b3: 0` carries the same decision).
+ */
+export const NO_IDS: Uint8Array = new Uint8Array([0]);
+
+/** Whether the bytes of `frame` from `start` to `end` are `NO_IDS`. */
+export function isNoIdsIn(frame: Uint8Array, start: number, end: number): boolean {
+  return end - start === 1 && frame[start] === 0;
+}
+
+/** What the `TRACE_CONTEXT` slot holds: the bytes, or the promise of them. */
+export type TraceContextValue = Uint8Array | DeferredTraceContext;
+
+/** Headers as the runtime passes them: strings, and the trace context under `TRACE_CONTEXT`. */
+export type HeadersWithTraceContext = StringHeaders & { readonly [TRACE_CONTEXT]?: TraceContextValue };
+
+/** The binary trace context `headers` carry, if any (drawn now if it was deferred). */
 export function traceContextOf(headers: StringHeaders | undefined): Uint8Array | undefined {
+  const value = headers === undefined ? undefined : (headers as HeadersWithTraceContext)[TRACE_CONTEXT];
+  return value === undefined || value instanceof Uint8Array ? value : value.traceContext;
+}
+
+/** What `headers` carry under `TRACE_CONTEXT`, deferred or not. */
+export function traceContextValueOf(headers: StringHeaders | undefined): TraceContextValue | undefined {
   return headers === undefined ? undefined : (headers as HeadersWithTraceContext)[TRACE_CONTEXT];
 }
 
 /**
- * `headers` with `bytes` as their trace context: the same object when it holds them already, else a
+ * `headers` with `value` as their trace context: the same object when it holds it already, else a
  * copy. A text `traceparent` is left out of the copy: the binary context replaces it.
  */
-export function withTraceContext(headers: StringHeaders | undefined, bytes: Uint8Array): HeadersWithTraceContext {
-  if (headers === undefined) return { [TRACE_CONTEXT]: bytes };
-  if ((headers as HeadersWithTraceContext)[TRACE_CONTEXT] === bytes && headers.traceparent === undefined) return headers;
+export function withTraceContext(headers: StringHeaders | undefined, value: TraceContextValue): HeadersWithTraceContext {
+  if (headers === undefined) return { [TRACE_CONTEXT]: value };
+  if ((headers as HeadersWithTraceContext)[TRACE_CONTEXT] === value && headers.traceparent === undefined) return headers;
   const { traceparent: _replaced, ...rest } = headers as HeadersWithTraceContext;
-  return { ...rest, [TRACE_CONTEXT]: bytes };
+  return { ...rest, [TRACE_CONTEXT]: value };
 }
 
 /** Whether a received `trace_context` holds a usable context: 29 bytes, version 0, both ids not all zero. */
 export function isTraceContext(bytes: Uint8Array): boolean {
-  if (bytes.length !== TRACE_CONTEXT_BYTES || bytes[0] !== 0 || bytes[1] !== 0 || bytes[18] !== 1 || bytes[27] !== 2) return false;
-  return !allZero(bytes, TRACE_ID_AT, TRACE_ID_AT + 16) && !allZero(bytes, SPAN_ID_AT, SPAN_ID_AT + 8);
+  return isTraceContextIn(bytes, 0, bytes.length);
 }
 
-/** Whether the sampled flag of a (valid) trace context is set. */
-export function isSampledTraceContext(bytes: Uint8Array): boolean {
-  return (bytes[FLAGS_AT]! & 1) === 1;
+/** `isTraceContext` for the bytes of `frame` from `start` to `end`, where a received envelope holds them. */
+export function isTraceContextIn(frame: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== TRACE_CONTEXT_BYTES || frame[start] !== 0 || frame[start + 1] !== 0 || frame[start + 18] !== 1 || frame[start + 27] !== 2) return false;
+  return !allZero(frame, start + TRACE_ID_AT, start + TRACE_ID_AT + 16) && !allZero(frame, start + SPAN_ID_AT, start + SPAN_ID_AT + 8);
+}
+
+/** Whether the sampled flag of a (valid) trace context is set; `at`: where it starts in `bytes`. */
+export function isSampledTraceContext(bytes: Uint8Array, at = 0): boolean {
+  return (bytes[at + FLAGS_AT]! & 1) === 1;
 }
 
 /** Writes the fixed bytes of a trace context at `at` (version and field ids); the ids and flags are the caller's. */

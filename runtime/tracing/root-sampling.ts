@@ -1,13 +1,15 @@
-import { FLAGS_AT, SPAN_ID_AT, TRACE_CONTEXT_BYTES, TRACE_ID_AT, writeTraceContextFrame } from "../codec/trace-context.js";
+import { SPAN_ID_AT, TRACE_CONTEXT_BYTES, TRACE_ID_AT, writeTraceContextFrame } from "../codec/trace-context.js";
 
 /**
  * Head sampling's decision for a new trace, made without the SDK when `startTracing` set the SDK up
  * with a trace-id-ratio sampler (`OTEL_TRACES_SAMPLER=[parentbased_]traceidratio`): a message sent
  * outside any trace starts one, and at 1% the SDK spent more on the 99 it drops (ids, sampler, span,
- * validation) than the node did on the message. Troupe draws the trace id, judges it as
- * `TraceIdRatioBasedSampler` does (the four 32-bit words XORed, below `ratio * 0xffffffff`), and only
- * for a sampled one calls the SDK, whose id generator then hands out that same id, so the SDK's own
- * sampler agrees. Other samplers, or an SDK set up by the user, go through the SDK every time.
+ * validation) than the node did on the message. Troupe decides with one random word, as
+ * `TraceIdRatioBasedSampler` decides on the id's four 32-bit words XORed (below `ratio * 0xffffffff`),
+ * and only for a sampled trace calls the SDK, whose id generator then hands out an id that XORs to
+ * that word, so the SDK's own sampler agrees. An unsampled trace's ids are drawn only when something
+ * needs them (unsampled-context.ts). Other samplers, or an SDK set up by the user, go through the SDK
+ * every time.
  *
  * Shared through a global slot, as the OpenTelemetry API shares its providers: the SDK is set up in
  * one place (`troupe/tracing`), the systems that trace are started in another.
@@ -41,71 +43,84 @@ export function ratioSamplerFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   return Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : undefined;
 }
 
-/** A new trace: its id, a span id for its first span, and whether a trace-id-ratio sampler with `upperBound` samples it. */
-export function drawTrace(upperBound: number): { traceId: string; spanId: string; sampled: boolean } {
+/** Random ids for the SDK (16 and 32 hex digits, not all zero), drawn in bulk as Troupe's own. */
+export function drawIds(): { traceId: string; spanId: string } {
   for (;;) {
     if (poolOffset === POOL.length) refill();
     const at = poolOffset;
     poolOffset += 24;
-    const w0 = WORDS.getUint32(at);
-    const w1 = WORDS.getUint32(at + 4);
-    const w2 = WORDS.getUint32(at + 8);
-    const w3 = WORDS.getUint32(at + 12);
     // All-zero ids are invalid (W3C): draw again (once in 2^64 times).
-    if ((w0 | w1 | w2 | w3) === 0 || (WORDS.getUint32(at + 16) | WORDS.getUint32(at + 20)) === 0) continue;
+    if ((WORDS.getUint32(at) | WORDS.getUint32(at + 4) | WORDS.getUint32(at + 8) | WORDS.getUint32(at + 12)) === 0 || (WORDS.getUint32(at + 16) | WORDS.getUint32(at + 20)) === 0) continue;
     // Both ids through one native call: per-word conversions cost several times more.
     const hex = POOL.toString("hex", at, at + 24);
-    return { traceId: hex.slice(0, 32), spanId: hex.slice(32), sampled: (w0 ^ w1 ^ w2 ^ w3) >>> 0 < upperBound };
+    return { traceId: hex.slice(0, 32), spanId: hex.slice(32) };
   }
 }
 
 /**
- * A new trace, decided: its binary trace context (runtime/codec/trace-context.ts, sampled flag off)
- * when it is not sampled; undefined when it is, with `sampling.nextTraceId` set to its id for the SDK's
- * root span. Draws hand out 29-byte views of a pool filled for 512 traces at once (by `fillRandom`):
- * an unsampled trace creates no string at all, and the bytes go into the envelope as they are.
+ * Decides a new trace: true when it is sampled, and then `sampling.nextTraceId` holds the id for the
+ * SDK's root span. One random 32-bit word decides, as `TraceIdRatioBasedSampler` decides on the four
+ * words of the id XORed: a sampled trace gets an id whose words XOR to that word, so the SDK's sampler
+ * agrees; an unsampled one gets no id yet (`drawUnsampledTraceContext`, when something needs it).
  */
-export function drawRoot(sampling: RootSampling): Uint8Array | undefined {
+export function sampleRoot(sampling: RootSampling): boolean {
+  const word = nextWord();
+  if (word >= sampling.upperBound) return false;
   for (;;) {
-    if (rootIndex === ROOTS) refillRoots();
-    const at = rootIndex++ * TRACE_CONTEXT_BYTES;
-    const words = rootWords;
-    const t = at + TRACE_ID_AT;
-    const w0 = words.getUint32(t);
-    const w1 = words.getUint32(t + 4);
-    const w2 = words.getUint32(t + 8);
-    const w3 = words.getUint32(t + 12);
-    // All-zero ids are invalid (W3C): draw again (once in 2^64 times).
-    if ((w0 | w1 | w2 | w3) === 0 || (words.getUint32(at + SPAN_ID_AT) | words.getUint32(at + SPAN_ID_AT + 4)) === 0) continue;
-    if ((w0 ^ w1 ^ w2 ^ w3) >>> 0 >= sampling.upperBound) return rootPool.subarray(at, at + TRACE_CONTEXT_BYTES);
-    sampling.nextTraceId = rootText.toString("hex", t, t + 16);
-    return undefined;
+    if (poolOffset === POOL.length) refill();
+    const at = poolOffset;
+    poolOffset += 24;
+    WORDS.setUint32(at + 12, (word ^ WORDS.getUint32(at) ^ WORDS.getUint32(at + 4) ^ WORDS.getUint32(at + 8)) >>> 0);
+    if ((WORDS.getUint32(at) | WORDS.getUint32(at + 4) | WORDS.getUint32(at + 8) | WORDS.getUint32(at + 12)) === 0) continue;
+    sampling.nextTraceId = POOL.toString("hex", at, at + 16);
+    return true;
   }
 }
 
-/** Traces per pool (15 KiB). */
-const ROOTS = 512;
-let rootIndex = ROOTS;
 /**
- * The pool's trace contexts, one after another. A new pool each time: the views handed out may still
- * be queued in a mailbox or a frame, and must keep their bytes.
+ * Six random words for the ids of a trace that `sampleRoot` did not sample, drawn when first needed
+ * (runtime/tracing/unsampled-context.ts): the trace id's four and the span id's two, big-endian, at
+ * the returned index of `RANDOM_WORDS` (until the next draw). Valid ids (not all zero), and a trace id
+ * a trace-id-ratio sampler of `upperBound` would not sample either.
  */
-let rootPool = new Uint8Array(0);
-/** The same bytes, as big-endian words and as a Buffer (for hex). */
-let rootWords = new DataView(rootPool.buffer);
-let rootText = Buffer.alloc(0);
-
-function refillRoots(): void {
-  const pool = new Uint8Array(ROOTS * TRACE_CONTEXT_BYTES);
-  fillRandom(new Int32Array(pool.buffer));
-  for (let at = 0; at < pool.length; at += TRACE_CONTEXT_BYTES) {
-    writeTraceContextFrame(pool, at);
-    pool[at + FLAGS_AT] = 0;
+export function drawUnsampledWords(upperBound: number): number {
+  for (;;) {
+    if (randomIndex > RANDOM_WORDS.length - 6) {
+      fillRandom(RANDOM_WORDS);
+      randomIndex = 0;
+    }
+    const at = randomIndex;
+    randomIndex += 6;
+    const w = RANDOM_WORDS;
+    // All-zero ids are invalid (W3C): draw again (once in 2^64 times).
+    if ((w[at]! | w[at + 1]! | w[at + 2]! | w[at + 3]!) === 0 || (w[at + 4]! | w[at + 5]!) === 0) continue;
+    if ((w[at]! ^ w[at + 1]! ^ w[at + 2]! ^ w[at + 3]!) >>> 0 < upperBound) continue;
+    return at;
   }
-  rootPool = pool;
-  rootWords = new DataView(pool.buffer);
-  rootText = Buffer.from(pool.buffer);
-  rootIndex = 0;
+}
+
+/** The binary trace context (runtime/codec/trace-context.ts, sampled flag off) of a new unsampled trace, in a buffer of its own. */
+export function drawUnsampledTraceContext(upperBound: number): Uint8Array {
+  const at = drawUnsampledWords(upperBound);
+  const bytes = new Uint8Array(TRACE_CONTEXT_BYTES);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < 4; i++) view.setInt32(TRACE_ID_AT + 4 * i, RANDOM_WORDS[at + i]!);
+  for (let i = 0; i < 2; i++) view.setInt32(SPAN_ID_AT + 4 * i, RANDOM_WORDS[at + 4 + i]!);
+  writeTraceContextFrame(bytes, 0);
+  return bytes;
+}
+
+/** Random words (`fillRandom`), for decisions and unsampled ids, 1,024 at a time. */
+export const RANDOM_WORDS = new Int32Array(1_024);
+let randomIndex = RANDOM_WORDS.length;
+
+/** The next random word, unsigned (a decision: once per new trace). */
+function nextWord(): number {
+  if (randomIndex === RANDOM_WORDS.length) {
+    fillRandom(RANDOM_WORDS);
+    randomIndex = 0;
+  }
+  return RANDOM_WORDS[randomIndex++]! >>> 0;
 }
 
 /**
@@ -138,10 +153,10 @@ function fillRandom(words: Int32Array): void {
 
 /** A new span id (16 hex digits, not all zero). */
 export function drawSpanId(): string {
-  return drawTrace(0).spanId;
+  return drawIds().spanId;
 }
 
-/** Random bytes drawn in bulk (`fillRandom`), 24 per new trace. */
+/** Random bytes drawn in bulk (`fillRandom`), 24 per pair of ids. */
 const POOL = Buffer.alloc(24 * 512);
 const POOL_WORDS = new Int32Array(POOL.buffer, POOL.byteOffset, POOL.length / 4);
 /** The same bytes as big-endian words (a DataView reads them several times faster than Buffer's readUInt32BE). */
@@ -159,7 +174,7 @@ export function rootSamplingIdGenerator(sampling: RootSampling): { generateTrace
     generateTraceId: () => {
       const next = sampling.nextTraceId;
       sampling.nextTraceId = undefined;
-      return next ?? drawTrace(0).traceId;
+      return next ?? drawIds().traceId;
     },
     generateSpanId: drawSpanId,
   };

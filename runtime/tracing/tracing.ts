@@ -1,10 +1,11 @@
 import type { Context, Link, Span, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
-import { TRACE_CONTEXT, isSampledTraceContext, traceContextOf, withTraceContext, type HeadersWithTraceContext } from "../codec/trace-context.js";
+import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isSampledTraceContext, traceContextOf, traceContextValueOf, withTraceContext, type HeadersWithTraceContext, type TraceContextValue } from "../codec/trace-context.js";
 import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from "./binary-context.js";
-import { drawRoot, rootSampling, type RootSampling } from "./root-sampling.js";
+import { rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
 import { SPAN_KEY, UnsampledContext } from "./unsampled-context.js";
+import { SpanOnlyContext } from "./span-only-context.js";
 import { fastContextManager, type FastContextManager } from "./context-manager-slot.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
@@ -183,14 +184,11 @@ export class Tracing {
     const active = this.active();
     const roots = this.roots;
     // Outside any context (a tell from plain code): no span, no baggage.
-    if (active === this.rootContext && roots !== undefined) {
-      const bytes = drawRoot(roots);
-      return bytes === undefined ? undefined : withTraceContext(headers, bytes);
-    }
+    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots);
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
-      if (parent instanceof UnsampledContext) return headers === undefined ? parent.headers() : withTraceContext(headers, parent.traceContext);
+      if (parent instanceof UnsampledContext) return headers === undefined ? parent.headers() : withTraceContext(headers, parent);
       // Another non-recording span (the SDK's, under a context that came with a tracestate): rare.
       const spanContext = parent.spanContext();
       const bytes = traceContextFromSpan(spanContext);
@@ -199,9 +197,18 @@ export class Tracing {
       return withTraceContext(tracestate ? { ...headers, tracestate } : headers, bytes);
     }
     if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
-    // A sampled one leaves its id in `roots.nextTraceId`, for the SDK's root span that `send` starts.
-    const bytes = drawRoot(roots);
-    return bytes === undefined ? undefined : withTraceContext(headers, bytes);
+    return this.beginTrace(headers, roots);
+  }
+
+  /**
+   * A new trace, decided by root sampling: unsampled, the headers that carry it (its ids drawn when
+   * something needs them); sampled, undefined, with its id left in `roots.nextTraceId` for the SDK's
+   * root span that `send` starts.
+   */
+  private beginTrace(headers: Headers, roots: RootSampling): Headers | undefined {
+    if (sampleRoot(roots)) return undefined;
+    const trace = UnsampledContext.begun(this.rootContext, roots.upperBound);
+    return headers === undefined ? trace.headers() : withTraceContext(headers, trace);
   }
 
   /**
@@ -222,7 +229,7 @@ export class Tracing {
       const bytes = traceContextFromSpan(span.spanContext());
       return { headers: bytes === undefined ? headers : withTraceContext(headers, bytes), span: undefined };
     }
-    const carrier: Record<string, string> & { [TRACE_CONTEXT]?: Uint8Array } = { ...(headers as HeadersWithTraceContext) };
+    const carrier: Record<string, string> & { [TRACE_CONTEXT]?: TraceContextValue } = { ...(headers as HeadersWithTraceContext) };
     if (recording) {
       const messageId = `${this.nodeId}-${++this.messageSeq}`;
       carrier[MESSAGE_ID_HEADER] = messageId;
@@ -305,9 +312,35 @@ export class Tracing {
    */
   unsampledContext(headers: Headers): UnsampledContext | undefined {
     if (!this.parentBased || headers === undefined) return undefined;
-    const bytes = traceContextOf(headers) ?? traceContextFromTraceparent(headers.traceparent);
-    if (bytes === undefined || isSampledTraceContext(bytes) || headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
-    return new UnsampledContext(bytes, this.rootContext);
+    const value = traceContextValueOf(headers);
+    if (headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
+    // Sent on this node under an unsampled trace: the sender's context is this message's.
+    if (value instanceof UnsampledContext) return value;
+    const bytes = value === undefined ? traceContextFromTraceparent(headers.traceparent) : value instanceof Uint8Array ? value : value.traceContext;
+    if (bytes === undefined || isSampledTraceContext(bytes)) return undefined;
+    return UnsampledContext.of(bytes, this.rootContext);
+  }
+
+  /**
+   * What a message received over NATS carries under `TRACE_CONTEXT`, from its trace context (valid: 29
+   * bytes at `at` in `frame`): when it is unsampled, the context it will be processed under
+   * (`unsampledContext`), its ids read into it; else a copy of the bytes.
+   */
+  received(frame: Uint8Array, at: number, headers: Headers): TraceContextValue {
+    if (this.parentBased && !isSampledTraceContext(frame, at) && headers?.tracestate === undefined && headers?.baggage === undefined) return UnsampledContext.of(frame, this.rootContext, at);
+    // A copy (a Buffer's `slice` would be a view): what keeps the context must not keep the frame.
+    return new Uint8Array(frame.subarray(at, at + TRACE_CONTEXT_BYTES));
+  }
+
+  /**
+   * What a message that arrived with `NO_IDS` (an unsampled trace nobody looked at upstream) carries:
+   * the context it will be processed under, its ids drawn here if something asks. Undefined when this
+   * node's sampler does not follow the parent (the message then starts a trace of its own, as one with
+   * no context would), or text headers carry a trace state or baggage.
+   */
+  receivedWithoutIds(headers: Headers): TraceContextValue | undefined {
+    if (!this.parentBased || headers?.tracestate !== undefined || headers?.baggage !== undefined) return undefined;
+    return UnsampledContext.begun(this.rootContext, this.roots?.upperBound ?? 0);
   }
 
   /**
@@ -324,7 +357,13 @@ export class Tracing {
     const bytes = traceContextOf(headers);
     if (bytes === undefined) return extracted;
     const tracestate = headers.tracestate;
-    return this.trace.setSpanContext(extracted, spanContextOf(bytes, tracestate === undefined ? undefined : this.api.createTraceState(tracestate)));
+    const spanContext = spanContextOf(bytes, tracestate === undefined ? undefined : this.api.createTraceState(tracestate));
+    return this.withSpan(extracted, this.trace.wrapSpanContext(spanContext));
+  }
+
+  /** `base` with `span` as its span: one small object when `base` holds nothing else (SpanOnlyContext). */
+  private withSpan(base: Context, span: Span): Context {
+    return base === this.rootContext || base instanceof SpanOnlyContext ? new SpanOnlyContext(span, this.rootContext) : this.trace.setSpan(base, span);
   }
 
   /**
@@ -352,7 +391,7 @@ export class Tracing {
       const messageId = headers?.[MESSAGE_ID_HEADER];
       if (messageId !== undefined) span.setAttribute(Attr.messageId, messageId);
     }
-    return { span, context: this.trace.setSpan(parent, span) };
+    return { span, context: this.withSpan(parent, span) };
   }
 
   /** `process <template>` of an actor, made once per path and kind. */

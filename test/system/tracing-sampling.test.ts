@@ -126,6 +126,49 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       for (const s of contexts.filter((s) => !(s.traceFlags & 1))) expect(spansOf(s.traceId)).to.deep.equal([]);
     });
 
+    it("wire: an unsampled trace travels as its decision alone (trace_context 00) until a handler asks for its ids; drawn there, they travel on from that node", async () => {
+      const sniffer = network.connect("sniffer");
+      const frames = { toB: [] as Uint8Array[], toC: [] as Uint8Array[] };
+      sniffer.subscribe(systems[1]!.inboxSubject, (m) => void frames.toB.push(m.data));
+      sniffer.subscribe(c.inboxSubject, (m) => void frames.toC.push(m.data));
+      // b looks at the ids of the odd Pings (as a log line would) before it forwards them.
+      const lookedAtOnB = new Map<number, SpanContext>();
+      const looking = systems[1]!.spawn(
+        defineActor({
+          messages: { Ping },
+          init: () => ({}),
+          handlers: {
+            Ping: (_s, ping, ctx) => {
+              if (ping.seq % 2 === 1) lookedAtOnB.set(ping.seq, trace.getSpan(context.active())!.spanContext());
+              ctx.refFor(addressFromWire(ping.replyTo)!).tell(ping);
+            },
+          },
+        }),
+        { name: "looking" },
+      );
+      const target = systems[0]!.refFor(looking.address);
+      for (let seq = 0; seq < 60; seq++) target.tell(Ping.create({ seq, replyTo: witnessOnC.address }));
+      await eventually("every Ping processed on c", () => seen.size === 60);
+      const contextsOf = (list: Uint8Array[]) => new Map(list.flatMap((f) => decodeFrame(f)).filter((e) => e.type === "troupe.examples.pingpong.Ping").map((e) => [Ping.decode(e.payload!).seq, e.traceContext!] as const));
+      const [toB, toC] = [contextsOf(frames.toB), contextsOf(frames.toC)];
+      const unsampled = [...seen].filter(([, s]) => !(s.traceFlags & 1)).map(([seq]) => seq);
+      expect(unsampled.length, "some of 60 unsampled at 0.5").to.be.within(5, 55);
+      for (const seq of unsampled) {
+        expect(Array.from(toB.get(seq)!), `Ping ${seq} from a: nobody asked`).to.deep.equal([0]);
+        const onC = seen.get(seq)!;
+        expect(onC.traceId, "ids drawn on c when its handler asked").to.match(/^[0-9a-f]{32}$/).and.not.match(/^0+$/);
+        if (seq % 2 === 0) expect(Array.from(toC.get(seq)!), `Ping ${seq} from b: nobody asked on b either`).to.deep.equal([0]);
+        else {
+          expect(toC.get(seq)!.length, `Ping ${seq} from b: asked on b, so the ids travel`).to.equal(29);
+          expect(onC).to.include({ traceId: lookedAtOnB.get(seq)!.traceId, spanId: lookedAtOnB.get(seq)!.spanId, traceFlags: 0 });
+        }
+      }
+      for (const [seq, s] of seen) if (s.traceFlags & 1) expect(toB.get(seq)!.length, `sampled Ping ${seq}: with its ids`).to.equal(29);
+      await tracing.forceFlush();
+      for (const seq of unsampled) expect(spansOf(seen.get(seq)!.traceId)).to.deep.equal([]);
+      await sniffer.close();
+    });
+
     it("unsampled: a plain NATS client's unsampled traceparent is the trace of both hops, passed on unchanged, and nothing is recorded", async () => {
       const client = network.connect("client");
       const send = (seq: number, traceparent: string) =>

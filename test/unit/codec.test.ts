@@ -3,9 +3,12 @@ import { encodeFrame, decodeFrame } from "../../runtime/codec/frame-codec.js";
 import { TypeRegistry } from "../../runtime/codec/type-registry.js";
 import { InternedStrings } from "../../runtime/codec/interned-strings.js";
 import { Frame } from "../../runtime/codec/wire-types.js";
-import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isTraceContext } from "../../runtime/codec/trace-context.js";
+import { NO_IDS, TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isTraceContext } from "../../runtime/codec/trace-context.js";
 import { UnregisteredTypeError } from "../../runtime/index.js";
 import { Ping, Pong } from "../../examples/ping-pong/messages.js";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
+import { readFrame } from "../../runtime/codec/frame-reader.js";
+import { UnsampledContext } from "../../runtime/tracing/unsampled-context.js";
 
 describe("codec", () => {
   it("codec: writes frames byte-for-byte as the generated Frame.encode would", () => {
@@ -31,6 +34,28 @@ describe("codec", () => {
     expect(read!.headers, "the trace context is not a string header").to.deep.equal({ tracestate: "k=v" });
     expect(Array.from(read!.traceContext!)).to.deep.equal(Array.from(traceContext));
     expect(isTraceContext(read!.traceContext!)).to.equal(true);
+  });
+
+  it("codec: an unsampled trace travels without ids (one byte, NO_IDS) until something draws them; then with them, written straight into the frame, the same every time", () => {
+    const ping = Ping.create({ seq: 7 });
+    const encode = (headers: object) => encodeFrame([{ target: "/user/player", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: ping, sender: undefined, headers: headers as Record<string, string> }]);
+    const reference = (traceContext: Uint8Array) => Frame.encode({ envelopes: [{ target: "/user/player", type: "troupe.examples.pingpong.Ping", payload: Ping.encode(ping).finish(), traceContext }] }).finish();
+    const begun = UnsampledContext.begun(ROOT_CONTEXT, 0);
+    const withoutIds = encode(begun.headers());
+    expect(Buffer.from(withoutIds).equals(Buffer.from(reference(NO_IDS))), "field 6 is the one byte 00").to.equal(true);
+    expect(withoutIds.length, "31 bytes fewer than with ids, less 3").to.equal(reference(new Uint8Array(TRACE_CONTEXT_BYTES)).length - 28);
+    // Asked for (a log line's span context): drawn, and from then on they travel.
+    const traceId = begun.spanContext().traceId;
+    const withIds = encode(begun.headers());
+    expect(isTraceContext(begun.traceContext)).to.equal(true);
+    expect(Buffer.from(withIds).equals(Buffer.from(reference(begun.traceContext))), "byte-for-byte as Frame.encode").to.equal(true);
+    expect(Buffer.from(encode(begun.headers())).equals(Buffer.from(withIds)), "the same ids the second time").to.equal(true);
+    // Received: its ids read out of the frame, which it does not keep.
+    const [read] = readFrame(withIds);
+    const received = UnsampledContext.of(withIds, ROOT_CONTEXT, read!.traceContextStart);
+    expect(Buffer.from(encode(received.headers())).equals(Buffer.from(withIds))).to.equal(true);
+    withIds.fill(0);
+    expect(received.spanContext().traceId).to.equal(traceId);
   });
 
   it("codec: round-trips several envelopes in one frame", () => {

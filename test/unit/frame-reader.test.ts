@@ -30,7 +30,7 @@ function byReader(data: Uint8Array): Reading {
         e.type,
         addressOf(e.sender),
         e.headers ?? {},
-        Array.from(e.traceContext ?? []),
+        Array.from(e.traceContextStart < 0 ? [] : data.subarray(e.traceContextStart, e.traceContextEnd)),
         payloadOf(() => {
           reader.pos = e.payloadStart;
           reader.len = data.length;

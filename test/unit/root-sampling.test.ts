@@ -3,52 +3,44 @@ import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { isSampledTraceContext, isTraceContext } from "../../runtime/codec/trace-context.js";
 import { spanContextOf } from "../../runtime/tracing/binary-context.js";
-import { drawRoot, drawSpanId, drawTrace, ratioSamplerFromEnv, rootSamplingIdGenerator, setRootSampling } from "../../runtime/tracing/root-sampling.js";
+import { drawSpanId, drawUnsampledTraceContext, ratioSamplerFromEnv, rootSamplingIdGenerator, sampleRoot, setRootSampling } from "../../runtime/tracing/root-sampling.js";
 
 describe("root sampling: new traces decided without the SDK (unit)", () => {
   afterEach(() => setRootSampling(undefined));
 
-  it("root sampling: the decision for a drawn trace id is the SDK's TraceIdRatioBasedSampler's, at every ratio", () => {
+  it("root sampling: a sampled root's id is one the SDK's TraceIdRatioBasedSampler samples, an unsampled root's drawn ids one it does not, at every ratio", () => {
     for (const ratio of [0, 0.01, 0.3, 0.5, 0.99, 1]) {
-      const sampling = setRootSampling(ratio)!;
-      const sdk = new TraceIdRatioBasedSampler(ratio);
-      let sampled = 0;
-      for (let i = 0; i < 5_000; i++) {
-        const drawn = drawTrace(sampling.upperBound);
-        const decision = sdk.shouldSample(ROOT_CONTEXT, drawn.traceId).decision;
-        expect(drawn.sampled, `${drawn.traceId} at ${ratio}`).to.equal(decision === SamplingDecision.RECORD_AND_SAMPLED);
-        expect(drawn.traceId).to.match(/^[0-9a-f]{32}$/);
-        if (drawn.sampled) sampled++;
-      }
-      // Binomial: within 5 standard deviations of the ratio.
-      const sd = Math.sqrt(5_000 * ratio * (1 - ratio));
-      expect(sampled, `sampled at ${ratio}`).to.be.within(5_000 * ratio - 5 * sd, 5_000 * ratio + 5 * sd);
-    }
-  });
-
-  it("root sampling: drawRoot gives an unsampled trace its binary trace context and a sampled one its id for the SDK, as the SDK's sampler decides", () => {
-    for (const ratio of [0, 0.01, 0.5, 1]) {
       const sampling = setRootSampling(ratio)!;
       const sdk = new TraceIdRatioBasedSampler(ratio);
       const seen = new Set<string>();
       const kept: Uint8Array[] = [];
-      for (let i = 0; i < 3_000; i++) {
-        const bytes = drawRoot(sampling);
-        const traceId = bytes === undefined ? sampling.nextTraceId! : spanContextOf(bytes).traceId;
-        sampling.nextTraceId = undefined;
-        if (bytes !== undefined) {
+      let sampled = 0;
+      for (let i = 0; i < 5_000; i++) {
+        let traceId: string;
+        const isSampled = sampleRoot(sampling);
+        if (isSampled) {
+          traceId = sampling.nextTraceId!;
+          sampling.nextTraceId = undefined;
+          sampled++;
+        } else {
+          expect(sampling.nextTraceId).to.equal(undefined);
+          const bytes = drawUnsampledTraceContext(sampling.upperBound);
           expect(isTraceContext(bytes), "a valid trace context").to.equal(true);
           expect(isSampledTraceContext(bytes)).to.equal(false);
           kept.push(bytes);
+          traceId = spanContextOf(bytes).traceId;
         }
         expect(traceId).to.match(/^[0-9a-f]{32}$/).and.not.match(/^0+$/);
         const decision = sdk.shouldSample(ROOT_CONTEXT, traceId).decision;
-        expect(bytes === undefined, `${traceId} at ${ratio}`).to.equal(decision === SamplingDecision.RECORD_AND_SAMPLED);
+        expect(decision === SamplingDecision.RECORD_AND_SAMPLED, `${traceId} at ${ratio}`).to.equal(isSampled);
         seen.add(traceId);
       }
-      expect(seen.size).to.equal(3_000);
-      // Views handed out keep their bytes when the pool is refilled (3,000 draws span several pools).
+      expect(seen.size, "no id twice").to.equal(5_000);
+      // Views handed out keep their bytes when the pool is refilled (5,000 draws span several pools).
       expect(new Set(kept.map((b) => spanContextOf(b).traceId)).size).to.equal(kept.length);
+      // Binomial: within 5 standard deviations of the ratio.
+      const sd = Math.sqrt(5_000 * ratio * (1 - ratio));
+      expect(sampled, `sampled at ${ratio}`).to.be.within(5_000 * ratio - 5 * sd, 5_000 * ratio + 5 * sd);
     }
   });
 
