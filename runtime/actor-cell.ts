@@ -295,7 +295,8 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
       }
       const evicted = mailbox.shift()!;
       const evictedSender = mailbox.lastSender;
-      this.dead("mailbox-overflow", detail, evicted, evictedSender);
+      // With its headers: its dead-letter span belongs to its trace.
+      this.dead("mailbox-overflow", detail, evicted, evictedSender, mailbox.lastHeaders);
       this.host.failAsk(evictedSender, "mailbox-overflow", detail);
     }
     mailbox.push(message, sender, headers);
@@ -683,7 +684,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     while (mailbox !== undefined && mailbox.size > 0) {
       const message = mailbox.shift()!;
       const sender = mailbox.lastSender;
-      this.dead("stopped-target", `${this.path} stopped before processing this message`, message, sender);
+      this.dead("stopped-target", `${this.path} stopped before processing this message`, message, sender, mailbox.lastHeaders);
       this.host.failAsk(sender, "stopped-target", `${this.path} stopped`);
     }
     this.host.terminated(this, this.failure === undefined ? "stopped" : "failed", this.failure === undefined ? "" : errorText(this.failure));

@@ -126,6 +126,18 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
     expect(letter!.attributes).to.include({ "troupe.reason": "handler-failed" });
   });
 
+  it("spans: a message a full mailbox drops (drop-oldest) is a dead-letter span in its own trace, under its send", async () => {
+    const small = b.spawn(sink, { name: "small", mailbox: { capacity: 1, overflow: "drop-oldest" } });
+    for (let seq = 1; seq <= 3; seq++) small.tell(Pong.create({ seq }));
+    await eventually("two dead letters", () => named("dead-letter troupe.examples.pingpong.Pong").length === 2);
+    for (const letter of named("dead-letter troupe.examples.pingpong.Pong")) {
+      expect(letter.attributes).to.include({ "troupe.reason": "mailbox-overflow" });
+      const send = parentOf(letter);
+      expect(send?.attributes["messaging.operation.type"], "its parent is its send").to.equal("send");
+      expect(send!.spanContext().traceId).to.equal(letter.spanContext().traceId);
+    }
+  });
+
   it("unsampled: under an unsampled span nothing is recorded on any node, yet every hop runs in that trace, its decision passed on", async () => {
     seen.length = 0;
     const target = a.spawn(witness, { name: "witness" });
