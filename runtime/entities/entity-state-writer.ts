@@ -149,6 +149,9 @@ export class EntityStateWriter {
 
   private write(batch: Batch, snapshot: Snapshot, indexToken: string, claimed: boolean): void {
     const bytes = encodeEntityObject({ ...snapshot, indexToken });
+    // The spacing is kept between writes to the store, not between decisions: a reminder claim may
+    // have delayed this one past the moment it was decided.
+    this.lastWriteAtMs = this.host.clock.now();
     this.host.store.write(this.host.storeKey, bytes, this.expected).then(
       (generation) => {
         if (this.stopped) return;
