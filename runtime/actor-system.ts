@@ -6,37 +6,34 @@ import { ActorCell, errorText, type CellHost, type FailureReport } from "./actor
 import { Children } from "./children.js";
 import type { ActorDefinition } from "./actor-definition.js";
 import { ActorRef, type MessageRouter } from "./actor-ref.js";
-import { AnswerRef } from "./answer-ref.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { MessageType } from "./codec/message-type.js";
 import { TypeRegistry } from "./codec/type-registry.js";
-import { Failure, LookupReply, LookupRequest, systemTypes } from "./codec/wire-types.js";
+import { Failure, systemTypes } from "./codec/wire-types.js";
 import { lookupOnOtherNodes } from "./name-lookup.js";
 import { HostedNames } from "./hosted-names.js";
-import { DeadLetters, type DeadLetterLimits, type DeadLetterReason, type LimitName } from "./dead-letters.js";
-import type { FrameLimits } from "./codec/frame-limits.js";
-import { controlLimits, type ControlLimits } from "./control/control-limits.js";
+import { DeadLetters, type DeadLetterReason, type LimitName } from "./dead-letters.js";
+import { controlLimits } from "./control/control-limits.js";
 import { MemberGate } from "./control/member-gate.js";
+import { SystemMessageDelivery } from "./control/system-message-delivery.js";
 import { Dispatcher } from "./dispatcher.js";
 import { CellDirectory } from "./cell-directory.js";
 import { SystemStoppedError } from "./errors.js";
 import { PendingAsks, TEMP_PREFIX } from "./pending-asks.js";
 import { RemoteEndpoint } from "./remote-endpoint.js";
 import { NO_SPAWN_OPTIONS, type SpawnOptions } from "./spawn-options.js";
-import type { FailureDirective, SupervisorSpec } from "./supervision/supervisor-spec.js";
+import type { FailureDirective } from "./supervision/supervisor-spec.js";
 import { DeathWatch } from "./watch/death-watch.js";
-import { Membership, type HeartbeatRefusal, type MembershipEvent, type NodeInfo } from "./membership/membership.js";
+import type { HeartbeatRefusal, MembershipEvent, NodeInfo } from "./membership/membership.js";
 import { refusalCounts } from "./membership/heartbeat-refusal.js";
-import { serveRoster } from "./membership/roster.js";
+import { startMembership } from "./membership/start-membership.js";
 import type { NodeMembership } from "./membership/node-membership.js";
-import { RingMembership } from "./membership/ring-membership.js";
-import { actorListPages } from "./introspection/actor-list-pages.js";
-import { actorListAnswer } from "./introspection/actor-list-answer.js";
+import { NodeRequests } from "./node-requests.js";
 import { Kinds, type KindOptions } from "./remote/kinds.js";
-import { chooseNode, chooseNodeAsked, type Placement } from "./remote/placement.js";
+import { RemoteChildren } from "./remote/remote-children.js";
+import type { PlacementCandidate } from "./remote/placement.js";
 import { LeastLoaded, type LeastLoadedSettings } from "./remote/least-loaded.js";
 import { serveLoad } from "./remote/serve-load.js";
-import { RemoteChild, RemoteChildError, type RemoteChildHost } from "./remote/remote-child.js";
 import { RemoteHosting } from "./remote/remote-hosting.js";
 import { SERVICE_FRONT_PREFIX, Services } from "./services/services.js";
 import type { ServeOptions, ServiceMember } from "./services/service-member.js";
@@ -44,80 +41,20 @@ import type { ServiceRef } from "./services/service-ref.js";
 import { relayAsk } from "./routing/relay-ask.js";
 import { routerDefinition, type RouterConfig } from "./routing/router.js";
 import { askCacheHost, type AskCacheHost } from "./cache/ask-cache.js";
-import { troupe } from "../proto/gen/troupe.js";
 import { loadOtelApi, type OtelApi } from "./tracing/otel-api.js";
-import { Tracing, actorTemplate, type TracingOption } from "./tracing/tracing.js";
+import { Tracing, actorTemplate } from "./tracing/tracing.js";
 import { NodeStats } from "./stats/node-stats.js";
-import type { MetricsOption } from "./metrics/metrics-option.js";
-import { systemMessageKinds, type SystemMessageKind } from "./codec/system-messages.js";
-import type { Terminated } from "./watch/termination.js";
+import { systemMessageKinds } from "./codec/system-messages.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
 import { EntityHosting, type ActivationInfo, type HostEntitiesOptions } from "./entities/entity-hosting.js";
 import type { EntityDefinition } from "./entities/entity-definition.js";
 import type { EntityRef } from "./entities/entity-ref.js";
 import { ENTITY_PATH_PREFIX } from "./entities/entity-path.js";
-import type { InboundMessage, Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
+import type { Transport, TransportEvent, Unsubscribe } from "./transport/transport.js";
+import type { ActorSystemOptions } from "./actor-system-options.js";
 
-/**
- * With the limits on what a frame may hold (FrameLimits), on what the dead letters keep
- * (DeadLetterLimits) and on what other nodes may make this one hold (ControlLimits).
- */
-export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, ControlLimits {
-  /** The system this node joins. Nodes of one system reach each other's actors. */
-  readonly name: string;
-  /** Unique within the system. Default: `<hostname>-<pid>-<random>`. */
-  readonly nodeId?: string;
-  /** How this node reaches the others: `connectNats(...)`, or `new MemoryNetwork().connect()` in tests. Owned (closed) by the system. */
-  readonly transport: Transport;
-  /** Protobuf classes this node can receive, beyond those named in the definitions it spawns. */
-  readonly types?: readonly MessageType[];
-  /** First subject token. Default "troupe". */
-  readonly subjectPrefix?: string;
-  /** Largest frame sent or accepted, in bytes. Default 1 MiB (NATS's default max_payload); never above the server's. */
-  readonly maxMessageBytes?: number;
-  /** Default ask timeout. Default 5000 ms. */
-  readonly askTimeoutMs?: number;
-  /** How long `lookup` waits for another node to answer. Default 1000 ms. */
-  readonly lookupTimeoutMs?: number;
-  readonly clock?: Clock;
-  /**
-   * How the node's guardian supervises top-level actors (default: the SupervisorSpec defaults). When
-   * it gives up on one (its decider says escalate, or the intensity is exceeded), it stops that
-   * actor's subtree and reports an "actor-failed" event; the node keeps running.
-   */
-  readonly guardian?: SupervisorSpec;
-  /** Actor kinds this node hosts for other nodes' supervisors (see `registerKind`). */
-  readonly kinds?: readonly (ActorDefinition<any, any, any> | { readonly definition: ActorDefinition<any, any, any>; readonly options: KindOptions })[];
-  /** Entity kinds this node hosts from the start (see `hostEntities`): its first heartbeat announces them. */
-  readonly entities?: readonly (HostEntitiesOptions & { readonly definition: EntityDefinition })[];
-  /**
-   * Membership: heartbeats every `intervalMs` (default 500) on the system's heartbeat subject; a node
-   * silent for `failureTimeoutMs` (default 2000) is lost: its remote children fail, watches of its
-   * actors deliver Terminated "node-lost". Peers are judged by these settings, never by what their
-   * heartbeats claim. At most `maxNodes` (default 1,000) other nodes are tracked and `maxKindsPerNode`
-   * (default 256) kinds accepted per heartbeat; refused heartbeats are counted (`heartbeatsRefused()`).
-   * `protocol` picks how (docs/scale.md): `"ring"` (the default) sends heartbeats to three monitors per
-   * node and announces changes once; `"all-to-all"` has every node hear every heartbeat.
-   * `false` turns it off (a single node, or unit tests).
-   */
-  readonly membership?:
-    | false
-    | { readonly protocol?: "ring" | "all-to-all"; readonly intervalMs?: number; readonly failureTimeoutMs?: number; readonly maxNodes?: number; readonly maxKindsPerNode?: number };
-  /**
-   * OpenTelemetry tracing of every message flow (docs/tracing.md): `true` uses the global tracer
-   * provider (set up by `startTracing` or the user's own SDK), or pass `{ tracerProvider }`. Default
-   * off: no spans, and one check per routed send and per processing turn (local refs skip even that).
-   */
-  readonly tracing?: TracingOption;
-  /**
-   * OpenTelemetry metrics of this node (docs/metrics.md): `true` registers them with the global meter
-   * provider (set up by `startTracing`/`startTelemetry` or the user's own SDK), or pass
-   * `{ meterProvider }`. Default off: the node keeps no counters at all.
-   */
-  readonly metrics?: MetricsOption;
-  /** `least-loaded` placement: how long a spawn asks candidates for their load, and how often this node answers. */
-  readonly leastLoaded?: LeastLoadedSettings;
-}
+// The options have a file of their own; they stay importable from here, as the package exports them.
+export type { ActorSystemOptions };
 
 export type SystemEvent =
   | { readonly type: "transport"; readonly event: TransportEvent }
@@ -159,8 +96,7 @@ export class ActorSystem implements MessageRouter {
   private readonly deathWatch: DeathWatch;
   private readonly kinds = new Kinds();
   private readonly hosting: RemoteHosting;
-  private readonly remoteChildren = new Map<string, Set<RemoteChild>>();
-  private readonly roundRobin = { next: 0 };
+  private readonly remote: RemoteChildren;
   private readonly leastLoaded: LeastLoaded;
   private readonly leastLoadedSettings: LeastLoadedSettings;
   private readonly membershipOptions: ActorSystemOptions["membership"];
@@ -176,6 +112,8 @@ export class ActorSystem implements MessageRouter {
   private readonly endpoint: RemoteEndpoint;
   private readonly services: Services;
   private readonly entities: EntityHosting;
+  private readonly requests: NodeRequests;
+  private readonly systemMessages: SystemMessageDelivery;
   private readonly listeners = new Set<(event: SystemEvent) => void>();
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly askTimeoutMs: number;
@@ -213,7 +151,27 @@ export class ActorSystem implements MessageRouter {
     this.registry.register(...systemTypes, ...(options.types ?? []));
     this.cacheHost = askCacheHost(this.registry, this.stats, this.tracing);
     this.endpoint = new RemoteEndpoint(this, positiveNumber("maxMessageBytes", options.maxMessageBytes ?? 1024 * 1024), options);
-    this.names = new HostedNames(this.transport, this.subjects, this.onLookup, (detail) => this.deadLetters.publish({ reason: "send-failed", detail }));
+    this.requests = new NodeRequests({
+      name: this.name,
+      nodeId: this.nodeId,
+      transport: this.transport,
+      subjects: this.subjects,
+      deadLetters: this.deadLetters,
+      cells: this.cells,
+      maxMessageBytes: this.endpoint.maxMessageBytes,
+      activations: () => this.entities.activations(),
+    });
+    this.names = new HostedNames(this.transport, this.subjects, this.requests.onLookup, (detail) => this.deadLetters.publish({ reason: "send-failed", detail }));
+    this.remote = new RemoteChildren({
+      nodeId: this.nodeId,
+      directiveTimeoutMs: this.askTimeoutMs,
+      registry: this.registry,
+      candidates: () => this.placementCandidates(),
+      isAlive: (node) => this.membership?.isAlive(node) ?? true,
+      leastLoaded: () => this.leastLoaded,
+      refFor: (address) => this.refFor(address),
+      ask: (target, message, replyType, timeoutMs) => this.ask(target, message, replyType, timeoutMs),
+    });
     this.host = {
       nodeId: this.nodeId,
       systemName: this.name,
@@ -247,7 +205,7 @@ export class ActorSystem implements MessageRouter {
       unwatch: (watcher, target) => this.deathWatch.unwatch(watcher, target),
       terminated: (cell, reason, detail) => this.deathWatch.terminated(cell, reason, detail),
       typeNameOf: (message) => this.registry.nameOf(message),
-      remote: this.remoteChildHost(),
+      remote: this.remote,
       tracing: this.tracing,
       stats: this.stats,
     };
@@ -336,6 +294,15 @@ export class ActorSystem implements MessageRouter {
       onInvalid: (reason, detail, subject, bytes) => this.deadLetters.publish({ reason, detail, subject, bytes }),
     });
     this.deathWatch = new DeathWatch({ nodeId: this.nodeId, gate, maxWatchesPerNode: limits.maxWatchesPerNode, cellAt: (path) => this.cells.get(path), refFor: (address) => this.refFor(address), refused });
+    this.systemMessages = new SystemMessageDelivery({
+      system: this.name,
+      nodeId: this.nodeId,
+      cells: this.cells,
+      deadLetters: this.deadLetters,
+      deathWatch: this.deathWatch,
+      hosting: this.hosting,
+      router: this,
+    });
     const guardianAddress = { system: this.name, node: this.nodeId, path: "/user" };
     this.guardian = new Children(
       this.host,
@@ -373,7 +340,7 @@ export class ActorSystem implements MessageRouter {
     this.unsubscribes.push(this.transport.subscribe(this.inboxSubject, this.endpoint.onDataFrame));
     this.unsubscribes.push(this.transport.subscribe(this.subjects.controlInbox(this.nodeId), this.endpoint.onControlFrame));
     this.unsubscribes.push(() => this.names.close());
-    this.unsubscribes.push(this.transport.subscribe(this.subjects.actorsOf(this.nodeId), this.onActorList));
+    this.unsubscribes.push(this.transport.subscribe(this.subjects.actorsOf(this.nodeId), this.requests.onActorList));
     this.unsubscribes.push(
       serveLoad({
         transport: this.transport,
@@ -381,41 +348,27 @@ export class ActorSystem implements MessageRouter {
         nodeId: this.nodeId,
         clock: this.clock,
         actorCount: () => this.cells.size,
-        mayAnswer: (request) => this.mayAnswer(request),
+        mayAnswer: (request) => this.requests.mayAnswer(request),
         maxAnswersPerSecond: this.leastLoadedSettings.maxAnswersPerSecond,
         onOverRate: (detail, subject) => this.deadLetters.publish({ reason: "refused-control", detail, subject }),
       }),
     );
     this.unsubscribes.push(this.transport.onEvent((event) => this.emit({ type: "transport", event })));
     if (this.membershipOptions !== false) {
-      const { protocol = "ring", ...settings } = this.membershipOptions ?? {};
-      if (protocol !== "ring" && protocol !== "all-to-all") throw new RangeError(`membership.protocol must be "ring" or "all-to-all", got ${JSON.stringify(protocol)}`);
-      const common = {
-        transport: this.transport,
-        nodeId: this.nodeId,
-        clock: this.clock,
-        ...settings,
-        localInfo: () => ({ kinds: [...this.kinds.names(), ...this.entities.announced()], actorCount: this.cells.size }),
-      };
-      const membership: NodeMembership =
-        protocol === "ring"
-          ? new RingMembership({ ...common, subjects: this.subjects, onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `membership: ${detail}`, subject: this.subjects.membershipChanges, bytes }) })
-          : new Membership({ ...common, subject: this.subjects.heartbeat, system: this.name, onInvalid: (detail, bytes) => this.deadLetters.publish({ reason: "malformed-frame", detail: `heartbeat: ${detail}`, subject: this.subjects.heartbeat, bytes }) });
-      this.unsubscribes.push(membership.onEvent(this.onMembership));
-      await membership.start();
-      this.membership = membership;
-      this.unsubscribes.push(
-        serveRoster({
-          transport: this.transport,
-          subject: this.subjects.membershipRoster,
-          system: this.name,
+      await startMembership(
+        this.membershipOptions,
+        {
+          name: this.name,
           nodeId: this.nodeId,
-          nodes: () => membership.nodes(),
+          transport: this.transport,
+          subjects: this.subjects,
           clock: this.clock,
-          answersTo: (reply) => this.subjects.answersTo(reply),
-          onRefused: (reason, detail, message) =>
-            this.deadLetters.publish({ reason: reason === "foreign-system" || reason === "over-rate" ? "refused-control" : reason === "forbidden-reply-subject" || reason === "send-failed" ? reason : "malformed-frame", detail, subject: message.subject, bytes: message.data.slice(0, 256) }),
-        }),
+          deadLetters: this.deadLetters,
+          localInfo: () => ({ kinds: [...this.kinds.names(), ...this.entities.announced()], actorCount: this.cells.size }),
+          onEvent: this.onMembership,
+          started: (membership) => (this.membership = membership),
+        },
+        this.unsubscribes,
       );
     }
     void this.transport.closed().then((error) => {
@@ -492,7 +445,7 @@ export class ActorSystem implements MessageRouter {
         nodeId: this.nodeId,
         deadLetters: this.deadLetters,
         askTimeoutMs: this.askTimeoutMs,
-        nodes: () => this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }],
+        nodes: () => this.placementCandidates(),
         onMembership: (listener) => this.onEvent((event) => event.type === "membership" && listener(event.event)),
         // A local ref's shortcut is its cell (untraced); else look the path up.
         mailboxSize: (ref) => (ref.local instanceof ActorCell ? ref.local.mailboxSize : ref.address.node === this.nodeId ? this.cells.get(ref.address.path)?.mailboxSize : undefined),
@@ -648,8 +601,8 @@ export class ActorSystem implements MessageRouter {
     const systemKind = systemMessageKinds.get(message.constructor);
     if (systemKind !== undefined) {
       // Answers to system messages (spawn, supervise, watch) belong to the trace of the request.
-      if (this.tracing === undefined || headers === undefined) return this.deliverSystemMessage(systemKind, path, message, sender);
-      return this.tracing.with(this.tracing.contextFrom(headers), () => this.deliverSystemMessage(systemKind, path, message, sender));
+      if (this.tracing === undefined || headers === undefined) return this.systemMessages.deliver(systemKind, path, message, sender);
+      return this.tracing.with(this.tracing.contextFrom(headers), () => this.systemMessages.deliver(systemKind, path, message, sender));
     }
     const cell = this.cells.get(path);
     if (cell) return cell.enqueue(message, sender, headers);
@@ -672,122 +625,20 @@ export class ActorSystem implements MessageRouter {
     }
   }
 
-  /** Messages for the node rather than the actor they are addressed to: they never reach a mailbox. */
-  private deliverSystemMessage(kind: SystemMessageKind, path: string, message: object, sender: ActorRef<any> | undefined): void {
-    switch (kind) {
-      case "watch":
-        return this.deathWatch.watchArrived(path, sender);
-      case "unwatch":
-        return this.deathWatch.unwatchArrived(path, sender);
-      case "terminated":
-        return this.deathWatch.terminatedArrived(path, message as Terminated, nodeOf(sender));
-      case "spawn":
-        return this.hosting.spawnArrived(path, message as troupe.system.SpawnRequest, nodeOf(sender), this.answerAs(path, sender));
-      case "supervise":
-        return this.hosting.superviseArrived(path, message as troupe.system.Supervise, nodeOf(sender), this.answerAs(path, sender));
-      case "child-failed": {
-        const report = message as troupe.system.ChildFailed;
-        const child = this.remoteChildOf(path, sender, "troupe.system.ChildFailed");
-        return child?.failed(new RemoteChildError(child.path, report.error, report.messageType || undefined));
-      }
-      case "child-stopped":
-        return this.remoteChildOf(path, sender, "troupe.system.ChildStopped")?.stoppedRemotely((message as troupe.system.ChildStopped).stoppedItself);
-    }
-  }
-
-  /** The asker of a request this node answers for the actor at `path`: answers go out in that actor's name. */
-  private answerAs(path: string, asker: ActorRef<any> | undefined): ActorRef<any> | undefined {
-    return asker && new AnswerRef(asker, new ActorRef(this.addressOf(path), this), this);
-  }
-
-  /**
-   * The proxy, in the parent at `parentPath`, of the remote child that `sender` is. A report naming a
-   * child the parent has, from anywhere but that child's address, is refused; one about a child the
-   * parent no longer has is stale, and ignored.
-   */
-  private remoteChildOf(parentPath: string, sender: ActorRef<any> | undefined, type: string): RemoteChild | undefined {
-    if (sender === undefined) return undefined;
-    const path = sender.address.path;
-    const child = this.cells.get(parentPath)?.childCells?.get(path.slice(path.lastIndexOf("/") + 1));
-    if (!(child instanceof RemoteChild)) return undefined;
-    if (child.self.equals(sender)) return child;
-    const detail = `child report for ${parentPath} from ${sender.toString()}: its child of that name is ${child.self.toString()}`;
-    this.deadLetters.publish({ reason: "refused-control", detail, target: this.addressOf(parentPath), sender: sender.address, type });
-    return undefined;
-  }
-
   private readonly onMembership = (event: MembershipEvent): void => {
     this.emit({ type: "membership", event });
     this.entities.membershipChanged();
     if (event.type === "joined") return;
     const node = event.node.node;
     const detail = `node ${node} ${event.type === "lost" ? `went silent for over ${this.membership?.failureTimeoutMs ?? "?"} ms` : event.type === "left" ? "shut down" : "restarted"}`;
-    for (const child of [...(this.remoteChildren.get(node) ?? [])]) child.nodeLost();
+    this.remote.nodeLost(node);
     this.deathWatch.nodeLost(node, detail);
     this.hosting.parentNodeLost(node);
   };
 
-  private remoteChildHost(): RemoteChildHost & { readonly directiveTimeoutMs: number } {
-    return {
-      nodeId: this.nodeId,
-      directiveTimeoutMs: this.askTimeoutMs,
-      isAlive: (node) => node === this.nodeId || (this.membership?.isAlive(node) ?? true),
-      place: (kind, placement: Placement, exclude) => {
-        const candidates = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
-        return chooseNode(kind, placement, candidates, this.roundRobin, exclude, (hosts) => this.leastLoaded.choose(hosts));
-      },
-      placeAsked: (kind, placement: Placement, exclude) => {
-        const candidates = this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
-        return chooseNodeAsked(kind, placement, candidates, this.roundRobin, exclude, (hosts) => this.leastLoaded.chooseAsked(hosts));
-      },
-      refFor: (address) => this.refFor(address),
-      ask: (target, message, replyType, timeoutMs) => this.ask(target, message, replyType, timeoutMs),
-      encodeProps: (props) => {
-        if (typeof props !== "object" || props === null) throw new TypeError("props of a child spawned on another node must be a protobuf message (an instance of a generated class)");
-        const type = this.registry.requireName(props);
-        return { type, bytes: this.registry.typeNamed(type)!.encode(props).finish() };
-      },
-      track: (child) => {
-        let set = this.remoteChildren.get(child.node);
-        if (set === undefined) this.remoteChildren.set(child.node, (set = new Set()));
-        set.add(child);
-      },
-      untrack: (child) => this.remoteChildren.get(child.node)?.delete(child),
-    };
-  }
-
-  /**
-   * `troupe actors`: whoever asks gets this node's actors; the request body carries nothing. The answer
-   * is as many `ActorList` pages as keep each under the message size limit, each with the total.
-   */
-  private readonly onActorList = (request: InboundMessage): void => {
-    if (!this.mayAnswer(request)) return;
-    const { actors, totals } = actorListAnswer(this.cells, this.deadLetters.count, this.entities.activations());
-    for (const page of actorListPages(this.nodeId, actors, this.maxMessageBytes, totals)) this.transport.publish(request.reply, page);
-  };
-
-  private readonly onLookup = (request: InboundMessage): void => {
-    if (!this.mayAnswer(request)) return;
-    let name: string;
-    try {
-      name = LookupRequest.decode(request.data).name;
-    } catch (error) {
-      this.deadLetters.publish({ reason: "malformed-frame", detail: `not a troupe.system.LookupRequest: ${errorText(error)}`, subject: request.subject, bytes: request.data.slice(0, 4096) });
-      return;
-    }
-    // A request for another name than the subject's: not ours to answer (its host listens elsewhere).
-    if (request.subject !== this.subjects.actorName(name)) return;
-    const cell = this.cells.get(`/user/${name}`);
-    if (cell) this.transport.publish(request.reply, LookupReply.encode({ found: true, address: cell.address }).finish());
-  };
-
-  /** A request on a system subject is answered only on a reply subject the node may answer to. */
-  private mayAnswer(request: InboundMessage): request is InboundMessage & { reply: string } {
-    if (!request.reply) return false;
-    if (this.subjects.answersTo(request.reply)) return true;
-    const detail = `request asks for answers on ${request.reply}, inside ${this.subjects.prefix}'s subjects but not a request inbox of system ${this.name}: not answered`;
-    this.deadLetters.publish({ reason: "forbidden-reply-subject", detail, subject: request.subject });
-    return false;
+  /** The live nodes placement and pool routers choose among: this node alone when membership is off. */
+  private placementCandidates(): PlacementCandidate[] {
+    return this.membership?.nodes() ?? [{ node: this.nodeId, kinds: this.kinds.names(), actorCount: this.cells.size }];
   }
 
   private addressOf(path: string): Address {
@@ -842,13 +693,10 @@ export class ActorSystem implements MessageRouter {
 /** Where a node answers from when it answers for its actors (a Failure for a missing or stopped one). */
 const NODE_PATH = "/system";
 
-/** The sender's address when it is an actor of some node; a plain NATS requester (a reply subject) has none. */
-function nodeOf(sender: ActorRef<any> | undefined): Address | undefined {
-  return sender?.address.node ? sender.address : undefined;
-}
-
-/** Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once. */
-/** Sends an ask's request; with headers (an entity's idempotency key) it goes through `router`, as a ref's tell carries none. */
+/**
+ * Sends an ask's request; a send that throws (unregistered type, too large) fails the ask at once.
+ * With headers (an entity's idempotency key) it goes through `router`, as a ref's tell carries none.
+ */
 function sendRequest(asks: PendingAsks, path: string, target: ActorRef<any>, message: object, replyTo: ActorRef<any>, router?: MessageRouter, headers?: Headers): void {
   try {
     if (router === undefined || headers === undefined) target.tell(message, replyTo);

@@ -1,10 +1,22 @@
 import type { Attributes, BatchObservableCallback, MeterProvider, Observable } from "@opentelemetry/api";
-import type { ActorSystem } from "../actor-system.js";
+import type { DeadLetters } from "../dead-letters.js";
 import { loadOptional } from "../optional-dependency.js";
 import type { NodeStats } from "../stats/node-stats.js";
 import { addHistogramSource, type HistogramPoint } from "./histogram-sources.js";
 import type { MetricsOption } from "./metrics-option.js";
 import { METER_NAME, SEMCONV } from "./metric-names.js";
+
+/** What of a node (an ActorSystem) its instruments read. */
+export interface MeteredNode {
+  readonly nodeId: string;
+  /** The node's plain counters: present when metrics are on. */
+  readonly stats: NodeStats | undefined;
+  readonly deadLetters: Pick<DeadLetters, "byReason">;
+  /** Live nodes of the system, as the node's membership sees them. */
+  nodes(): readonly unknown[];
+  /** Each live actor's kind and mailbox size. */
+  forEachActor(visit: (kind: string | undefined, mailboxSize: number) => void): void;
+}
 
 /**
  * Registers a node's instruments with a meter provider (the global one for `metrics: true`): every
@@ -13,7 +25,7 @@ import { METER_NAME, SEMCONV } from "./metric-names.js";
  * through `troupeMetricProducer` instead. Returns the function that unregisters them, which the node
  * calls when it has shut down (flush the readers before that to export its last values).
  */
-export async function registerNodeMetrics(system: ActorSystem, option: MetricsOption): Promise<() => void> {
+export async function registerNodeMetrics(system: MeteredNode, option: MetricsOption): Promise<() => void> {
   const api = await loadOptional("metrics", ["@opentelemetry/api"], () => import("@opentelemetry/api"));
   const stats = system.stats!;
   const provider: MeterProvider = typeof option === "object" ? option.meterProvider : api.metrics.getMeterProvider();
@@ -96,7 +108,7 @@ export async function registerNodeMetrics(system: ActorSystem, option: MetricsOp
 }
 
 /** Actors, mailbox depth and the longest mailbox per kind, in one pass over the node's actors. */
-function observeActors(system: ActorSystem, ofKind: (kind: string | undefined) => Attributes, observe: (attributes: Attributes, actors: number, depth: number, maxDepth: number) => void): void {
+function observeActors(system: MeteredNode, ofKind: (kind: string | undefined) => Attributes, observe: (attributes: Attributes, actors: number, depth: number, maxDepth: number) => void): void {
   const byKind = new Map<Attributes, { actors: number; depth: number; max: number }>();
   system.forEachActor((kind, size) => {
     const attributes = ofKind(kind);
