@@ -155,6 +155,16 @@ describe("ring membership (in-memory network, manual clock)", () => {
     await settle();
     return member;
   };
+
+  /** Starts `id` with its roster request answered but the answer held until `release`; resolves once answered. */
+  const startHoldingRoster = async (id: string): Promise<{ starting: Promise<Member>; release: () => void; transport: Controllable }> => {
+    let release!: () => void;
+    let transport!: Controllable;
+    const starting = start(id, { requestGate: new Promise<void>((resolve) => (release = resolve)), onTransport: (t) => (transport = t) });
+    for (let i = 0; i < 100 && transport.requestsAnswered === 0; i++) await settle();
+    expect(transport.requestsAnswered, "roster answered").to.equal(1);
+    return { starting, release, transport };
+  };
   const startAll = async (ids: string[], options: { server?: (id: string, i: number) => string } = {}): Promise<Member[]> => {
     const out: Member[] = [];
     for (const [i, id] of ids.entries()) out.push(await start(id, { server: options.server?.(id, i) }));
@@ -424,11 +434,7 @@ describe("ring membership (in-memory network, manual clock)", () => {
     const g = await start("g", { localInfo: () => ({ kinds, actorCount: 0 }) });
     await advance(600);
     // x subscribes and asks for the roster; the answer (g without kinds) is held until g has announced its kinds.
-    let release!: () => void;
-    let xTransport!: Controllable;
-    const starting = start("x", { requestGate: new Promise<void>((resolve) => (release = resolve)), onTransport: (t) => (xTransport = t) });
-    for (let i = 0; i < 100 && xTransport.requestsAnswered === 0; i++) await settle();
-    expect(xTransport.requestsAnswered, "roster answered").to.equal(1);
+    const { starting, release } = await startHoldingRoster("x");
     kinds.push("counter");
     await advance(600);
     expect(g.m.nodes().find((n) => n.node === "g")?.kinds).to.deep.equal(["counter"]);
@@ -509,11 +515,7 @@ describe("ring membership (in-memory network, manual clock)", () => {
     await startAll(["a", "b", "c", "d"]);
     const e = await start("e", { localInfo: () => ({ kinds, actorCount: 0 }) });
     await advance(600);
-    let release!: () => void;
-    let xTransport!: Controllable;
-    const starting = start("x", { requestGate: new Promise<void>((resolve) => (release = resolve)), onTransport: (t) => (xTransport = t) });
-    for (let i = 0; i < 100 && xTransport.requestsAnswered === 0; i++) await settle();
-    expect(xTransport.requestsAnswered, "roster answered").to.equal(1);
+    const { starting, release, transport: xTransport } = await startHoldingRoster("x");
     // e announces new kinds while x waits for its roster: x hears e's incarnation from e itself.
     kinds.push("counter");
     await advance(600);
