@@ -3,7 +3,7 @@ import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
 import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isSampledTraceContext, traceContextOf, traceContextValueOf, withTraceContext, type HeadersWithTraceContext, type TraceContextValue } from "../codec/trace-context.js";
 import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from "./binary-context.js";
-import { rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
+import { drawUnsampledTraceContext, rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
 import { SPAN_KEY, UnsampledContext } from "./unsampled-context.js";
 import { SpanOnlyContext } from "./span-only-context.js";
 import { fastContextManager, type FastContextManager } from "./context-manager-slot.js";
@@ -180,11 +180,11 @@ export class Tracing {
    * `unsampledContext`, as the very bytes and header object it came with). Outside any trace, with
    * root sampling (root-sampling.ts), a new trace is drawn: unsampled, its bytes are all there is to it.
    */
-  passOn(headers: Headers): Headers | undefined {
+  passOn(headers: Headers, remote: boolean): Headers | undefined {
     const active = this.active();
     const roots = this.roots;
     // Outside any context (a tell from plain code): no span, no baggage.
-    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots);
+    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots, remote);
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
@@ -197,16 +197,18 @@ export class Tracing {
       return withTraceContext(tracestate ? { ...headers, tracestate } : headers, bytes);
     }
     if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
-    return this.beginTrace(headers, roots);
+    return this.beginTrace(headers, roots, remote);
   }
 
   /**
    * A new trace, decided by root sampling: unsampled, the headers that carry it (its ids drawn when
-   * something needs them); sampled, undefined, with its id left in `roots.nextTraceId` for the SDK's
+   * something needs them; for a send to another node, the same constant headers every time); sampled, undefined, with its id left in `roots.nextTraceId` for the SDK's
    * root span that `send` starts.
    */
-  private beginTrace(headers: Headers, roots: RootSampling): Headers | undefined {
+  private beginTrace(headers: Headers, roots: RootSampling, remote: boolean): Headers | undefined {
     if (sampleRoot(roots)) return undefined;
+    // Straight onto the wire: nothing on this node can ask for its ids, so no object of its own.
+    if (remote && headers === undefined) return NO_IDS_HEADERS;
     const trace = UnsampledContext.begun(this.rootContext, roots.upperBound);
     return headers === undefined ? trace.headers() : withTraceContext(headers, trace);
   }
@@ -427,6 +429,23 @@ export class Tracing {
     return spanContext ? { context: spanContext } : undefined;
   }
 }
+
+/**
+ * The headers of a new unsampled trace sent to another node from outside any trace: the encoder
+ * writes `NO_IDS` for it, and the receiver draws ids if something there asks. Whoever reads its bytes
+ * on this node (a dead letter of a send that failed) gets fresh ones: nothing else here has seen them.
+ */
+const NO_IDS_HEADERS: HeadersWithTraceContext = Object.freeze({
+  [TRACE_CONTEXT]: Object.freeze({
+    hasIds: false,
+    get traceContext(): Uint8Array {
+      return drawUnsampledTraceContext(0);
+    },
+    writeTraceContext(to: Uint8Array, at: number): void {
+      to.set(drawUnsampledTraceContext(0), at);
+    },
+  }),
+});
 
 /** Most entries a name cache holds: past that it starts again (paths of short-lived actors would grow it forever). */
 const NAME_CACHE_ENTRIES = 1_024;
