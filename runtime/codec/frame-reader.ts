@@ -16,8 +16,8 @@ export interface WireEnvelope {
   readonly headers: Record<string, string> | undefined;
   /**
    * Where field 6 (the binary trace context) lies in the frame's bytes, as it came, not checked (the
-   * receiver checks it with `isTraceContext`, and ignores and counts one that is malformed); -1 when
-   * absent. Left where it is, as the payload: an unsampled message's context is read from there.
+   * receiver checks it with `isTraceContextIn` or `isNoIdsIn`, and ignores and counts anything else);
+   * -1 when absent. Left where it is, as the payload: an unsampled message's context is read from there.
    */
   readonly traceContextStart: number;
   readonly traceContextEnd: number;

@@ -22,8 +22,8 @@ export const TRACE_CONTEXT: unique symbol = Symbol("troupe.traceContext");
 type StringHeaders = Readonly<Record<string, string>>;
 
 /**
- * A trace context whose bytes are made when first read: an unsampled trace begun on this node, whose
- * ids are drawn only if the message leaves the node or something asks (runtime/tracing/unsampled-context.ts).
+ * A trace context whose bytes are made when first read: an unsampled trace, its ids kept as numbers,
+ * or drawn only when something asks for them (runtime/tracing/unsampled-context.ts).
  */
 export interface DeferredTraceContext {
   readonly traceContext: Uint8Array;

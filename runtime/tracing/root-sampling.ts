@@ -1,4 +1,3 @@
-import { SPAN_ID_AT, TRACE_CONTEXT_BYTES, TRACE_ID_AT, writeTraceContextFrame } from "../codec/trace-context.js";
 
 /**
  * Head sampling's decision for a new trace, made without the SDK when `startTracing` set the SDK up
@@ -61,7 +60,7 @@ export function drawIds(): { traceId: string; spanId: string } {
  * Decides a new trace: true when it is sampled, and then `sampling.nextTraceId` holds the id for the
  * SDK's root span. One random 32-bit word decides, as `TraceIdRatioBasedSampler` decides on the four
  * words of the id XORed: a sampled trace gets an id whose words XOR to that word, so the SDK's sampler
- * agrees; an unsampled one gets no id yet (`drawUnsampledTraceContext`, when something needs it).
+ * agrees; an unsampled one gets no id yet (`drawUnsampledWords`, when something needs it).
  */
 export function sampleRoot(sampling: RootSampling): boolean {
   const word = nextWord();
@@ -97,17 +96,6 @@ export function drawUnsampledWords(upperBound: number): number {
     if ((w[at]! ^ w[at + 1]! ^ w[at + 2]! ^ w[at + 3]!) >>> 0 < upperBound) continue;
     return at;
   }
-}
-
-/** The binary trace context (runtime/codec/trace-context.ts, sampled flag off) of a new unsampled trace, in a buffer of its own. */
-export function drawUnsampledTraceContext(upperBound: number): Uint8Array {
-  const at = drawUnsampledWords(upperBound);
-  const bytes = new Uint8Array(TRACE_CONTEXT_BYTES);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < 4; i++) view.setInt32(TRACE_ID_AT + 4 * i, RANDOM_WORDS[at + i]!);
-  for (let i = 0; i < 2; i++) view.setInt32(SPAN_ID_AT + 4 * i, RANDOM_WORDS[at + 4 + i]!);
-  writeTraceContextFrame(bytes, 0);
-  return bytes;
 }
 
 /** Random words (`fillRandom`), for decisions and unsampled ids, 1,024 at a time. */

@@ -1,9 +1,9 @@
 import type { Context, Link, Span, Tracer, TracerProvider } from "@opentelemetry/api";
 import type { Address } from "../address.js";
 import type { OtelApi } from "./otel-api.js";
-import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isSampledTraceContext, traceContextOf, traceContextValueOf, withTraceContext, type HeadersWithTraceContext, type TraceContextValue } from "../codec/trace-context.js";
+import { TRACE_CONTEXT, TRACE_CONTEXT_BYTES, isSampledTraceContext, traceContextOf, traceContextValueOf, withTraceContext, type DeferredTraceContext, type HeadersWithTraceContext, type TraceContextValue } from "../codec/trace-context.js";
 import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from "./binary-context.js";
-import { drawUnsampledTraceContext, rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
+import { rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
 import { SPAN_KEY, UnsampledContext } from "./unsampled-context.js";
 import { SpanOnlyContext } from "./span-only-context.js";
 import { fastContextManager, type FastContextManager } from "./context-manager-slot.js";
@@ -104,6 +104,12 @@ export class Tracing {
   /** Low-cardinality span names and templates, made once each (bounded: see `cached`). */
   private readonly sendNames = new Map<string, string>();
   private readonly processNames = new Map<string, { template: string; name: string }>();
+  /**
+   * The headers of a new unsampled trace sent to another node from outside any trace: the encoder
+   * writes `NO_IDS` for it, and the receiver draws ids if something there asks. Whoever reads its bytes
+   * on this node (a dead letter of a send that failed) gets fresh ones: nothing else here has seen them.
+   */
+  private readonly noIdsHeaders: HeadersWithTraceContext;
   /** The last `server.address`/`server.port` parsed, and the text it came from. */
   private server: { readonly text: string; readonly address: string; readonly port: number | undefined } | undefined;
 
@@ -126,6 +132,15 @@ export class Tracing {
     this.roots = global ? rootSampling() : undefined;
     this.global = global;
     this.otherPropagators = [...api.propagation.fields()].sort().join(",") !== DEFAULT_FIELDS;
+    const root = this.rootContext;
+    const noIds: DeferredTraceContext = {
+      hasIds: false,
+      get traceContext(): Uint8Array {
+        return UnsampledContext.begun(root, 0).traceContext;
+      },
+      writeTraceContext: (to, at) => UnsampledContext.begun(root, 0).writeTraceContext(to, at),
+    };
+    this.noIdsHeaders = Object.freeze({ [TRACE_CONTEXT]: Object.freeze(noIds) });
   }
 
   /**
@@ -202,13 +217,13 @@ export class Tracing {
 
   /**
    * A new trace, decided by root sampling: unsampled, the headers that carry it (its ids drawn when
-   * something needs them; for a send to another node, the same constant headers every time); sampled, undefined, with its id left in `roots.nextTraceId` for the SDK's
-   * root span that `send` starts.
+   * something needs them; for a send to another node, the same constant headers every time); sampled,
+   * undefined, with its id left in `roots.nextTraceId` for the SDK's root span that `send` starts.
    */
   private beginTrace(headers: Headers, roots: RootSampling, remote: boolean): Headers | undefined {
     if (sampleRoot(roots)) return undefined;
     // Straight onto the wire: nothing on this node can ask for its ids, so no object of its own.
-    if (remote && headers === undefined) return NO_IDS_HEADERS;
+    if (remote && headers === undefined) return this.noIdsHeaders;
     const trace = UnsampledContext.begun(this.rootContext, roots.upperBound);
     return headers === undefined ? trace.headers() : withTraceContext(headers, trace);
   }
@@ -429,23 +444,6 @@ export class Tracing {
     return spanContext ? { context: spanContext } : undefined;
   }
 }
-
-/**
- * The headers of a new unsampled trace sent to another node from outside any trace: the encoder
- * writes `NO_IDS` for it, and the receiver draws ids if something there asks. Whoever reads its bytes
- * on this node (a dead letter of a send that failed) gets fresh ones: nothing else here has seen them.
- */
-const NO_IDS_HEADERS: HeadersWithTraceContext = Object.freeze({
-  [TRACE_CONTEXT]: Object.freeze({
-    hasIds: false,
-    get traceContext(): Uint8Array {
-      return drawUnsampledTraceContext(0);
-    },
-    writeTraceContext(to: Uint8Array, at: number): void {
-      to.set(drawUnsampledTraceContext(0), at);
-    },
-  }),
-});
 
 /** Most entries a name cache holds: past that it starts again (paths of short-lived actors would grow it forever). */
 const NAME_CACHE_ENTRIES = 1_024;

@@ -3,7 +3,8 @@ import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { isSampledTraceContext, isTraceContext } from "../../runtime/codec/trace-context.js";
 import { spanContextOf } from "../../runtime/tracing/binary-context.js";
-import { drawSpanId, drawUnsampledTraceContext, ratioSamplerFromEnv, rootSamplingIdGenerator, sampleRoot, setRootSampling } from "../../runtime/tracing/root-sampling.js";
+import { UnsampledContext } from "../../runtime/tracing/unsampled-context.js";
+import { drawSpanId, ratioSamplerFromEnv, rootSamplingIdGenerator, sampleRoot, setRootSampling } from "../../runtime/tracing/root-sampling.js";
 
 describe("root sampling: new traces decided without the SDK (unit)", () => {
   afterEach(() => setRootSampling(undefined));
@@ -24,7 +25,7 @@ describe("root sampling: new traces decided without the SDK (unit)", () => {
           sampled++;
         } else {
           expect(sampling.nextTraceId).to.equal(undefined);
-          const bytes = drawUnsampledTraceContext(sampling.upperBound);
+          const bytes = UnsampledContext.begun(ROOT_CONTEXT, sampling.upperBound).traceContext;
           expect(isTraceContext(bytes), "a valid trace context").to.equal(true);
           expect(isSampledTraceContext(bytes)).to.equal(false);
           kept.push(bytes);
