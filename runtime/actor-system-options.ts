@@ -30,6 +30,8 @@ export interface ActorSystemOptions extends FrameLimits, DeadLetterLimits, Contr
   readonly subjectPrefix?: string;
   /** Largest frame sent or accepted, in bytes. Default 1 MiB (NATS's default max_payload); never above the server's. */
   readonly maxMessageBytes?: number;
+  /** `troupe actors` lists (and the live view's) this node answers per second at most. Default 10. */
+  readonly maxActorListsPerSecond?: number;
   /** Default ask timeout. Default 5000 ms. */
   readonly askTimeoutMs?: number;
   /** How long `lookup` waits for another node to answer. Default 1000 ms. */

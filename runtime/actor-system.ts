@@ -159,6 +159,8 @@ export class ActorSystem implements MessageRouter {
       deadLetters: this.deadLetters,
       cells: this.cells,
       maxMessageBytes: this.endpoint.maxMessageBytes,
+      clock: this.clock,
+      ...(options.maxActorListsPerSecond !== undefined && { maxActorListsPerSecond: options.maxActorListsPerSecond }),
       activations: () => this.entities.activations(),
     });
     this.names = new HostedNames(this.transport, this.subjects, this.requests.onLookup, (detail) => this.deadLetters.publish({ reason: "send-failed", detail }));

@@ -6,6 +6,8 @@ import type { ActivationInfo } from "./entities/entity-hosting.js";
 import { actorListAnswer } from "./introspection/actor-list-answer.js";
 import { actorListPages } from "./introspection/actor-list-pages.js";
 import type { Subjects } from "./subjects.js";
+import type { Clock } from "./clock.js";
+import { RateWindow } from "./membership/rate-window.js";
 import type { InboundMessage, Transport } from "./transport/transport.js";
 
 /** What of its node answering requests on the node's system subjects uses. */
@@ -17,24 +19,47 @@ export interface NodeRequestsHost {
   readonly deadLetters: DeadLetters;
   readonly cells: CellDirectory;
   readonly maxMessageBytes: number;
+  readonly clock: Clock;
+  /** `troupe actors` lists answered per second at most (default `DEFAULT_MAX_ACTOR_LISTS_PER_SECOND`). */
+  readonly maxActorListsPerSecond?: number;
   /** The entity copies live on the node, for `troupe actors`. */
   activations(): ActivationInfo[];
 }
+
+/**
+ * Actor lists answered per second at most, by default: each walks every actor of the node and may be
+ * many pages, so a flood of one-byte requests must not become a flood of work. `troupe top` and the
+ * dashboard ask each node once a second.
+ */
+export const DEFAULT_MAX_ACTOR_LISTS_PER_SECOND = 10;
 
 /**
  * The node's answers to requests on its system subjects: lookups of its top-level actors' names and
  * `troupe actors` lists. A request is answered only on a reply subject the node may answer to.
  */
 export class NodeRequests {
-  constructor(private readonly host: NodeRequestsHost) {}
+  private readonly actorLists: RateWindow;
+  private readonly maxActorLists: number;
+
+  constructor(private readonly host: NodeRequestsHost) {
+    const limit = host.maxActorListsPerSecond ?? DEFAULT_MAX_ACTOR_LISTS_PER_SECOND;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxActorListsPerSecond must be a whole number of at least 1, got ${limit}`);
+    this.maxActorLists = limit;
+    this.actorLists = new RateWindow(limit, 1_000);
+  }
 
   /**
    * `troupe actors`: whoever asks gets this node's actors; the request body carries nothing. The answer
-   * is as many `ActorList` pages as keep each under the message size limit, each with the total.
+   * is as many `ActorList` pages as keep each under the message size limit, each with the total; at
+   * most `maxActorListsPerSecond` answers a second (more are refused and counted as dead letters).
    */
   readonly onActorList = (request: InboundMessage): void => {
     if (!this.mayAnswer(request)) return;
     const host = this.host;
+    if (!this.actorLists.take(host.clock.now())) {
+      host.deadLetters.publish({ reason: "refused-control", detail: `actor list not answered: over ${this.maxActorLists} a second (maxActorListsPerSecond)`, subject: request.subject });
+      return;
+    }
     const { actors, totals } = actorListAnswer(host.cells, host.deadLetters.count, host.activations());
     for (const page of actorListPages(host.nodeId, actors, host.maxMessageBytes, totals)) host.transport.publish(request.reply, page);
   };

@@ -4,6 +4,7 @@ import { Subjects } from "../../runtime/subjects.js";
 import { SystemSampler } from "../../runtime/live/system-sampler.js";
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { counter, POISON } from "../fixtures/counter.js";
+import { ManualClock } from "../../runtime/testkit/manual-clock.js";
 
 describe("live counters: what `troupe top` reads from a node's actor list (system: memory transport)", () => {
   let network: MemoryNetwork;
@@ -38,6 +39,28 @@ describe("live counters: what `troupe top` reads from a node's actor list (syste
     } finally {
       sampler.close();
       await observer.close();
+    }
+  });
+
+  it("live counters: a node answers at most maxActorListsPerSecond actor lists a second; the rest are refused and counted, and answered again the next second", async () => {
+    const clock = new ManualClock();
+    const limited = await ActorSystem.start({ name: "limited", nodeId: "b", transport: network.connect("b"), clock, maxActorListsPerSecond: 3 });
+    const observer = network.connect("observer-b");
+    const subjects = new Subjects("troupe", "limited");
+    const ask = () => observer.request(subjects.actorsOf("b"), new Uint8Array(0), 300).then(
+      () => "answered",
+      () => "silent",
+    );
+    try {
+      limited.spawn(counter, { name: "c" });
+      const burst = await Promise.all(Array.from({ length: 8 }, ask));
+      expect(burst.filter((r) => r === "answered")).to.have.length(3);
+      expect(limited.deadLetters.countOf("refused-control")).to.equal(5);
+      clock.advance(1_000);
+      expect(await ask()).to.equal("answered");
+    } finally {
+      await observer.close();
+      await limited.shutdown();
     }
   });
 });
