@@ -70,7 +70,7 @@ export class DigestRepair {
     if (this.repairing || now - this.lastRepairMs < this.options.repairIntervalMs / 2) {
       return refuse("over-rate", `digest from ${theirs.node} differs, but a repair ran ${now - this.lastRepairMs} ms ago`, EMPTY);
     }
-    void this.repair(theirs.node);
+    this.repair(theirs.node).catch((error: unknown) => refuse("malformed", `repair after the digest of ${theirs.node} failed: ${(error as Error).message}`, EMPTY));
   }
 
   /**
@@ -86,6 +86,7 @@ export class DigestRepair {
   private async repair(peer: string): Promise<void> {
     const { transport, subjects, clock, nodeId, view } = this.options;
     this.repairing = true;
+    const lastRepairMs = this.lastRepairMs;
     this.lastRepairMs = clock.now();
     try {
       const roster = await fetchRoster(transport, subjects.membershipRoster, {
@@ -97,6 +98,9 @@ export class DigestRepair {
         onInvalid: (detail) => this.options.refuse("malformed", detail, EMPTY),
         clock,
       });
+      // No roster read (the peer did not answer, perhaps a digest naming no one): the slot is not used up,
+      // or one forged digest every few seconds would hold off every real repair.
+      if (roster === undefined) this.lastRepairMs = lastRepairMs;
       if (roster === undefined || !this.options.running()) return;
       const now = clock.now();
       const theirs = new Set(roster.nodes.map((n) => n.node));

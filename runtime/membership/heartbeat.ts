@@ -52,11 +52,17 @@ export function decodeHeartbeat(bytes: Uint8Array, checks: HeartbeatChecks = {})
   return checkHeartbeat(m, checks);
 }
 
+/** The longest NATS server name or id a heartbeat may carry. */
+export const MAX_SERVER_CHARS = 128;
+
 /** Checks a decoded `NodeHeartbeat` (alone, or carried by a `MembershipChange`) as `decodeHeartbeat` does. */
 export function checkHeartbeat(m: ReturnType<typeof NodeHeartbeat.decode>, checks: HeartbeatChecks = {}): DecodedHeartbeat {
   if (!isNodeId(m.node)) return { ok: false, reason: "malformed", detail: `heartbeat with invalid node id ${JSON.stringify(m.node.slice(0, 80))}` };
   if (m.incarnation === "") return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has no incarnation` };
   if (m.incarnation.length > 64) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has an incarnation of ${m.incarnation.length} characters (at most 64)` };
+  // A NATS server's id is 56 characters, a configured server name rarely more: what a view, the ring and
+  // roster pages keep per node stays small whatever a forged notice carries.
+  if (m.server.length > MAX_SERVER_CHARS) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} names a server of ${m.server.length} characters (at most ${MAX_SERVER_CHARS})` };
   if (!Number.isFinite(m.startedAtMs)) return { ok: false, reason: "malformed", detail: `heartbeat from node ${m.node} has started_at_ms ${m.startedAtMs}` };
   if (checks.system !== undefined && m.system !== "" && m.system !== checks.system) {
     return { ok: false, reason: "foreign-system", detail: `heartbeat from node ${m.node} of system ${JSON.stringify(m.system.slice(0, 80))}, not ${checks.system}` };

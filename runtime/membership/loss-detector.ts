@@ -146,7 +146,9 @@ export class LossDetector {
     const since = clock.now();
     const stillSilent = (): boolean =>
       this.options.running() && view.get(node)?.incarnation === info.incarnation && (this.lastHeard.get(node) ?? Number.NEGATIVE_INFINITY) < since;
-    void this.probe(node).then((result) => {
+    // A probe settles as answered, silent or undecided; should it ever throw, the node is simply
+    // suspected again at the next check, and the process does not die of an unhandled rejection.
+    this.probe(node).then((result) => {
       const rank = view.ring.monitorsOf(node).indexOf(nodeId);
       if (result.outcome !== "silent" || rank < 0 || !stillSilent()) return this.suspects.delete(node);
       const announce = (): void => {
@@ -158,6 +160,6 @@ export class LossDetector {
       // The nearest monitor announces at once, the next ones later, each only if no notice came.
       if (rank === 0) announce();
       else this.options.after(rank * this.options.probeTimeoutMs, announce);
-    });
+    }, () => this.suspects.delete(node));
   }
 }

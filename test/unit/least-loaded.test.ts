@@ -78,7 +78,8 @@ describe("least-loaded placement (power of two choices)", () => {
     picks = [0, 2 / 3]; // (n2, n4)
     const startedMs = Date.now();
     expect(await choice.chooseAsked(hosts({ n2: 0, n3: 0, n4: 0 }))).to.equal("n2");
-    expect(Date.now() - startedMs).to.be.below(50 + 200); // the 50 ms timeout, and scheduling on a busy machine
+    // The 50 ms timeout and scheduling on a busy machine: far from waiting for the hung node (unanswered: 1 below).
+    expect(Date.now() - startedMs).to.be.below(1_000);
     expect(choice.stats()).to.include({ answered: 3, unanswered: 1 });
   });
 

@@ -262,11 +262,13 @@ describe("membership (in-memory network, manual clock)", () => {
     await publishRaw(encodeHeartbeat(beat({ node: "a.b" })));
     await publishRaw(encodeHeartbeat(beat({ incarnation: "" })));
     await publishRaw(encodeHeartbeat(beat({ node: "a", incarnation: "someone-else" })));
-    expect(invalid).to.have.length(5);
+    await publishRaw(encodeHeartbeat(beat({ node: "big", server: "s".repeat(512 * 1024) })));
+    expect(invalid).to.have.length(6);
     expect(invalid[0]).to.match(/^not a troupe\.membership\.NodeHeartbeat: .+ \[3 bytes\]$/);
     expect(invalid[2]).to.match(/^heartbeat with invalid node id "a\.b"/);
     expect(invalid[3]).to.match(/^heartbeat from node z has no incarnation/);
     expect(invalid[4]).to.match(/^another process is using this node's id a \(incarnation someone-else\)/);
+    expect(invalid[5]).to.match(/^heartbeat from node big names a server of 524288 characters \(at most 128\)/);
     expect(a.nodes().map((n) => n.node)).to.deep.equal(["a"]);
 
     await start("b");
