@@ -316,9 +316,17 @@ export class RingMembership implements NodeMembership {
     if (!this.view.ring.monitorsOf(node).includes(change.reporter)) {
       return this.refuse("not-a-monitor", `lost notice about node ${node} from ${change.reporter}, not one of its monitors here`, bytes);
     }
-    // This node watches it too: silence is judged from when it last heard it, or began to watch it.
     const heardAgoMs = this.loss.heardAgoMs(node, now);
-    if (heardAgoMs !== undefined && heardAgoMs <= this.failureTimeoutMs) {
+    if (heardAgoMs === undefined) {
+      // This node does not watch it, and the reporter's name is only what the notice says: a claim,
+      // believed unless the node announces itself first (it reads the notice too, and refutes it at
+      // once, at most one refutation per fifth of a heartbeat interval). A real loss is seen that
+      // fifth (100 ms by default) later here than at the node's monitors.
+      this.view.leaving(node, incarnation, now, "lost", Math.max(1, Math.floor(this.intervalMs / 5)));
+      return this.settleLater();
+    }
+    // This node watches it too: silence is judged from when it last heard it, or began to watch it.
+    if (heardAgoMs <= this.failureTimeoutMs) {
       return this.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${heardAgoMs} ms ago`, bytes);
     }
     this.emit(this.view.remove(node, incarnation, "lost", now));

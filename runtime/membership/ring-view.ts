@@ -26,8 +26,8 @@ interface Entry {
   info: NodeInfo;
   /** Another incarnation claims the id: believed at `dueMs` unless the known one refutes it first. */
   successor?: NodeInfo;
-  /** The node said it is leaving: it has left at `dueMs` unless it refutes that first. */
-  leaving?: true;
+  /** The node said it is leaving (`left`), or a monitor said it is lost: so at `dueMs` unless it refutes that first. */
+  leaving?: "left" | "lost";
   dueMs?: number;
 }
 
@@ -108,8 +108,8 @@ export class RingView {
       const refuted = known.successor ?? known.leaving;
       const detail = known.successor
         ? `node ${beat.node} (incarnation ${beat.incarnation}) announced itself again: the claim that incarnation ${known.successor.incarnation} replaced it is refused`
-        : `node ${beat.node} (incarnation ${beat.incarnation}) announced itself again after a notice that it is leaving: the notice is refused`;
-      const reason: HeartbeatRefusal = known.successor ? "incarnation-conflict" : "leave-contradicted";
+        : `node ${beat.node} (incarnation ${beat.incarnation}) announced itself again after a notice that it ${known.leaving === "lost" ? "was lost" : "is leaving"}: the notice is refused`;
+      const reason: HeartbeatRefusal = known.successor ? "incarnation-conflict" : known.leaving === "lost" ? "lost-contradicted" : "leave-contradicted";
       known.successor = undefined;
       known.leaving = undefined;
       known.dueMs = undefined;
@@ -140,16 +140,20 @@ export class RingView {
     this.ring.set(node, server);
   }
 
-  /** A node said it is leaving; believed at `silenceMs` unless it announces itself again before. */
-  leaving(node: string, incarnation: string, nowMs: number): void {
+  /**
+   * A node said it is leaving (`left`), or one of its monitors said it is lost and this node cannot
+   * judge (it does not monitor it): believed after `waitMs` (default `silenceMs`) unless the node
+   * announces itself again before.
+   */
+  leaving(node: string, incarnation: string, nowMs: number, as: "left" | "lost" = "left", waitMs = this.options.silenceMs): void {
     const known = this.entries.get(node);
     // Unknown here (a roster read at start has not brought it in yet): remembered, so that the roster
     // does not add a node that has left.
     if (!known) return this.tombstone(node, incarnation, nowMs);
     if (known.info.incarnation !== incarnation || known.leaving) return;
-    known.leaving = true;
+    known.leaving = as;
     known.successor = undefined;
-    known.dueMs = nowMs + this.options.silenceMs;
+    known.dueMs = nowMs + waitMs;
     this.claimed.add(node);
   }
 
@@ -193,7 +197,7 @@ export class RingView {
       this.claimed.delete(node);
       if (entry.leaving) {
         this.drop(entry.info, nowMs);
-        events.push({ type: "left", node: copy(entry.info) });
+        events.push({ type: entry.leaving, node: copy(entry.info) });
       } else if (entry.successor) {
         const previousIncarnation = entry.info.incarnation;
         const successor = entry.successor;

@@ -367,6 +367,21 @@ describe("ring membership (in-memory network, manual clock)", () => {
     expect(ids(a.m)).to.deep.equal(["a", "b", "c", "d", "e", "f"]);
   });
 
+  it("ring membership: a forged lost naming the node's real nearest monitor is believed nowhere: members that do not monitor it wait for the node's refutation", async () => {
+    const all = await startAll(["a", "b", "c", "d", "e", "f", "g", "h"]);
+    await advance(600);
+    const d = all[3]!;
+    const monitor = d.m.monitors()[0]!;
+    raw.publish(subjects.membershipChanges, encodeChange("lost", beat({ node: "d", incarnation: d.m.incarnation }), monitor, SYSTEM));
+    await advance(3_000);
+    const others = members.filter((m) => m !== d);
+    expect(others.filter((m) => !m.m.monitors().includes("d")).length, "some members do not monitor d").to.be.at.least(1);
+    for (const member of others) {
+      expect(member.events.filter((e) => e.endsWith(" d") && e !== "joined d"), `${member.id}'s events about d`).to.deep.equal([]);
+      expect(ids(member.m)).to.include("d");
+    }
+  });
+
   it("ring membership: a forged restart or leave is refuted by the node itself and counted; nothing changes", async () => {
     const all = await startAll(["a", "b", "c", "d", "e"]);
     await advance(600);
