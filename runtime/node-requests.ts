@@ -33,6 +33,9 @@ export interface NodeRequestsHost {
  */
 export const DEFAULT_MAX_ACTOR_LISTS_PER_SECOND = 10;
 
+/** The longest actor name (runtime/address.ts). */
+const MAX_NAME_CHARS = 128;
+
 /**
  * The node's answers to requests on its system subjects: lookups of its top-level actors' names and
  * `troupe actors` lists. A request is answered only on a reply subject the node may answer to.
@@ -74,6 +77,8 @@ export class NodeRequests {
       host.deadLetters.publish({ reason: "malformed-frame", detail: `not a troupe.system.LookupRequest: ${errorText(error)}`, subject: request.subject, bytes: request.data.slice(0, 4096) });
       return;
     }
+    // Longer than any actor name (128 characters): not encoded into a subject, whatever its size.
+    if (name.length > MAX_NAME_CHARS) return;
     // A request for another name than the subject's: not ours to answer (its host listens elsewhere).
     if (request.subject !== host.subjects.actorName(name)) return;
     const cell = host.cells.get(`/user/${name}`);
