@@ -37,7 +37,9 @@ describe("bad input: a seeded fuzzer against a running system (integration: nats
     server = await natsServerFor(this);
     worker = await startWorker({ system: SYSTEM, nodeId: "p1", servers: [server.url], modulePath: MODULE, log: (line) => workerLog.push(line) });
     for (const [nodeId, kinds] of [["c", []], ["w1", [sumWorker]], ["w2", [sumWorker]]] as const) {
-      nodes.push(await ActorSystem.start({ name: SYSTEM, nodeId, transport: await connectNats({ servers: server.url }), kinds, types: [SumTask, SumResult], maxMessageBytes: MAX_MESSAGE_BYTES }));
+      // Actor lists unlimited here: the fuzzer's bursts would be refused by the rate (its own test is
+      // in test/system/live-counters.test.ts), and every frame's fate must be predictable.
+      nodes.push(await ActorSystem.start({ name: SYSTEM, nodeId, transport: await connectNats({ servers: server.url }), kinds, types: [SumTask, SumResult], maxMessageBytes: MAX_MESSAGE_BYTES, maxActorListsPerSecond: 1_000_000 }));
     }
     raw = await connect({ servers: server.url, name: "fuzzer" });
   });
@@ -183,7 +185,11 @@ describe("bad input: a seeded fuzzer against a running system (integration: nats
     answerSub.unsubscribe();
     senderSub.unsubscribe();
     for (const n of nodes) expect(sorted(delta(n)), `dead letters on ${n.nodeId} (seed ${seed})`).to.deep.equal(sorted(expected.get(n.nodeId)!));
-    for (const [key, count] of expectedReplyAnswers) expect(replyAnswers.get(key) ?? 0, `Failure answers on reply subjects, ${key}`).to.equal(count);
+    for (const [key, count] of expectedReplyAnswers) {
+      // The node process answers at most its default 10 actor lists a second: some, never more than asked.
+      if (key === "actors.p1") expect(replyAnswers.get(key) ?? 0, `answers on reply subjects, ${key}`).to.be.within(Math.min(count, 1), count);
+      else expect(replyAnswers.get(key) ?? 0, `Failure answers on reply subjects, ${key}`).to.equal(count);
+    }
     expect(sorted(senderAnswers), "Failure answers to fuzzer senders").to.deep.equal(sorted(expectedSenderAnswers));
 
     // 4. The nodes stay up: the process is alive, every node answers, membership saw no ghosts.
