@@ -52,7 +52,10 @@ export interface JobProgress {
   readonly done: number;
   /** Already durable when this run started: not handed out again. */
   readonly skipped: number;
+  /** Handed out and not yet durable: at workers, or computed and waiting for a checkpoint. */
   readonly inFlight: number;
+  /** Computed and merged, waiting for the reducer's next checkpoint to become `done` (part of `inFlight`). */
+  readonly awaitingDurable: number;
   /** Hand-outs after the first for some task (failure, lost worker, timeout). */
   readonly retried: number;
   /** Set aside after `maxAttempts`. */

@@ -296,6 +296,7 @@ function progressOf(state: State): JobProgress {
     done: state.done,
     skipped: state.skipped,
     inFlight: [...state.workers.values()].reduce((n, w) => n + w.tasks.size, 0) + state.awaitingDurable,
+    awaitingDurable: state.awaitingDurable,
     retried: state.retried,
     failed: state.setAside.length,
     ...(state.cache === undefined ? {} : { cache: { ...state.cache } satisfies JobCacheCounts }),

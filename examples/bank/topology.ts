@@ -52,7 +52,7 @@ export default defineTopology({
         const result = await system.entityRef(account, from).ask(Transfer.create({ id, to, cents }), TransferResult, { timeoutMs: 30_000 });
         if (result.ok) made++;
         else declined++;
-        progress({ jobId: "transfers", done: made + declined, total: TRANSFERS, skipped: 0, inFlight: sent - made - declined, failed: 0, retried: 0 });
+        progress({ jobId: "transfers", done: made + declined, total: TRANSFERS, skipped: 0, inFlight: sent - made - declined, awaitingDurable: 0, failed: 0, retried: 0 });
       }
     };
     await Promise.all(Array.from({ length: TELLERS }, teller));
