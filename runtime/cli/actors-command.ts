@@ -5,11 +5,13 @@ import { printable } from "../printable.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
-import { parseOptions, UsageError } from "./parse-options.js";
+import { parseOptions, UsageError, wholeNumber } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 
 const MAX_NODES_PAGE = 10_000;
 const MAX_CONCURRENCY = 1_000;
+/** Most roster nodes read to reach the page asked for (`--page` * `--nodes-page`): the roster is read from its start. */
+export const MAX_ROSTER_NODES = 100_000;
 /** How long reading the roster may take, all its pages together. */
 const ROSTER_WAIT_MS = 3_000;
 
@@ -18,7 +20,8 @@ const ROSTER_WAIT_MS = 3_000;
  * order; `--page` picks which) for their actors, `--concurrency` at a time, each on its own subject,
  * and prints the supervision tree (path, kind, node, restarts), remote children under their parents,
  * then the totals. `--json`: one object `{ system, actors, total, nodes, missing }` with the tree, the
- * actors shown, the nodes (`total` in the system, `shown`, `silent`, `page`, `pages`), and for each node
+ * actors shown, the nodes (`total` in the system, `shown`, `silent`, `page`, `pages`, and `complete`:
+ * false when the roster stopped coming before the page's end, also said on stderr), and for each node
  * whose answer did not arrive whole `{ node, listed, total }` (also said on stderr, in both forms).
  */
 export async function actorsCommand(args: string[]): Promise<number> {
@@ -26,9 +29,12 @@ export async function actorsCommand(args: string[]): Promise<number> {
   if (parsed === undefined) return 0;
   const { values } = parsed;
   const waitMs = waitOption(values.wait);
-  const pageSize = wholeNumber("--nodes-page", values["nodes-page"], MAX_NODES_PAGE);
-  const page = wholeNumber("--page", values.page, Number.MAX_SAFE_INTEGER);
-  const concurrency = wholeNumber("--concurrency", values.concurrency, MAX_CONCURRENCY);
+  const pageSize = wholeNumber(VERBS.actors, "--nodes-page", values["nodes-page"], MAX_NODES_PAGE);
+  const page = wholeNumber(VERBS.actors, "--page", values.page, Number.MAX_SAFE_INTEGER);
+  if (page * pageSize > MAX_ROSTER_NODES) {
+    throw new UsageError(`--page ${page} with --nodes-page ${pageSize} would read the roster's first ${page * pageSize} nodes; at most ${MAX_ROSTER_NODES} are read (--page * --nodes-page <= ${MAX_ROSTER_NODES})`, VERBS.actors);
+  }
+  const concurrency = wholeNumber(VERBS.actors, "--concurrency", values.concurrency, MAX_CONCURRENCY);
   const subjects = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system);
   const inboxPrefix = systemInboxPrefix(values.system);
   const transport = await connectObserver("actors", values.nats, values.system);
@@ -42,11 +48,16 @@ export async function actorsCommand(args: string[]): Promise<number> {
       onInvalid: (detail) => console.error(`troupe actors: ignored ${printable(detail)}`),
     });
     if (roster === undefined) {
-      if (values.json) console.log(JSON.stringify({ system: values.system, actors: [], total: 0, nodes: { total: 0, shown: 0, silent: [], page, pages: 0 }, missing: [] }));
+      if (values.json) console.log(JSON.stringify({ system: values.system, actors: [], total: 0, nodes: { total: 0, shown: 0, silent: [], page, pages: 0, complete: false }, missing: [] }));
       else console.log(`no node of system ${values.system} answered on ${transport.description}: no roster to list actors from`);
       return 0;
     }
     const shown = roster.nodes.slice((page - 1) * pageSize, page * pageSize).map((n) => n.node);
+    // Short of the page's end, and not at the roster's: the wait ran out, or pages or nodes were refused.
+    const complete = roster.complete || roster.nodes.length >= page * pageSize;
+    if (!complete) {
+      console.error(`troupe actors: node ${printable(roster.answerer)}'s roster stopped coming after ${roster.nodes.length} nodes of ${roster.total} (the wait of ${Math.max(ROSTER_WAIT_MS, waitMs)} ms ran out, or its pages were refused): page ${page} may lack nodes`);
+    }
     const missing: ActorListShortfall[] = [];
     const listing = await listActors(transport, (node) => subjects.actorsOf(node), shown, {
       waitMs,
@@ -61,23 +72,17 @@ export async function actorsCommand(args: string[]): Promise<number> {
     if (listing.silent.length > 0) console.error(`troupe actors: ${listing.silent.length} nodes did not answer within ${waitMs} ms: ${listing.silent.slice(0, 20).map(printable).join(", ")}${listing.silent.length > 20 ? ", ..." : ""}`);
     const tree = actorTree(listing.actors);
     const pages = Math.max(1, Math.ceil(roster.total / pageSize));
-    const nodes = { total: roster.total, shown: shown.length, silent: listing.silent, page, pages };
+    const nodes = { total: roster.total, shown: shown.length, silent: listing.silent, page, pages, complete };
     if (values.json) {
       console.log(JSON.stringify({ system: values.system, actors: tree, total: listing.actors.length, nodes, missing }));
       return 0;
     }
     if (listing.actors.length > 0) console.log(`${formatActorTree(tree)}\n`);
     const range = shown.length === 0 ? "none" : `${printable(shown[0]!)} to ${printable(shown.at(-1)!)}`;
-    const next = page < pages ? `; next page: --page ${page + 1}` : "";
-    console.log(`${listing.actors.length} actors on ${listing.answered.length} of ${shown.length} nodes asked (${range}), ${roster.total} nodes in system ${values.system}; page ${page} of ${pages}${next}`);
+    const next = page < pages && (page + 1) * pageSize <= MAX_ROSTER_NODES ? `; next page: --page ${page + 1}` : "";
+    console.log(`${listing.actors.length} actors on ${listing.answered.length} of ${shown.length} nodes asked (${range}), ${roster.total} nodes in system ${values.system}; page ${page} of ${pages}${complete ? "" : " (incomplete: the roster was cut off)"}${next}`);
     return 0;
   } finally {
     await transport.close();
   }
-}
-
-function wholeNumber(option: string, value: string | undefined, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${option} must be a whole number from 1 to ${max}; got ${value}`, VERBS.actors);
-  return n;
 }

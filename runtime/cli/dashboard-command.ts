@@ -37,7 +37,6 @@ export async function dashboardCommand(args: string[]): Promise<number> {
   const signal = untilSignal();
   const lost = transport.closed().then((error) => error ?? new Error(`the connection to ${transport.description} closed`));
   try {
-    await sampler.start();
     const url = await server.listen(port);
     console.log(`troupe dashboard: system ${printable(values.system)} on ${values.nats ?? process.env.NATS_URL} at ${url} (Ctrl-C stops)`);
     let previous: Sample | undefined;
@@ -59,7 +58,6 @@ export async function dashboardCommand(args: string[]): Promise<number> {
     }
   } finally {
     signal.dispose();
-    sampler.close();
     await server.close();
     await transport.close();
   }

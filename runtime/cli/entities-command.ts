@@ -5,7 +5,7 @@ import { openStateStore } from "../state/open-state-store.js";
 import { validateKey, type StateStore } from "../state/state-store.js";
 import { printable } from "../printable.js";
 import { loadTopology, topologyPath } from "./load-topology.js";
-import { parseOptions, UsageError } from "./parse-options.js";
+import { parseOptions, UsageError, wholeNumber } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 
 /** Most objects read at once while listing (each listed entity is one read, for its generation and size). */
@@ -39,8 +39,7 @@ export async function entitiesCommand(args: string[]): Promise<number> {
   usage(() => validateEntityKind(kind));
   if (key !== undefined) usage(() => validateEntityKey(key));
   if (values.state === undefined) throw new UsageError("--state URL is required: where the entities' states are (gs://bucket/prefix or file:///dir)", spec);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}; got ${values.limit}`, spec);
+  const limit = wholeNumber(spec, "--limit", values.limit, MAX_LIMIT);
   const base = `${values.prefix}/${kind}/`;
   usage(() => validateKey(`${base}${key ?? "k"}`));
   let store: StateStore | undefined;

@@ -3,7 +3,7 @@ import type { NodeInfo } from "../membership/node-table.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
-import { parseOptions, UsageError } from "./parse-options.js";
+import { parseOptions, wholeNumber } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 import { printable } from "../printable.js";
 
@@ -12,20 +12,21 @@ const MAX_LIMIT = 100_000;
 /**
  * `troupe nodes`: asks one node of a system for its roster (not every node: one request per 1,000
  * nodes) and prints the live nodes, the kinds they host and their actor counts, `--limit` at a time
- * with the total. With `--json`, stdout is one JSON object `{ system, total, answerer, nodes[, next] }`.
+ * with the total. With `--json`, stdout is one JSON object `{ system, total, answerer, complete, nodes[, next] }`.
+ * A listing cut off short (the wait ran out, pages refused) says so on stderr, in both forms, and in
+ * the summary line: `complete` false, and `next` where to go on from.
  */
 export async function nodesCommand(args: string[]): Promise<number> {
   const parsed = parseOptions(VERBS.nodes, args);
   if (parsed === undefined) return 0;
   const { values } = parsed;
   const waitMs = waitOption(values.wait);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}; got ${values.limit}`, VERBS.nodes);
+  const limit = wholeNumber(VERBS.nodes, "--limit", values.limit, MAX_LIMIT);
   const subject = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system).membershipRoster;
   const transport = await connectObserver("nodes", values.nats, values.system);
   if (transport === undefined) return 1;
   try {
-    const { nodes, total, answerer, next } = await listNodes(transport, subject, {
+    const { nodes, total, answerer, next, complete } = await listNodes(transport, subject, {
       system: values.system,
       waitMs,
       limit,
@@ -33,15 +34,20 @@ export async function nodesCommand(args: string[]): Promise<number> {
       inboxPrefix: systemInboxPrefix(values.system),
       onInvalid: (detail) => console.error(`troupe nodes: ignored ${printable(detail)}`),
     });
+    if (!complete && answerer !== undefined) {
+      const goOn = next === undefined ? "try again, with a longer --wait if it ran out" : `go on with --after ${printable(next)}`;
+      console.error(`troupe nodes: the listing is incomplete: node ${printable(answerer)}'s roster stopped coming after ${nodes.length} nodes (the wait of ${waitMs} ms ran out, or its pages were refused); ${goOn}`);
+    }
     if (values.json) {
       const rows = nodes.map(({ self: _self, lastSeenMs: _seen, ...node }) => node);
-      console.log(JSON.stringify({ system: values.system, total, answerer: answerer ?? null, nodes: rows, ...(next === undefined ? {} : { next }) }));
+      console.log(JSON.stringify({ system: values.system, total, answerer: answerer ?? null, complete, nodes: rows, ...(next === undefined ? {} : { next }) }));
     } else if (answerer === undefined) {
       console.log(`no node of system ${values.system} answered on ${transport.description} within ${waitMs} ms`);
     } else {
       if (nodes.length > 0) console.log(`${formatNodeTable(nodes, Date.now())}\n`);
       const from = values.after === undefined ? "" : ` after ${printable(values.after)}`;
-      console.log(`${nodes.length} of ${total} nodes of system ${values.system}${from} (roster of node ${printable(answerer)})${next === undefined ? "" : `; next page: --after ${printable(next)}`}`);
+      const more = next === undefined ? "" : `; next page: --after ${printable(next)}`;
+      console.log(`${nodes.length} of ${total} nodes of system ${values.system}${from} (roster of node ${printable(answerer)})${complete ? more : `; the listing is incomplete (cut off)${more}`}`);
     }
     return 0;
   } finally {

@@ -46,6 +46,13 @@ export function parseOptions<S extends VerbSpec>(spec: S, args: readonly string[
   return parsed;
 }
 
+/** An option's value as a whole number from 1 to `max`; anything else is a UsageError naming the option. */
+export function wholeNumber(verb: VerbSpec, option: string, value: string | undefined, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${option} must be a whole number from 1 to ${max}; got ${value}`, verb);
+  return n;
+}
+
 /** The positional arguments as well as they can be told apart, also when the options are wrong. */
 export function loosePositionals(spec: VerbSpec, args: readonly string[]): string[] {
   try {

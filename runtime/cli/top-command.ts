@@ -39,7 +39,6 @@ export async function topCommand(args: string[]): Promise<number> {
   void signal.promise.then(quit);
   const lost = transport.closed().then((error) => error ?? new Error(`the connection to ${transport.description} closed`));
   try {
-    await sampler.start();
     let previous: Sample | undefined;
     const next = async (): Promise<LiveView> => {
       const current = await sampler.sample();
@@ -85,7 +84,6 @@ export async function topCommand(args: string[]): Promise<number> {
     }
   } finally {
     signal.dispose();
-    sampler.close();
     await transport.close();
   }
 }

@@ -55,11 +55,6 @@ export class SystemSampler {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Resolves once the connection is up to date with the server (kept for callers: nothing to subscribe to). */
-  async start(): Promise<void> {
-    await this.transport.flush();
-  }
-
   async sample(): Promise<Sample> {
     const atMs = this.clock.now();
     const roster = await fetchRoster(this.transport, this.subjects.membershipRoster, {
@@ -87,9 +82,5 @@ export class SystemSampler {
       },
     );
     return { atMs, nodes: this.roster.nodes, totalNodes: this.roster.total, actors, totals, missing };
-  }
-
-  close(): void {
-    // Nothing held between samples.
   }
 }

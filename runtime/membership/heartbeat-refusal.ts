@@ -44,3 +44,41 @@ export const HEARTBEAT_REFUSALS: readonly HeartbeatRefusal[] = [
 export function refusalCounts(counts: ReadonlyMap<HeartbeatRefusal, number> = new Map()): Record<HeartbeatRefusal, number> {
   return Object.fromEntries(HEARTBEAT_REFUSALS.map((reason) => [reason, counts.get(reason) ?? 0])) as Record<HeartbeatRefusal, number>;
 }
+
+/** Refusals counted by reason, each also told to the caller's `onInvalid`. */
+export class RefusalCounter {
+  private readonly byReason = new Map<HeartbeatRefusal, number>();
+
+  constructor(private readonly onInvalid?: (detail: string, bytes: Uint8Array, reason: HeartbeatRefusal) => void) {}
+
+  refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+    try {
+      this.onInvalid?.(detail, bytes, reason);
+    } catch {
+      // The caller's counter cannot break the subscription.
+    }
+  }
+
+  /** Every reason present, 0 when none. */
+  counts(): Record<HeartbeatRefusal, number> {
+    return refusalCounts(this.byReason);
+  }
+}
+
+/**
+ * The refusal of a claim about a node that the node's own word (`refutedBy`: "announced itself again",
+ * "is still heartbeating") has just refuted: that another incarnation replaced it, or that it is
+ * leaving or was lost. Undefined when no claim waited.
+ */
+export function refutedClaim(
+  node: { readonly node: string; readonly incarnation: string },
+  claim: { readonly successor?: { readonly incarnation: string }; readonly leaving?: "left" | "lost" },
+  refutedBy: string,
+): { readonly reason: HeartbeatRefusal; readonly detail: string } | undefined {
+  const who = `node ${node.node} (incarnation ${node.incarnation}) ${refutedBy}`;
+  if (claim.successor) return { reason: "incarnation-conflict", detail: `${who}: the claim that incarnation ${claim.successor.incarnation} replaced it is refused` };
+  if (claim.leaving === undefined) return undefined;
+  const lost = claim.leaving === "lost";
+  return { reason: lost ? "lost-contradicted" : "leave-contradicted", detail: `${who} after a notice that it ${lost ? "was lost" : "is leaving"}: the notice is refused` };
+}

@@ -30,8 +30,16 @@ export interface NodeListing {
   readonly total: number;
   /** The member whose roster this is; undefined when no member answered. */
   readonly answerer: string | undefined;
-  /** The node id to pass as `after` for the next page; undefined on the last one. */
+  /**
+   * The node id to pass as `after` for the next page: set when more nodes follow, and when a listing
+   * cut off short listed some nodes (where to go on from); undefined on a last page read whole.
+   */
   readonly next: string | undefined;
+  /**
+   * False when the listing may lack nodes before its limit: the roster stopped coming before its end
+   * (the wait ran out, or pages or nodes were refused: told to `onInvalid`), or nobody answered.
+   */
+  readonly complete: boolean;
 }
 
 /**
@@ -50,8 +58,10 @@ export async function listNodes(transport: Transport, rosterSubject: string, opt
     inboxPrefix: options.inboxPrefix,
     onInvalid: options.onInvalid,
   });
-  if (roster === undefined) return { nodes: [], total: 0, answerer: undefined, next: undefined };
+  if (roster === undefined) return { nodes: [], total: 0, answerer: undefined, next: undefined, complete: false };
   const nodes = roster.nodes.slice(0, limit);
-  const more = roster.nodes.length > limit;
-  return { nodes, total: roster.total, answerer: roster.answerer, next: more ? nodes.at(-1)?.node : undefined };
+  if (roster.nodes.length > limit) return { nodes, total: roster.total, answerer: roster.answerer, next: nodes.at(-1)!.node, complete: true };
+  // No more than the limit: the roster's end, unless the read stopped short. Then the next page goes on
+  // after the last node listed; with none listed there is no next page (it would be this one again).
+  return { nodes, total: roster.total, answerer: roster.answerer, next: roster.complete ? undefined : nodes.at(-1)?.node, complete: roster.complete };
 }

@@ -3,7 +3,8 @@ import type { Subjects } from "../subjects.js";
 import { encodeHeartbeat, type Heartbeat } from "./heartbeat.js";
 import type { MembershipEvent } from "./node-table.js";
 import { encodeChange } from "./ring-messages.js";
-import { heartbeatOf, type RingView } from "./ring-view.js";
+import { heartbeatOf } from "./node-info.js";
+import type { RingView } from "./ring-view.js";
 
 /** What a probe found out about a node. */
 export type ProbeResult =

@@ -2,27 +2,19 @@ import { randomBytes } from "node:crypto";
 import { validateToken } from "../address.js";
 import type { TimerHandle } from "../clock.js";
 import type { Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat } from "./heartbeat.js";
-import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { decodeHeartbeat, encodeHeartbeat } from "./heartbeat.js";
+import { RefusalCounter, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { byNode, NodeTable, type MembershipEvent, type NodeInfo, type Observation } from "./node-table.js";
 import { MembershipListeners } from "./membership-listeners.js";
+import { membershipSettings } from "./membership-settings.js";
 import type { MembershipBaseOptions } from "./node-membership.js";
 
 export type { MembershipEvent, NodeInfo } from "./node-table.js";
 export type { HeartbeatRefusal } from "./heartbeat-refusal.js";
 export { DEFAULT_MAX_KINDS_PER_NODE } from "./heartbeat.js";
+export { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership-settings.js";
 
 const EMPTY = new Uint8Array(0);
-
-/** How often a node announces itself by default. */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
-/**
- * How long a node may stay silent before others consider it lost, by default. A loss is noticed
- * within this plus one check period (at most `intervalMs`): 2.5 s with the defaults.
- */
-export const DEFAULT_FAILURE_TIMEOUT_MS = 2_000;
-/** Most other nodes one node tracks, by default; heartbeats of further nodes are refused and counted. */
-export const DEFAULT_MAX_NODES = 1_000;
 
 export interface MembershipOptions extends MembershipBaseOptions {
   /** The heartbeat subject, shared by every node of the system: `Subjects.heartbeat`. */
@@ -66,7 +58,7 @@ export class Membership {
   readonly maxNodes: number;
   readonly maxKindsPerNode: number;
   private readonly table: NodeTable;
-  private readonly refusals = new Map<HeartbeatRefusal, number>();
+  private readonly refusals: RefusalCounter;
   private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
   private readonly listeners: MembershipListeners;
   private state: "new" | "running" | "stopped" = "new";
@@ -82,23 +74,8 @@ export class Membership {
     validateToken("node id", options.nodeId);
     this.listeners = new MembershipListeners(options.clock, options.nodeId);
     if (!options.subject) throw new TypeError("Membership needs a heartbeat subject (Subjects.heartbeat)");
-    this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-    this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
-    if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
-      throw new RangeError(`intervalMs must be a whole number of milliseconds from 1 to 2^32-1, got ${this.intervalMs}`);
-    }
-    if (!Number.isFinite(this.failureTimeoutMs) || this.failureTimeoutMs <= this.intervalMs) {
-      throw new RangeError(
-        `failureTimeoutMs (${this.failureTimeoutMs}) must be greater than intervalMs (${this.intervalMs}): ` +
-          `a node is lost only after missing heartbeats, so the timeout must span at least one`,
-      );
-    }
-    this.silenceMs = Math.ceil(this.intervalMs * 1.25);
-    this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
-    this.maxKindsPerNode = options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE;
-    for (const [name, value] of [["maxNodes", this.maxNodes], ["maxKindsPerNode", this.maxKindsPerNode]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
-    }
+    ({ intervalMs: this.intervalMs, failureTimeoutMs: this.failureTimeoutMs, silenceMs: this.silenceMs, maxNodes: this.maxNodes, maxKindsPerNode: this.maxKindsPerNode } = membershipSettings(options));
+    this.refusals = new RefusalCounter(options.onInvalid);
     this.table = new NodeTable({ failureTimeoutMs: this.failureTimeoutMs, silenceMs: this.silenceMs, maxNodes: this.maxNodes });
   }
 
@@ -163,7 +140,7 @@ export class Membership {
 
   /** Heartbeats refused since start, by reason (every reason present, 0 when none). */
   refused(): Record<HeartbeatRefusal, number> {
-    return refusalCounts(this.refusals);
+    return this.refusals.counts();
   }
 
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
@@ -178,18 +155,18 @@ export class Membership {
   private receive(bytes: Uint8Array): void {
     if (this.state !== "running") return;
     const decoded = decodeHeartbeat(bytes, { system: this.options.system, maxKinds: this.maxKindsPerNode });
-    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
+    if (!decoded.ok) return this.refusals.refuse(decoded.reason, decoded.detail, bytes);
     const beat = decoded.heartbeat;
     if (beat.node === this.options.nodeId) {
       // Our own heartbeats come back to us; another incarnation under our id is a misconfiguration.
       if (beat.incarnation !== this.incarnation && !beat.leaving) {
-        this.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, bytes);
+        this.refusals.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, bytes);
       }
       return;
     }
     const observation: Observation = this.table.observe(beat, this.options.clock.now());
     if (observation.events.some((event) => event.type === "joined" || event.type === "restarted")) this.announce();
-    if (observation.refused) this.refuse(observation.refused.reason, observation.refused.detail, observation.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
+    if (observation.refused) this.refusals.refuse(observation.refused.reason, observation.refused.detail, observation.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
     if (observation.kindsChanged) this.viewVersion++;
     this.emit(observation.events);
     this.scheduleSettle();
@@ -209,11 +186,6 @@ export class Membership {
     } catch {
       // The transport has closed; its "closed" event stops the membership.
     }
-  }
-
-  private refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {
-    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
-    this.options.onInvalid?.(detail, bytes, reason);
   }
 
   /** Arms one timer for the earliest claimed restart or leave notice waiting to be confirmed. */

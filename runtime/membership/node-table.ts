@@ -1,5 +1,6 @@
 import type { Heartbeat } from "./heartbeat.js";
-import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { refutedClaim, type HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { copyInfo, infoOf, startedBefore } from "./node-info.js";
 
 /** A live node as one observer sees it. */
 export interface NodeInfo {
@@ -80,15 +81,7 @@ export class NodeTable {
   /** Applies one heartbeat received at `nowMs`. */
   observe(beat: Heartbeat, nowMs: number): Observation {
     const known = this.entries.get(beat.node);
-    const info: NodeInfo = {
-      node: beat.node,
-      incarnation: beat.incarnation,
-      startedAtMs: beat.startedAtMs,
-      kinds: [...beat.kinds],
-      actorCount: beat.actorCount,
-      lastSeenMs: nowMs,
-      self: false,
-    };
+    const info = infoOf(beat, nowMs);
     if (!known) {
       // Silence from a node that was never seen, or was already lost: nothing to announce.
       if (beat.leaving) return { events: [] };
@@ -98,7 +91,7 @@ export class NodeTable {
       // This includes a lost node coming back with the same incarnation (a process that was paused,
       // or cut off from NATS, and resumed): it is alive again, so it has joined again.
       this.entries.set(beat.node, { info });
-      return { events: [{ type: "joined", node: copy(info) }] };
+      return { events: [{ type: "joined", node: copyInfo(info) }] };
     }
     if (known.info.incarnation === beat.incarnation) {
       if (beat.leaving) {
@@ -108,15 +101,11 @@ export class NodeTable {
       }
       const kindsChanged = !sameKinds(known.info.kinds, info.kinds);
       known.info = info;
-      const refuted = known.successor ?? known.leaving;
-      const detail = known.successor
-        ? `node ${beat.node} (incarnation ${beat.incarnation}) is still heartbeating: the claim that incarnation ${known.successor.incarnation} replaced it is refused`
-        : `node ${beat.node} (incarnation ${beat.incarnation}) is still heartbeating after a notice that it is leaving: the notice is refused`;
-      const reason: HeartbeatRefusal = known.successor ? "incarnation-conflict" : "leave-contradicted";
+      const refused = refutedClaim(beat, { successor: known.successor, leaving: known.leaving && "left" }, "is still heartbeating");
       known.successor = undefined;
       known.leaving = undefined;
       this.claimed.delete(beat.node);
-      if (refuted) return { events: [], refused: { reason, detail }, ...(kindsChanged && { kindsChanged }) };
+      if (refused) return { events: [], refused, ...(kindsChanged && { kindsChanged }) };
       return kindsChanged ? { events: [], kindsChanged } : { events: [] };
     }
     // Another incarnation under a known id. An older run (a zombie) never replaces a newer one, so that
@@ -148,12 +137,12 @@ export class NodeTable {
       if (entry.leaving) {
         this.entries.delete(node);
         this.claimed.delete(node);
-        events.push({ type: "left", node: copy(entry.leaving) });
+        events.push({ type: "left", node: copyInfo(entry.leaving) });
       } else if (entry.successor) {
         const previousIncarnation = entry.info.incarnation;
         this.entries.set(node, { info: entry.successor });
         this.claimed.delete(node);
-        events.push({ type: "restarted", node: copy(entry.successor), previousIncarnation });
+        events.push({ type: "restarted", node: copyInfo(entry.successor), previousIncarnation });
       }
     }
     return events;
@@ -179,7 +168,7 @@ export class NodeTable {
       if (nowMs - entry.info.lastSeenMs > this.options.failureTimeoutMs) {
         this.entries.delete(node);
         this.claimed.delete(node);
-        events.push({ type: "lost", node: copy(entry.info) });
+        events.push({ type: "lost", node: copyInfo(entry.info) });
       }
     }
     return events;
@@ -189,14 +178,10 @@ export class NodeTable {
     return this.entries.has(node);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** Live nodes, sorted by node id; copies, so callers cannot change the table. `announcedLeaving: false` leaves out those that said they are leaving. */
   list(options: { readonly announcedLeaving?: boolean } = {}): NodeInfo[] {
     const entries = [...this.entries.values()].filter((e) => options.announcedLeaving !== false || e.leaving === undefined);
-    return entries.map((e) => copy(e.info)).sort(byNode);
+    return entries.map((e) => copyInfo(e.info)).sort(byNode);
   }
 
   clear(): void {
@@ -207,15 +192,6 @@ export class NodeTable {
 
 export function byNode(a: NodeInfo, b: NodeInfo): number {
   return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
-}
-
-function copy(info: NodeInfo): NodeInfo {
-  return { ...info, kinds: [...info.kinds] };
-}
-
-// Ties (same start time) are broken by incarnation, so that every observer picks the same run.
-function startedBefore(beat: Heartbeat, known: NodeInfo): boolean {
-  return beat.startedAtMs < known.startedAtMs || (beat.startedAtMs === known.startedAtMs && beat.incarnation < known.incarnation);
 }
 
 /** Whether two kind lists are the same, in the same order (as nodes announce them). */

@@ -3,10 +3,10 @@ import { validateToken } from "../address.js";
 import type { TimerHandle } from "../clock.js";
 import type { Subjects } from "../subjects.js";
 import type { InboundMessage, Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, isNodeId, type Heartbeat } from "./heartbeat.js";
-import { refusalCounts, type HeartbeatRefusal } from "./heartbeat-refusal.js";
-import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MAX_NODES } from "./membership.js";
+import { decodeHeartbeat, encodeHeartbeat, isNodeId, type Heartbeat } from "./heartbeat.js";
+import { RefusalCounter, type HeartbeatRefusal } from "./heartbeat-refusal.js";
 import { MembershipListeners } from "./membership-listeners.js";
+import { checkCounts, membershipSettings } from "./membership-settings.js";
 import { MembershipTimers } from "./membership-timers.js";
 import type { MembershipBaseOptions, NodeMembership } from "./node-membership.js";
 import { byNode, sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
@@ -14,7 +14,8 @@ import { RateWindow } from "./rate-window.js";
 import { DigestRepair } from "./digest-repair.js";
 import { LossDetector } from "./loss-detector.js";
 import { decodeChange, encodeChange, kindOfDirect, type Change } from "./ring-messages.js";
-import { heartbeatOf, RingView, type ViewChange } from "./ring-view.js";
+import { heartbeatOf } from "./node-info.js";
+import { RingView, type ViewChange } from "./ring-view.js";
 import { fetchRoster } from "./roster.js";
 
 const EMPTY = new Uint8Array(0);
@@ -69,7 +70,7 @@ export class RingMembership implements NodeMembership {
   readonly probeTimeoutMs: number;
   readonly repairIntervalMs: number;
   private readonly view: RingView;
-  private readonly refusals = new Map<HeartbeatRefusal, number>();
+  private readonly refusals: RefusalCounter;
   private readonly listeners: MembershipListeners;
   /** The timer for the earliest claimed restart or leave, when one waits. */
   private settleTimer: { readonly handle: TimerHandle; readonly dueMs: number } | undefined;
@@ -89,23 +90,12 @@ export class RingMembership implements NodeMembership {
     validateToken("node id", options.nodeId);
     this.listeners = new MembershipListeners(options.clock, options.nodeId);
     this.timers = new MembershipTimers(options.clock, () => this.state === "running");
-    this.intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-    this.failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
-    if (!Number.isInteger(this.intervalMs) || this.intervalMs < 1 || this.intervalMs > 0xffff_ffff) {
-      throw new RangeError(`intervalMs must be a whole number of milliseconds from 1 to 2^32-1, got ${this.intervalMs}`);
-    }
-    if (!Number.isFinite(this.failureTimeoutMs) || this.failureTimeoutMs <= this.intervalMs) {
-      throw new RangeError(`failureTimeoutMs (${this.failureTimeoutMs}) must be greater than intervalMs (${this.intervalMs}): a node is lost only after missing heartbeats`);
-    }
-    this.silenceMs = Math.ceil(this.intervalMs * 1.25);
-    this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
-    this.maxKindsPerNode = options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE;
+    ({ intervalMs: this.intervalMs, failureTimeoutMs: this.failureTimeoutMs, silenceMs: this.silenceMs, maxNodes: this.maxNodes, maxKindsPerNode: this.maxKindsPerNode } = membershipSettings(options));
     this.probeTimeoutMs = options.probeTimeoutMs ?? Math.min(DEFAULT_PROBE_TIMEOUT_MS, Math.max(1, Math.floor(this.failureTimeoutMs / 8)));
     if (this.probeTimeoutMs > this.failureTimeoutMs / 2) throw new RangeError(`probeTimeoutMs (${this.probeTimeoutMs}) must be at most half of failureTimeoutMs (${this.failureTimeoutMs})`);
     this.repairIntervalMs = options.repairIntervalMs ?? DEFAULT_REPAIR_INTERVAL_MS;
-    for (const [name, value] of [["maxNodes", this.maxNodes], ["maxKindsPerNode", this.maxKindsPerNode], ["probeTimeoutMs", this.probeTimeoutMs], ["repairIntervalMs", this.repairIntervalMs]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
-    }
+    checkCounts({ probeTimeoutMs: this.probeTimeoutMs, repairIntervalMs: this.repairIntervalMs });
+    this.refusals = new RefusalCounter(options.onInvalid);
     this.view = new RingView({ self: options.nodeId, maxNodes: this.maxNodes, silenceMs: this.silenceMs, tombstoneMs: DEFAULT_TOMBSTONE_MS });
     this.answers = new RateWindow(MAX_ANSWERS_PER_CHECK, this.checkPeriodMs);
     this.loss = new LossDetector({
@@ -139,7 +129,7 @@ export class RingMembership implements NodeMembership {
       probe: (node) => this.loss.probe(node),
       apply: (change) => this.apply(change, EMPTY),
       emit: (events) => this.emit(events),
-      refuse: (reason, detail, bytes) => this.refuse(reason, detail, bytes),
+      refuse: (reason, detail, bytes) => this.refusals.refuse(reason, detail, bytes),
       send: (subject, bytes) => this.send(subject, bytes),
     });
   }
@@ -181,7 +171,7 @@ export class RingMembership implements NodeMembership {
       timeoutMs: this.options.rosterTimeoutMs ?? this.failureTimeoutMs,
       maxNodes: this.maxNodes + 1,
       maxKindsPerNode: this.maxKindsPerNode,
-      onInvalid: (detail) => this.refuse("malformed", detail, EMPTY),
+      onInvalid: (detail) => this.refusals.refuse("malformed", detail, EMPTY),
       clock,
     });
     if (this.state !== "running") return;
@@ -224,7 +214,7 @@ export class RingMembership implements NodeMembership {
   }
 
   refused(): Record<HeartbeatRefusal, number> {
-    return refusalCounts(this.refusals);
+    return this.refusals.counts();
   }
 
   onEvent(listener: (event: MembershipEvent) => void): Unsubscribe {
@@ -257,23 +247,23 @@ export class RingMembership implements NodeMembership {
     if (kind === "digest") return this.repair.onDigest(message.data);
     if (kind === "change") {
       const decoded = decodeChange(message.data, this.checks());
-      if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
+      if (!decoded.ok) return this.refusals.refuse(decoded.reason, decoded.detail, message.data);
       // A monitor heard this node's heartbeats without having it in its view: announce it again.
       const { kind: type, node, reporter } = decoded.value;
       if (type !== "lost" || node.node !== this.options.nodeId || node.incarnation !== this.incarnation) return;
       // Only from a monitor (the only nodes this one heartbeats to): else one unicast from anybody
       // would buy a broadcast to every member.
       if (!this.view.ring.monitorsOf(this.options.nodeId).includes(reporter)) {
-        return this.refuse("not-a-monitor", `"not in my view" notice from ${reporter}, not one of this node's monitors`, EMPTY);
+        return this.refusals.refuse("not-a-monitor", `"not in my view" notice from ${reporter}, not one of this node's monitors`, EMPTY);
       }
       return this.refuteSoon();
     }
     const decoded = decodeHeartbeat(message.data, this.checks());
-    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, message.data);
+    if (!decoded.ok) return this.refusals.refuse(decoded.reason, decoded.detail, message.data);
     const beat = decoded.heartbeat;
     if (message.reply !== undefined) this.answerProbe(message.reply);
     if (beat.node === this.options.nodeId) {
-      if (beat.incarnation !== this.incarnation) this.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, message.data);
+      if (beat.incarnation !== this.incarnation) this.refusals.refuse("node-id-in-use", `another process is using this node's id ${beat.node} (incarnation ${beat.incarnation})`, message.data);
       return;
     }
     this.loss.answered(beat);
@@ -289,18 +279,18 @@ export class RingMembership implements NodeMembership {
     }
     // Not in this view (a loss announced while it was cut off, or a notice missed): tell it, so it
     // announces itself again.
-    if (!this.answers.take(this.options.clock.now())) return this.refuse("over-rate", `heartbeat from ${beat.node}, not in the view: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
+    if (!this.answers.take(this.options.clock.now())) return this.refusals.refuse("over-rate", `heartbeat from ${beat.node}, not in the view: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
     this.send(this.options.subjects.membershipTo(beat.node), encodeChange("lost", beat, this.options.nodeId, this.options.subjects.system));
   }
 
   private onChange(bytes: Uint8Array): void {
     const decoded = decodeChange(bytes, this.checks());
-    if (!decoded.ok) return this.refuse(decoded.reason, decoded.detail, bytes);
+    if (!decoded.ok) return this.refusals.refuse(decoded.reason, decoded.detail, bytes);
     const change = decoded.value;
     const { node, incarnation } = change.node;
     const now = this.options.clock.now();
     if (change.kind !== "lost" && change.reporter !== node) {
-      return this.refuse("forged-reporter", `${change.kind} notice about node ${node} sent by ${change.reporter}: only a node announces itself`, bytes);
+      return this.refusals.refuse("forged-reporter", `${change.kind} notice about node ${node} sent by ${change.reporter}: only a node announces itself`, bytes);
     }
     if (node === this.options.nodeId) return this.aboutSelf(change, bytes);
     if (change.kind === "joined") return this.apply(this.view.joined(change.node, now), bytes);
@@ -314,7 +304,7 @@ export class RingMembership implements NodeMembership {
       return;
     }
     if (!this.view.ring.monitorsOf(node).includes(change.reporter)) {
-      return this.refuse("not-a-monitor", `lost notice about node ${node} from ${change.reporter}, not one of its monitors here`, bytes);
+      return this.refusals.refuse("not-a-monitor", `lost notice about node ${node} from ${change.reporter}, not one of its monitors here`, bytes);
     }
     const heardAgoMs = this.loss.heardAgoMs(node, now);
     if (heardAgoMs === undefined) {
@@ -327,7 +317,7 @@ export class RingMembership implements NodeMembership {
     }
     // This node watches it too: silence is judged from when it last heard it, or began to watch it.
     if (heardAgoMs <= this.failureTimeoutMs) {
-      return this.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${heardAgoMs} ms ago`, bytes);
+      return this.refusals.refuse("lost-contradicted", `lost notice about node ${node} from ${change.reporter}: this node monitors it, and heard from it (or began to) ${heardAgoMs} ms ago`, bytes);
     }
     this.emit(this.view.remove(node, incarnation, "lost", now));
   }
@@ -336,10 +326,10 @@ export class RingMembership implements NodeMembership {
   private aboutSelf(change: Change, bytes: Uint8Array): void {
     const mine = change.node.incarnation === this.incarnation;
     if (change.kind === "joined" && !mine) {
-      this.refuse("node-id-in-use", `another process announces this node's id ${change.node.node} (incarnation ${change.node.incarnation})`, bytes);
+      this.refusals.refuse("node-id-in-use", `another process announces this node's id ${change.node.node} (incarnation ${change.node.incarnation})`, bytes);
       this.refuteSoon();
     } else if (change.kind === "left" && mine && change.reporter === this.options.nodeId) {
-      this.refuse("leave-contradicted", `a notice that this node is leaving, while it runs`, bytes);
+      this.refusals.refuse("leave-contradicted", `a notice that this node is leaving, while it runs`, bytes);
       this.refuteSoon();
     } else if (change.kind === "lost" && mine) this.refuteSoon();
   }
@@ -357,8 +347,8 @@ export class RingMembership implements NodeMembership {
     const { subjects } = this.options;
     const to = subjects.membershipTo("");
     const mayAnswer = reply.startsWith(to) ? isNodeId(reply.slice(to.length)) : subjects.answersTo(reply);
-    if (!mayAnswer) return this.refuse("malformed", `probe asks for an answer on ${reply.slice(0, 120)}: not answered`, EMPTY);
-    if (!this.answers.take(this.options.clock.now())) return this.refuse("over-rate", `probe not answered: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
+    if (!mayAnswer) return this.refusals.refuse("malformed", `probe asks for an answer on ${reply.slice(0, 120)}: not answered`, EMPTY);
+    if (!this.answers.take(this.options.clock.now())) return this.refusals.refuse("over-rate", `probe not answered: over ${MAX_ANSWERS_PER_CHECK} answers this check period`, EMPTY);
     // From a timer, as heartbeats are sent: a node whose timers no longer run sends no heartbeats, and
     // must not look alive because its connection still reads.
     this.timers.after(0, () => this.send(reply, encodeHeartbeat(this.heartbeat())));
@@ -411,7 +401,7 @@ export class RingMembership implements NodeMembership {
   // ---- bookkeeping ----
 
   private apply(change: ViewChange, bytes: Uint8Array): void {
-    if (change.refused) this.refuse(change.refused.reason, change.refused.detail, change.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
+    if (change.refused) this.refusals.refuse(change.refused.reason, change.refused.detail, change.refused.reason === "nodes-over-limit" ? bytes : EMPTY);
     if (change.changed) this.viewVersion++;
     this.emit(change.events);
     this.settleLater();
@@ -444,22 +434,13 @@ export class RingMembership implements NodeMembership {
     }
   }
 
-  private refuse(reason: HeartbeatRefusal, detail: string, bytes: Uint8Array): void {
-    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
-    try {
-      this.options.onInvalid?.(detail, bytes, reason);
-    } catch {
-      // The caller's counter cannot break the subscription.
-    }
-  }
-
   /** Nothing from the bus throws out of a subscription callback. */
   private guard(message: InboundMessage, handle: () => void): void {
     if (this.state !== "running") return;
     try {
       handle();
     } catch (error) {
-      this.refuse("malformed", `membership message on ${message.subject}: ${(error as Error).message}`, message.data);
+      this.refusals.refuse("malformed", `membership message on ${message.subject}: ${(error as Error).message}`, message.data);
     }
   }
 

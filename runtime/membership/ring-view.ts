@@ -1,5 +1,6 @@
 import type { Heartbeat } from "./heartbeat.js";
-import type { HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { refutedClaim, type HeartbeatRefusal } from "./heartbeat-refusal.js";
+import { copyInfo, infoOf, startedBefore } from "./node-info.js";
 import { byNode, sameKinds, type MembershipEvent, type NodeInfo } from "./node-table.js";
 import { Ring } from "./ring.js";
 import { memberHash } from "./ring-messages.js";
@@ -59,10 +60,6 @@ export class RingView {
     this.ring.set(this.options.self, server);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   has(node: string): boolean {
     return this.entries.has(node);
   }
@@ -82,7 +79,7 @@ export class RingView {
   }
 
   list(): NodeInfo[] {
-    return [...this.entries.values()].map((e) => copy(e.info)).sort(byNode);
+    return [...this.entries.values()].map((e) => copyInfo(e.info)).sort(byNode);
   }
 
   /** The digest's count and XOR, this node (announcing `selfKinds` as `selfIncarnation`) included. */
@@ -93,7 +90,7 @@ export class RingView {
 
   /** A node announced itself (started, changed kinds or server, or refuted a loss). */
   joined(beat: Heartbeat, nowMs: number): ViewChange {
-    const info = infoOf(beat, nowMs);
+    const info = infoOf(beat, nowMs, beat.server ?? "");
     const known = this.entries.get(beat.node);
     if (!known) {
       if (this.entries.size >= this.options.maxNodes) {
@@ -101,21 +98,17 @@ export class RingView {
       }
       this.put(info);
       this.tombstones.delete(beat.node);
-      return { events: [{ type: "joined", node: copy(info) }] };
+      return { events: [{ type: "joined", node: copyInfo(info) }] };
     }
     if (known.info.incarnation === beat.incarnation) {
       const changed = !sameKinds(known.info.kinds, info.kinds) || (known.info.server ?? "") !== (info.server ?? "");
-      const refuted = known.successor ?? known.leaving;
-      const detail = known.successor
-        ? `node ${beat.node} (incarnation ${beat.incarnation}) announced itself again: the claim that incarnation ${known.successor.incarnation} replaced it is refused`
-        : `node ${beat.node} (incarnation ${beat.incarnation}) announced itself again after a notice that it ${known.leaving === "lost" ? "was lost" : "is leaving"}: the notice is refused`;
-      const reason: HeartbeatRefusal = known.successor ? "incarnation-conflict" : known.leaving === "lost" ? "lost-contradicted" : "leave-contradicted";
+      const refused = refutedClaim(beat, known, "announced itself again");
       known.successor = undefined;
       known.leaving = undefined;
       known.dueMs = undefined;
       this.claimed.delete(beat.node);
       this.replace(known, info);
-      if (refuted) return { events: [], refused: { reason, detail }, ...(changed && { changed }) };
+      if (refused) return { events: [], refused, ...(changed && { changed }) };
       return changed ? { events: [], changed } : NO_CHANGE;
     }
     // An older run (a zombie) never replaces a newer one, so that every view settles on the same run.
@@ -165,7 +158,7 @@ export class RingView {
       return [];
     }
     this.drop(known.info, nowMs);
-    return [{ type, node: copy(known.info) }];
+    return [{ type, node: copyInfo(known.info) }];
   }
 
   /** Whether a roster's `node` is an incarnation removed here lately (so it is not brought back). */
@@ -197,14 +190,14 @@ export class RingView {
       this.claimed.delete(node);
       if (entry.leaving) {
         this.drop(entry.info, nowMs);
-        events.push({ type: entry.leaving, node: copy(entry.info) });
+        events.push({ type: entry.leaving, node: copyInfo(entry.info) });
       } else if (entry.successor) {
         const previousIncarnation = entry.info.incarnation;
         const successor = entry.successor;
         entry.successor = undefined;
         entry.dueMs = undefined;
         this.replace(entry, successor);
-        events.push({ type: "restarted", node: copy(successor), previousIncarnation });
+        events.push({ type: "restarted", node: copyInfo(successor), previousIncarnation });
       } else entry.dueMs = undefined;
     }
     return events;
@@ -255,20 +248,4 @@ export class RingView {
   }
 }
 
-function infoOf(beat: Heartbeat, nowMs: number): NodeInfo {
-  return { node: beat.node, incarnation: beat.incarnation, startedAtMs: beat.startedAtMs, kinds: [...beat.kinds], actorCount: beat.actorCount, lastSeenMs: nowMs, self: false, server: beat.server ?? "" };
-}
-
-function copy(info: NodeInfo): NodeInfo {
-  return { ...info, kinds: [...info.kinds] };
-}
-
-// Ties (same start time) are broken by incarnation, so that every view picks the same run.
-function startedBefore(a: NodeInfo, b: NodeInfo): boolean {
-  return a.startedAtMs < b.startedAtMs || (a.startedAtMs === b.startedAtMs && a.incarnation < b.incarnation);
-}
-
-/** A roster's (or the view's) node as the heartbeat a notice carries. */
-export function heartbeatOf(info: NodeInfo, system: string): Heartbeat {
-  return { node: info.node, incarnation: info.incarnation, startedAtMs: info.startedAtMs, kinds: info.kinds, actorCount: info.actorCount, intervalMs: 0, leaving: false, system, server: info.server ?? "" };
-}
+// It lives in node-info.ts; loss-detector.ts still imports it from here.

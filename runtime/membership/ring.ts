@@ -34,14 +34,6 @@ export class Ring {
   /** Changes on every change of members or of a member's server. */
   version = 0;
 
-  get size(): number {
-    return this.places.length;
-  }
-
-  has(node: string): boolean {
-    return this.servers.has(node);
-  }
-
   /** Adds `node`, or records its new server; `server` is "" when unknown (all such count as one server). */
   set(node: string, server: string): void {
     const known = this.servers.get(node);

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import protobuf from "protobufjs/minimal.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
-import { NodeHeartbeat, RosterRequest } from "../codec/wire-types.js";
+import { RosterRequest } from "../codec/wire-types.js";
 import type { InboundMessage, Transport, Unsubscribe } from "../transport/transport.js";
-import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, isNodeId } from "./heartbeat.js";
-import type { NodeInfo } from "./node-table.js";
+import { decodeHeartbeat, DEFAULT_MAX_KINDS_PER_NODE, encodeHeartbeat, isNodeId } from "./heartbeat.js";
+import { heartbeatOf, infoOf } from "./node-info.js";
+import { byNode, type NodeInfo } from "./node-table.js";
 import { RateWindow } from "./rate-window.js";
 
 /** Most nodes one `RosterPage` carries, by default (docs/scale.md: 10 requests at 10,000 members). */
@@ -102,7 +103,7 @@ function rosterPage(options: ServeRosterOptions, after: string, limit: number, m
   let used = PAGE_OVERHEAD_BYTES + Buffer.byteLength(options.nodeId) + Buffer.byteLength(options.system);
   let count = 0;
   for (; start < nodes.length && count < limit; start++) {
-    const bytes = NodeHeartbeat.encode(heartbeatOf(nodes[start]!, options.system)).finish();
+    const bytes = encodeHeartbeat(heartbeatOf(nodes[start]!, options.system));
     const size = bytes.length + 6;
     // A page holds at least one node; further ones only while they fit under the payload limit.
     if (count > 0 && used + size > maxBytes) break;
@@ -119,21 +120,9 @@ function rosterPage(options: ServeRosterOptions, after: string, limit: number, m
   return writer.finish();
 }
 
-function heartbeatOf(info: NodeInfo, system: string): Parameters<typeof NodeHeartbeat.encode>[0] {
-  return NodeHeartbeat.create({
-    node: info.node,
-    incarnation: info.incarnation,
-    startedAtMs: info.startedAtMs,
-    kinds: [...info.kinds],
-    actorCount: info.actorCount,
-    system,
-    server: info.server ?? "",
-  });
-}
-
 function sortedByNode(nodes: readonly NodeInfo[]): readonly NodeInfo[] {
   for (let i = 1; i < nodes.length; i++) {
-    if (nodes[i - 1]!.node >= nodes[i]!.node) return [...nodes].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    if (nodes[i - 1]!.node >= nodes[i]!.node) return [...nodes].sort(byNode);
   }
   return nodes;
 }
@@ -220,7 +209,7 @@ export async function fetchRoster(transport: Transport, subject: string, options
     const target = answerer === undefined ? subject : `${subject}.${answerer}`;
     const limit = Math.min(pageSize, options.maxNodes - nodes.length);
     const reply = await ask(transport, clock, target, RosterRequest.encode({ system: options.system, after, limit }).finish(), remainingMs, options.inboxPrefix);
-    const page = reply === undefined ? undefined : readPage(reply, checks);
+    const page = reply === undefined ? undefined : readPage(reply, checks, limit);
     if (page === undefined || !page.ok || (answerer !== undefined && page.answerer !== answerer)) {
       if (page !== undefined) invalid(page.ok ? `page from ${page.answerer} asked of ${answerer}` : page.detail);
       if (reply === undefined && (answerer === undefined || options.member !== undefined)) break; // nobody (or not the member named) answers
@@ -246,13 +235,13 @@ export async function fetchRoster(transport: Transport, subject: string, options
         refusedHere = true;
         continue;
       }
-      if (nodes.length >= options.maxNodes) {
-        refusedHere = true;
-        break;
-      }
-      nodes.push({ node: beat.node, incarnation: beat.incarnation, startedAtMs: beat.startedAtMs, kinds: [...beat.kinds], actorCount: beat.actorCount, lastSeenMs: receivedMs, self: false, ...(beat.server && { server: beat.server }) });
+      nodes.push(infoOf(beat, receivedMs, beat.server));
       after = beat.node;
       progressed = true;
+    }
+    if (page.beyondLimit > 0) {
+      invalid(`page from ${page.answerer} holds ${page.beyondLimit} nodes more than the ${limit} asked for: not read`);
+      refusedHere = true;
     }
     if (!page.more) {
       complete = !refusedHere;
@@ -270,12 +259,17 @@ export async function fetchRoster(transport: Transport, subject: string, options
 type ReadNode = ReturnType<typeof decodeHeartbeat>;
 
 type ReadPage =
-  | { readonly ok: true; readonly nodes: ReadNode[]; readonly total: number; readonly more: boolean; readonly answerer: string }
+  | { readonly ok: true; readonly nodes: ReadNode[]; readonly beyondLimit: number; readonly total: number; readonly more: boolean; readonly answerer: string }
   | { readonly ok: false; readonly detail: string };
 
-/** Walks a `RosterPage`'s fields, handing each node's bytes to `decodeHeartbeat` (so its checks apply as they are). */
-function readPage(bytes: Uint8Array, checks: { readonly system: string; readonly maxKinds: number }): ReadPage {
+/**
+ * Walks a `RosterPage`'s fields, handing the bytes of each of its first `limit` nodes to
+ * `decodeHeartbeat` (so its checks apply as they are). A member sends at most the nodes asked for:
+ * those beyond are only counted, never decoded, so a hostile page costs at most `limit` decodes.
+ */
+function readPage(bytes: Uint8Array, checks: { readonly system: string; readonly maxKinds: number }, limit: number): ReadPage {
   const nodes: ReadNode[] = [];
+  let beyondLimit = 0;
   let total = 0;
   let more = false;
   let answerer = "";
@@ -286,8 +280,13 @@ function readPage(bytes: Uint8Array, checks: { readonly system: string; readonly
       const tag = reader.uint32();
       const field = tag >>> 3;
       const wire = tag & 7;
-      if (field === 1 && wire === 2) nodes.push(decodeHeartbeat(reader.bytes(), checks));
-      else if (field === 2 && wire === 0) total = reader.uint32();
+      if (field === 1 && wire === 2) {
+        if (nodes.length < limit) nodes.push(decodeHeartbeat(reader.bytes(), checks));
+        else {
+          reader.skipType(wire);
+          beyondLimit++;
+        }
+      } else if (field === 2 && wire === 0) total = reader.uint32();
       else if (field === 3 && wire === 0) more = reader.bool();
       else if (field === 4 && wire === 2) answerer = reader.string();
       else if (field === 5 && wire === 2) system = reader.string();
@@ -298,7 +297,7 @@ function readPage(bytes: Uint8Array, checks: { readonly system: string; readonly
   }
   if (system !== checks.system) return { ok: false, detail: `a page of system ${JSON.stringify(system.slice(0, 80))}, not ${checks.system}` };
   if (!isNodeId(answerer)) return { ok: false, detail: `a page from an invalid node id ${JSON.stringify(answerer.slice(0, 80))}` };
-  return { ok: true, nodes, total, more, answerer };
+  return { ok: true, nodes, beyondLimit, total, more, answerer };
 }
 
 /**

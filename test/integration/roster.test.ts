@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ActorSystem, connectNats, type EmbeddedNats } from "../../runtime/index.js";
 import { RosterRequest } from "../../runtime/codec/wire-types.js";
 import { fetchRoster } from "../../runtime/membership/roster.js";
-import type { Transport } from "../../runtime/transport/transport.js";
+import type { InboundMessage, Transport } from "../../runtime/transport/transport.js";
 import { eventually } from "../helpers/conditions.js";
 import { natsServerFor } from "../helpers/nats.js";
 
@@ -32,12 +32,30 @@ describe("roster over a real nats-server (integration)", function () {
 
   it("roster: one node answers with the whole roster, paged from that same node", async () => {
     const subject = nodes[0]!.subjects.membershipRoster;
-    const roster = await fetchRoster(reader, subject, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 100, pageSize: 1 });
-    expect(roster).to.not.equal(undefined);
-    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["a", "b", "c", "d"]);
-    expect(roster!.total).to.equal(4);
-    expect(roster!.complete).to.equal(true);
-    expect(["a", "b", "c", "d"]).to.include(roster!.answerer);
+    // A listener on a connection of its own, outside the queue group: it gets a copy of every request
+    // the reader sends (to the group, or to one member's subject) and answers none, so the members
+    // answer as they would without it. Only the reader's requests count (members page each other too).
+    const spy = await connectNats({ servers: server.url });
+    const asked: string[] = [];
+    const fromReader = (m: InboundMessage): void => {
+      if (m.reply?.startsWith(`troupe.${SYSTEM}._INBOX.`)) asked.push(m.subject);
+    };
+    spy.subscribe(subject, fromReader);
+    spy.subscribe(`${subject}.*`, fromReader);
+    await spy.flush();
+    try {
+      const roster = await fetchRoster(reader, subject, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 100, pageSize: 1 });
+      expect(roster).to.not.equal(undefined);
+      expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["a", "b", "c", "d"]);
+      expect(roster!.total).to.equal(4);
+      expect(roster!.complete).to.equal(true);
+      expect(["a", "b", "c", "d"]).to.include(roster!.answerer);
+      // Four pages of one node each: the first asked of the queue group, the other three of the member that answered it.
+      await eventually("the spy to see the four requests", () => asked.length >= 4);
+      expect(asked).to.deep.equal([subject, ...Array<string>(3).fill(`${subject}.${roster!.answerer}`)]);
+    } finally {
+      await spy.close();
+    }
   });
 
   it("roster: read through an inbox of the reader's own (the CLI's permissions)", async () => {
@@ -54,9 +72,10 @@ describe("roster over a real nats-server (integration)", function () {
     await reader.flush();
     reader.publish(subject, RosterRequest.encode({ system: SYSTEM }).finish(), inbox);
     await eventually("an answer", () => answers.length >= 1);
-    // Give any further answers time to arrive through the server before counting them.
-    await reader.request(`${subject}.a`, RosterRequest.encode({ system: SYSTEM }).finish(), 2_000);
-    await reader.flush();
+    // Then a request to each node's own subject. A node takes both requests in the order the reader
+    // sent them and answers each at once, and its answers reach the reader in the order it sent them:
+    // once every node has answered the second, any answer of theirs to the first has arrived.
+    await Promise.all(nodes.map((n) => reader.request(`${subject}.${n.nodeId}`, RosterRequest.encode({ system: SYSTEM }).finish(), 2_000)));
     stop();
     expect(answers).to.have.length(1);
   });

@@ -29,7 +29,6 @@ describe("live counters: what `troupe top` reads from a node's actor list (syste
 
     const observer = network.connect("observer");
     const sampler = new SystemSampler(observer, new Subjects("troupe", "live"), { waitMs: 50 });
-    await sampler.start();
     try {
       const sample = await sampler.sample();
       expect(sample.actors.map((a) => [a.path, a.processed, a.restarts])).to.deep.equal([["/user/kept", 6, 0]]);
@@ -37,7 +36,6 @@ describe("live counters: what `troupe top` reads from a node's actor list (syste
       expect(system.deadLetters.byReason()).to.deep.equal({ "handler-failed": 1, "unknown-target": 1 });
       expect(sample.totals.get("a")).to.deep.equal({ processed: 6 + 5, restarts: 1, deadLetters: 2 });
     } finally {
-      sampler.close();
       await observer.close();
     }
   });

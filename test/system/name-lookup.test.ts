@@ -4,15 +4,21 @@ import { LookupReply, LookupRequest, RosterRequest } from "../../runtime/codec/w
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { player } from "../../examples/ping-pong/player.js";
 import type { Transport } from "../../runtime/transport/transport.js";
+import { eventually } from "../helpers/conditions.js";
 
 describe("name lookup through per-name subjects (system tier, in-memory network)", () => {
   let network: MemoryNetwork;
   let nodes: ActorSystem[];
   let spy: Transport;
+  /** Node a's `requestMany` calls that have ended, by subject. */
+  let endedRequests: Map<string, number>;
 
   beforeEach(async () => {
     network = new MemoryNetwork();
-    nodes = await Promise.all(["a", "b", "c", "d"].map((nodeId) => ActorSystem.start({ name: "names", nodeId, transport: network.connect(nodeId), types: [Ping, Pong, GetStats, Stats] })));
+    endedRequests = new Map();
+    const connect = (nodeId: string): Transport =>
+      nodeId === "a" ? whenRequestsEnd(network.connect(nodeId), (subject) => endedRequests.set(subject, (endedRequests.get(subject) ?? 0) + 1)) : network.connect(nodeId);
+    nodes = await Promise.all(["a", "b", "c", "d"].map((nodeId) => ActorSystem.start({ name: "names", nodeId, transport: connect(nodeId), types: [Ping, Pong, GetStats, Stats] })));
     spy = network.connect("spy");
   });
   afterEach(async () => {
@@ -63,7 +69,9 @@ describe("name lookup through per-name subjects (system tier, in-memory network)
 
   it("lookup: waits for a name that is not hosted yet, until its timeout", async () => {
     const pending = node("a").lookup("late", { timeoutMs: 2_000 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Nobody hosts it yet: a's first request on the name's subject ends with no answer (no responders),
+    // and the lookup asks again later. (A spy subscribed there would be a responder, and change that.)
+    await eventually("a's first request for late to end unanswered", () => (endedRequests.get(node("a").subjects.actorName("late")) ?? 0) >= 1);
     const ref = node("c").spawn(player, { name: "late" });
     expect((await pending)?.equals(ref)).to.equal(true);
   });
@@ -74,6 +82,23 @@ describe("name lookup through per-name subjects (system tier, in-memory network)
     await expectNoAnswer(spy, node("a").subjects.actorName("here"), "there");
   });
 });
+
+/**
+ * `transport` as it is, except that `onEnded` is told each time one of its `requestMany` calls has
+ * ended: it only delegates, so the node sends and receives exactly what it would without it.
+ */
+function whenRequestsEnd(transport: Transport, onEnded: (subject: string) => void): Transport {
+  return new Proxy(transport, {
+    get(target, key) {
+      if (key === "requestMany" && target.requestMany) {
+        const requestMany = target.requestMany.bind(target);
+        return (...args: Parameters<typeof requestMany>) => requestMany(...args).finally(() => onEnded(args[0]));
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 
 async function expectNoAnswer(transport: Transport, subject: string, name: string): Promise<void> {
   const answers: LookupReply[] = [];

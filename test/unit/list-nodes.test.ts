@@ -31,6 +31,7 @@ describe("listNodes: a system's nodes from one member's roster (in-memory networ
       expect(listing.total).to.equal(2);
       expect(["a", "b"]).to.include(listing.answerer);
       expect(listing.next).to.equal(undefined);
+      expect(listing.complete).to.equal(true);
     } finally {
       await Promise.all(nodes.map((n) => n.shutdown()));
     }
@@ -54,6 +55,27 @@ describe("listNodes: a system's nodes from one member's roster (in-memory networ
 
   it("listNodes: nobody answering is an empty listing with no answerer", async () => {
     const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", waitMs: 200 });
-    expect(listing).to.deep.equal({ nodes: [], total: 0, answerer: undefined, next: undefined });
+    expect(listing).to.deep.equal({ nodes: [], total: 0, answerer: undefined, next: undefined, complete: false });
+  });
+
+  it("listNodes: a listing cut off by the wait says it is incomplete, and where to go on from", async () => {
+    const members: NodeInfo[] = ["a", "b", "c", "d", "e"].map((node) => ({ node, incarnation: "i", startedAtMs: 0, kinds: [], actorCount: 0, lastSeenMs: 0, self: false }));
+    // Two nodes a page, and one answer a second: the second page is refused, and the wait runs out.
+    const refused: string[] = [];
+    stops.push(serveRoster({ transport: network.connect("member"), subject: SUBJECT, system: "unit", nodeId: "member", nodes: () => members, maxPage: 2, maxAnswersPerSecond: 1, onRefused: (reason) => refused.push(reason) }));
+    const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", waitMs: 300 });
+    expect(refused).to.deep.equal(["over-rate"]);
+    expect(listing.nodes.map((n) => n.node)).to.deep.equal(["a", "b"]);
+    expect(listing).to.include({ total: 5, answerer: "member", complete: false, next: "b" });
+  });
+
+  it("listNodes: a listing whose page brought no usable node says it is incomplete, with no next page", async () => {
+    // The member's only node has an id that is not one: refused, and the listing has nothing to go on from.
+    const forged: NodeInfo = { node: "bad id", incarnation: "i", startedAtMs: 0, kinds: [], actorCount: 0, lastSeenMs: 0, self: false };
+    stops.push(serveRoster({ transport: network.connect("member"), subject: SUBJECT, system: "unit", nodeId: "member", nodes: () => [forged] }));
+    const invalid: string[] = [];
+    const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", waitMs: 300, onInvalid: (detail) => invalid.push(detail) });
+    expect(invalid).to.have.length(1);
+    expect(listing).to.deep.include({ nodes: [], answerer: "member", complete: false, next: undefined });
   });
 });

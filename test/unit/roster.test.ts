@@ -85,6 +85,19 @@ describe("roster (in-memory network)", () => {
     expect(roster!.complete).to.equal(false);
   });
 
+  it("roster: a page with more nodes than asked for has only those asked for decoded (bounded cost), and is incomplete", async () => {
+    const forger = network.connect("forger");
+    // The 10 asked for, then 5,000 more that would each be refused (and reported) if they were decoded.
+    const entries = [...Array.from({ length: 10 }, (_, i) => ({ node: `n${i}`, incarnation: "i", system: SYSTEM })), ...Array.from({ length: 5_000 }, () => ({ node: "bad.node", incarnation: "i" }))];
+    const page = RosterPage.encode({ nodes: entries.map((n) => NodeHeartbeat.create(n)), total: entries.length, answerer: "forger", system: SYSTEM }).finish();
+    stops.push(forger.subscribe(SUBJECT, (m) => forger.publish(m.reply!, page)));
+    const invalid: string[] = [];
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 10, onInvalid: (d) => invalid.push(d) });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `n${i}`));
+    expect(roster!.complete).to.equal(false);
+    expect(invalid).to.deep.equal(["roster: page from forger holds 5000 nodes more than the 10 asked for: not read"]);
+  });
+
   it("roster: keeps each page under the transport's max payload", async () => {
     network = new MemoryNetwork(64 * 1024);
     reader = network.connect("reader");
