@@ -17,6 +17,7 @@ import type { ChildRestart, FailureDirective } from "./supervision/supervisor-sp
 import type { TerminationReason } from "./watch/termination.js";
 import { WatchState } from "./watch/watch-state.js";
 import type { Tracing } from "./tracing/tracing.js";
+import type { ContextOnDemand } from "./tracing/context-manager-slot.js";
 import type { KindStats } from "./stats/kind-stats.js";
 import type { NodeStats } from "./stats/node-stats.js";
 
@@ -510,7 +511,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
   }
 
   /** Ends a processing span (a method, not a closure per message: closures cost a name each in the bundle). */
-  private endTraced(tracing: Tracing, span: Span, context: Context, message: object, error?: unknown): void {
+  private endTraced(tracing: Tracing, span: Span, context: Context | ContextOnDemand, message: object, error?: unknown): void {
     if (error !== undefined) {
       tracing.fail(span, error);
       // Inside the span's context: what the failure sets off (a report to a remote parent) is in its trace.

@@ -537,7 +537,7 @@ export class ActorSystem implements MessageRouter {
   private deliverTraced(tracing: Tracing, local: boolean, target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     const a = target.address;
     // Unsampled (most messages at a low sampling ratio): the trace context alone, no span.
-    const passed = tracing.passOn(headers, !local);
+    const passed = tracing.passOn(headers);
     if (passed !== undefined) {
       if (local) this.deliverLocal(a.path, message, sender, passed);
       else this.endpoint.send(a, message, sender, passed);

@@ -231,7 +231,7 @@ export class RemoteEndpoint {
     if (start < 0 || tracing === undefined) return headers;
     let traceContext: TraceContextValue | undefined;
     if (isTraceContextIn(frame, start, end)) traceContext = tracing.received(frame, start, headers);
-    else if (isNoIdsIn(frame, start, end)) traceContext = tracing.receivedWithoutIds(headers);
+    else if (isNoIdsIn(frame, start, end)) return tracing.receivedWithoutIds(headers);
     else {
       this.ignoredTraceContexts++;
       if (this.stats !== undefined) this.stats.ignoredTraceContexts++;

@@ -6,7 +6,7 @@ import { spanContextOf, traceContextFromSpan, traceContextFromTraceparent } from
 import { rootSampling, sampleRoot, type RootSampling } from "./root-sampling.js";
 import { SPAN_KEY, UnsampledContext } from "./unsampled-context.js";
 import { SpanOnlyContext } from "./span-only-context.js";
-import { fastContextManager, type FastContextManager } from "./context-manager-slot.js";
+import { MAKE_CONTEXT, contextOf, fastContextManager, isOnDemand, type ContextOnDemand, type FastContextManager } from "./context-manager-slot.js";
 
 export type Headers = Readonly<Record<string, string>> | undefined;
 
@@ -105,11 +105,22 @@ export class Tracing {
   private readonly sendNames = new Map<string, string>();
   private readonly processNames = new Map<string, { template: string; name: string }>();
   /**
-   * The headers of a new unsampled trace sent to another node from outside any trace: the encoder
-   * writes `NO_IDS` for it, and the receiver draws ids if something there asks. Whoever reads its bytes
-   * on this node (a dead letter of a send that failed) gets fresh ones: nothing else here has seen them.
+   * An unsampled trace whose ids nobody has drawn: the encoder writes `NO_IDS` for it, and whoever
+   * reads its bytes (a dead letter's span) gets fresh ones, as nothing else has seen them. One object
+   * for every such trace: what tells them apart is the message that carries it (below).
+   */
+  private readonly noIds: DeferredTraceContext;
+  /**
+   * The headers of a new unsampled trace from outside any trace, of a message that arrived with
+   * `NO_IDS`, and of a send under one nobody has looked at: `noIds` alone, the same object every time.
    */
   private readonly noIdsHeaders: HeadersWithTraceContext;
+  /**
+   * What a message carrying `noIds` is processed under: a context made only if something reads the
+   * active one during its handler (`ContextOnDemand`), and no span of its own. Most handlers of such
+   * a message send nothing and log nothing: for them the trace costs no object on either side.
+   */
+  private readonly onDemand: { readonly span: Span; readonly context: ContextOnDemand };
   /** The last `server.address`/`server.port` parsed, and the text it came from. */
   private server: { readonly text: string; readonly address: string; readonly port: number | undefined } | undefined;
 
@@ -133,14 +144,17 @@ export class Tracing {
     this.global = global;
     this.otherPropagators = [...api.propagation.fields()].sort().join(",") !== DEFAULT_FIELDS;
     const root = this.rootContext;
-    const noIds: DeferredTraceContext = {
+    const upperBound = this.roots?.upperBound ?? 0;
+    const begin = (): UnsampledContext => UnsampledContext.begun(root, upperBound);
+    this.noIds = Object.freeze({
       hasIds: false,
       get traceContext(): Uint8Array {
-        return UnsampledContext.begun(root, 0).traceContext;
+        return begin().traceContext;
       },
-      writeTraceContext: (to, at) => UnsampledContext.begun(root, 0).writeTraceContext(to, at),
-    };
-    this.noIdsHeaders = Object.freeze({ [TRACE_CONTEXT]: Object.freeze(noIds) });
+      writeTraceContext: (to: Uint8Array, at: number) => begin().writeTraceContext(to, at),
+    });
+    this.noIdsHeaders = Object.freeze({ [TRACE_CONTEXT]: this.noIds });
+    this.onDemand = Object.freeze({ span: api.trace.wrapSpanContext(api.INVALID_SPAN_CONTEXT), context: Object.freeze({ [MAKE_CONTEXT]: begin }) });
   }
 
   /**
@@ -164,15 +178,16 @@ export class Tracing {
    * (troupe-context-manager.ts): what the handler sends and the spans it starts follow it; callbacks
    * it leaves behind do not.
    */
-  runHandler<S, M, C, R>(context: Context, handler: (state: S, message: M, ctx: C) => R, state: S, message: M, ctx: C): R {
+  runHandler<S, M, C, R>(context: Context | ContextOnDemand, handler: (state: S, message: M, ctx: C) => R, state: S, message: M, ctx: C): R {
     const manager = this.manager();
-    if (manager !== undefined && context instanceof UnsampledContext && handler.constructor !== AsyncFunction) return manager.runSync(context, handler, state, message, ctx);
-    return this.context.with(context, handler, undefined, state, message, ctx);
+    if (manager !== undefined && (context === this.onDemand.context || context instanceof UnsampledContext) && handler.constructor !== AsyncFunction) return manager.runSync(context, handler, state, message, ctx);
+    // AsyncLocalStorage keeps what it is given for every continuation: a context on demand is made now.
+    return this.context.with(contextOf(context), handler, undefined, state, message, ctx);
   }
 
   /** Runs `fn` with `context` active, as OpenTelemetry's `context.with`. */
-  with<A extends unknown[], R>(context: Context, fn: (...args: A) => R, thisArg?: unknown, ...args: A): R {
-    return this.context.with(context, fn, thisArg, ...args);
+  with<A extends unknown[], R>(context: Context | ContextOnDemand, fn: (...args: A) => R, thisArg?: unknown, ...args: A): R {
+    return this.context.with(contextOf(context), fn, thisArg, ...args);
   }
 
   /** Starts a CLIENT span for an ask; returns it and the context in which its request is sent. */
@@ -195,11 +210,15 @@ export class Tracing {
    * `unsampledContext`, as the very bytes and header object it came with). Outside any trace, with
    * root sampling (root-sampling.ts), a new trace is drawn: unsampled, its bytes are all there is to it.
    */
-  passOn(headers: Headers, remote: boolean): Headers | undefined {
-    const active = this.active();
+  passOn(headers: Headers): Headers | undefined {
+    const manager = this.manager();
+    const current = manager === undefined ? this.context.active() : manager.activeOrOnDemand();
+    // Under a message's trace that nobody has looked at (its handler's send): that trace, still without ids.
+    if (isOnDemand(current)) return this.parentBased ? this.withNoIds(headers) : undefined;
+    const active = current;
     const roots = this.roots;
     // Outside any context (a tell from plain code): no span, no baggage.
-    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots, remote);
+    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots);
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
@@ -212,20 +231,22 @@ export class Tracing {
       return withTraceContext(tracestate ? { ...headers, tracestate } : headers, bytes);
     }
     if (roots === undefined || this.propagation.getBaggage(active) !== undefined) return undefined;
-    return this.beginTrace(headers, roots, remote);
+    return this.beginTrace(headers, roots);
   }
 
   /**
-   * A new trace, decided by root sampling: unsampled, the headers that carry it (its ids drawn when
-   * something needs them; for a send to another node, the same constant headers every time); sampled,
-   * undefined, with its id left in `roots.nextTraceId` for the SDK's root span that `send` starts.
+   * A new trace, decided by root sampling: unsampled, the headers that carry it without ids (drawn
+   * where something asks for them: the receiver makes its context on demand); sampled, undefined, with
+   * its id left in `roots.nextTraceId` for the SDK's root span that `send` starts.
    */
-  private beginTrace(headers: Headers, roots: RootSampling, remote: boolean): Headers | undefined {
+  private beginTrace(headers: Headers, roots: RootSampling): Headers | undefined {
     if (sampleRoot(roots)) return undefined;
-    // Straight onto the wire: nothing on this node can ask for its ids, so no object of its own.
-    if (remote && headers === undefined) return this.noIdsHeaders;
-    const trace = UnsampledContext.begun(this.rootContext, roots.upperBound);
-    return headers === undefined ? trace.headers() : withTraceContext(headers, trace);
+    return this.withNoIds(headers);
+  }
+
+  /** `headers` carrying an unsampled trace without ids (`noIds`): the constant headers when there are no others. */
+  private withNoIds(headers: Headers): HeadersWithTraceContext {
+    return headers === undefined ? this.noIdsHeaders : withTraceContext(headers, this.noIds);
   }
 
   /**
@@ -327,12 +348,14 @@ export class Tracing {
    * message needs `startProcess`. The binary trace context wins over a text `traceparent` (which a
    * plain NATS client may send instead: it is read into the same bytes).
    */
-  unsampledContext(headers: Headers): UnsampledContext | undefined {
+  unsampledContext(headers: Headers): { readonly span: Span; readonly context: Context | ContextOnDemand } | undefined {
     if (!this.parentBased || headers === undefined) return undefined;
     const value = traceContextValueOf(headers);
     if (headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
     // Sent on this node under an unsampled trace: the sender's context is this message's.
     if (value instanceof UnsampledContext) return value;
+    // Without ids (from this node or another): its context is made if the handler asks for it.
+    if (value === this.noIds) return this.onDemand;
     const bytes = value === undefined ? traceContextFromTraceparent(headers.traceparent) : value instanceof Uint8Array ? value : value.traceContext;
     if (bytes === undefined || isSampledTraceContext(bytes)) return undefined;
     return UnsampledContext.of(bytes, this.rootContext);
@@ -350,14 +373,17 @@ export class Tracing {
   }
 
   /**
-   * What a message that arrived with `NO_IDS` (an unsampled trace nobody looked at upstream) carries:
-   * the context it will be processed under, its ids drawn here if something asks. Undefined when this
-   * node's sampler does not follow the parent (the message then starts a trace of its own, as one with
-   * no context would), or text headers carry a trace state or baggage.
+   * The headers of a message that arrived with `NO_IDS` (an unsampled trace nobody looked at upstream),
+   * given its text `headers` (the reader's own object, or undefined): they carry `noIds`, and the
+   * message is processed under a context made on demand. Unchanged when this node's sampler does not
+   * follow the parent (the message then starts a trace of its own, as one with no context would), or
+   * text headers carry a trace state or baggage.
    */
-  receivedWithoutIds(headers: Headers): TraceContextValue | undefined {
-    if (!this.parentBased || headers?.tracestate !== undefined || headers?.baggage !== undefined) return undefined;
-    return UnsampledContext.begun(this.rootContext, this.roots?.upperBound ?? 0);
+  receivedWithoutIds(headers: Headers): Headers {
+    if (!this.parentBased || headers?.tracestate !== undefined || headers?.baggage !== undefined) return headers;
+    if (headers === undefined) return this.noIdsHeaders;
+    (headers as Record<symbol, unknown>)[TRACE_CONTEXT] = this.noIds;
+    return headers;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { executionAsyncId } from "node:async_hooks";
 import { ROOT_CONTEXT, type Context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import type { FastContextManager } from "./context-manager-slot.js";
+import { contextOf, isOnDemand, type ContextOnDemand, type FastContextManager } from "./context-manager-slot.js";
 
 /**
  * The context manager `startTracing` installs: OpenTelemetry's AsyncLocalStorage one, with two
@@ -12,15 +12,16 @@ import type { FastContextManager } from "./context-manager-slot.js";
  *   AsyncLocalStorage at all (whose `run` costs ~0.1 µs a call on Node 20 and ~0.6 µs on Node 24,
  *   where it copies the async context frame). Troupe uses it for the handlers of unsampled messages
  *   that are not `async` functions (see Tracing.runHandler): callbacks such a handler leaves behind
- *   (a timer, an un-awaited `.then`) do not see that context.
+ *   (a timer, an un-awaited `.then`) do not see that context. It may be a `ContextOnDemand`, made
+ *   the first time `active` is read during the run.
  * - `active` remembers what it found for the current async execution (by its id) until a context is
  *   entered or left through this manager: Node 20 and 22 look AsyncLocalStorage up through
  *   async_hooks on every call. Only where the storage is async_hooks-based (not Node 24's async
  *   context frame, whose lookups are cheap and whose async ids do not follow promise jobs).
  */
 export class TroupeContextManager extends AsyncLocalStorageContextManager implements FastContextManager {
-  /** The context `runSync` made active, over the stored one. */
-  private current: Context | undefined;
+  /** The context `runSync` made active, over the stored one (made when first read, if it is on demand). */
+  private current: Context | ContextOnDemand | undefined;
   /** Bumped whenever the stored context may have changed in the current execution. */
   private version = 0;
   private cachedVersion = -1;
@@ -36,6 +37,14 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
   }
 
   override active(): Context {
+    const current = this.current;
+    if (current === undefined) return this.stored();
+    if (!isOnDemand(current)) return current;
+    // Read for the first time in this run: made now, and the same one for the rest of the run.
+    return (this.current = contextOf(current));
+  }
+
+  activeOrOnDemand(): Context | ContextOnDemand {
     return this.current ?? this.stored();
   }
 
@@ -86,11 +95,11 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
   }
 
   /** Runs `fn(a, b, c)` with `context` active until it returns (see above). */
-  runSync<A, B, C, R>(context: Context, fn: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R {
+  runSync<A, B, C, R>(context: Context | ContextOnDemand, fn: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R {
     // What `fn` leaves behind (a promise it returns, a timer) runs with the stored context of this
     // execution: harmless only when that is the root. Under another trace's context (a drain started
     // from a sampled handler's continuation) it would land in that trace: enter the context properly.
-    if (this.stored() !== ROOT_CONTEXT) return this.with(context, fn, undefined, a, b, c);
+    if (this.stored() !== ROOT_CONTEXT) return this.with(contextOf(context), fn, undefined, a, b, c);
     const current = this.current;
     this.current = context;
     try {

@@ -169,6 +169,43 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       await sniffer.close();
     });
 
+    it("unsampled: a trace without ids gets its context when the handler first reads it: one per message, the same at every read and across awaits, told locally or from another node", async () => {
+      const reads = new Map<string, string[]>();
+      const read = (key: string) => {
+        const { traceId, spanId, traceFlags } = trace.getSpan(context.active())!.spanContext();
+        reads.set(key, [...(reads.get(key) ?? []), `${traceId}-${spanId}-${traceFlags}`]);
+      };
+      const readers = {
+        sync: c.spawn(defineActor({ messages: { Ping }, init: () => ({}), handlers: { Ping: (_s, ping) => void (read(`sync ${ping.seq}`), read(`sync ${ping.seq}`)) } }), { name: "sync-reader" }),
+        async: c.spawn(
+          defineActor({
+            messages: { Ping },
+            init: () => ({}),
+            handlers: {
+              Ping: async (_s, ping) => {
+                read(`async ${ping.seq}`);
+                await new Promise((resolve) => setImmediate(resolve));
+                read(`async ${ping.seq}`);
+              },
+            },
+          }),
+          { name: "async-reader" },
+        ),
+      };
+      for (let seq = 0; seq < 40; seq++) {
+        // Half told on c itself (a local tell from plain code), half from a; each starts a trace.
+        for (const reader of [readers.sync, readers.async]) (seq % 2 ? c.refFor(reader.address) : systems[0]!.refFor(reader.address)).tell(Ping.create({ seq }));
+      }
+      await eventually("both reads of every Ping", () => reads.size === 80 && [...reads.values()].every((r) => r.length === 2));
+      const unsampled = [...reads].filter(([, [first]]) => first!.endsWith("-0"));
+      expect(unsampled.length, "some of 80 unsampled at 0.5").to.be.within(10, 70);
+      for (const [key, [first, second]] of unsampled) {
+        expect(second, `${key}: both reads`).to.equal(first);
+        expect(first, `${key}: real ids`).to.match(/^[0-9a-f]{32}-[0-9a-f]{16}-0$/).and.not.match(/^0{32}|-0{16}-/);
+      }
+      expect(new Set(unsampled.map(([, [first]]) => first!.slice(0, 32))).size, "a trace of its own for every message").to.equal(unsampled.length);
+    });
+
     it("unsampled: a plain NATS client's unsampled traceparent is the trace of both hops, passed on unchanged, and nothing is recorded", async () => {
       const client = network.connect("client");
       const send = (seq: number, traceparent: string) =>

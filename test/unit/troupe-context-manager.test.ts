@@ -1,11 +1,17 @@
 import { expect } from "chai";
 import { ROOT_CONTEXT, context, createContextKey, type Context } from "@opentelemetry/api";
 import { TroupeContextManager } from "../../runtime/tracing/troupe-context-manager.js";
+import { MAKE_CONTEXT, type ContextOnDemand } from "../../runtime/tracing/context-manager-slot.js";
 
 const KEY = createContextKey("test");
 const named = (name: string): Context => ROOT_CONTEXT.setValue(KEY, name);
 const nameOf = (ctx: Context): unknown => ctx.getValue(KEY);
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** A context on demand that counts how many it made, each named `name` and its number. */
+const onDemand = (name: string): ContextOnDemand & { made: number } => {
+  const demand = { made: 0, [MAKE_CONTEXT]: () => named(`${name} ${++demand.made}`) };
+  return demand;
+};
 
 describe("tracing: Troupe's context manager (unit)", () => {
   let manager: TroupeContextManager;
@@ -98,5 +104,41 @@ describe("tracing: Troupe's context manager (unit)", () => {
     const [x, y] = await Promise.all([chain("x"), chain("y")]);
     expect(x).to.deep.equal(["x", "x", "x", "x", "x"]);
     expect(y).to.deep.equal(["y", "y", "y", "y", "y"]);
+  });
+
+  it("context on demand: runSync makes it at the first read of the active context and keeps it for the run; a run that never reads it makes none", () => {
+    const demand = onDemand("message");
+    const reads = manager.runSync(demand, () => [nameOf(context.active()), nameOf(manager.active())], undefined, undefined, undefined);
+    expect(reads, "two reads in one run").to.deep.equal(["message 1", "message 1"]);
+    expect(nameOf(context.active()), "after the run").to.equal(undefined);
+    manager.runSync(demand, () => undefined, undefined, undefined, undefined);
+    expect(demand.made, "the second run read nothing").to.equal(1);
+    expect(manager.runSync(demand, () => nameOf(context.active()), undefined, undefined, undefined), "a new run, a new context").to.equal("message 2");
+  });
+
+  it("context on demand: activeOrOnDemand shows it without making it; with() and attach() inside the run give it back unmade", () => {
+    const demand = onDemand("message");
+    const seen = manager.runSync(demand, () => {
+      const before = manager.activeOrOnDemand();
+      const inWith = context.with(named("user"), () => nameOf(context.active()));
+      const token = manager.attach(named("attached"));
+      const attached = nameOf(context.active());
+      token.dispose();
+      return { unmade: before === demand && manager.activeOrOnDemand() === demand, inWith, attached, made: demand.made };
+    }, undefined, undefined, undefined);
+    expect(seen).to.deep.equal({ unmade: true, inWith: "user", attached: "attached", made: 0 });
+  });
+
+  it("context on demand: under another trace's stored context, runSync makes it at once and enters it, so what the function leaves behind is in it", async () => {
+    const demand = onDemand("message");
+    let later: unknown = "not run";
+    context.with(named("other trace"), () =>
+      manager.runSync(demand, () => {
+        setImmediate(() => (later = nameOf(context.active())));
+      }, undefined, undefined, undefined),
+    );
+    await tick();
+    expect(later).to.equal("message 1");
+    expect(demand.made).to.equal(1);
   });
 });
