@@ -346,19 +346,38 @@ export class Tracing {
    * sampler follows the parent, and the parent's trace flags say unsampled): the sender's context,
    * current for the handler's sends and spans, and no span of its own. Undefined otherwise: the
    * message needs `startProcess`. The binary trace context wins over a text `traceparent` (which a
-   * plain NATS client may send instead: it is read into the same bytes).
+   * plain NATS client may send instead: it is read into the same bytes). A message with no trace at
+   * all begins one (`beginOnArrival`).
    */
   unsampledContext(headers: Headers): { readonly span: Span; readonly context: Context | ContextOnDemand } | undefined {
-    if (!this.parentBased || headers === undefined) return undefined;
+    if (!this.parentBased) return undefined;
+    if (headers === undefined) return this.beginOnArrival();
     const value = traceContextValueOf(headers);
     if (headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
     // Sent on this node under an unsampled trace: the sender's context is this message's.
     if (value instanceof UnsampledContext) return value;
     // Without ids (from this node or another): its context is made if the handler asks for it.
     if (value === this.noIds) return this.onDemand;
+    if (value === undefined && headers.traceparent === undefined) return this.beginOnArrival();
     const bytes = value === undefined ? traceContextFromTraceparent(headers.traceparent) : value instanceof Uint8Array ? value : value.traceContext;
     if (bytes === undefined || isSampledTraceContext(bytes)) return undefined;
     return UnsampledContext.of(bytes, this.rootContext);
+  }
+
+  /**
+   * A message that carries no trace (from a plain NATS client, or a node that does not trace) and is
+   * processed outside any trace here begins one, decided by root sampling as a send from plain code
+   * is: unsampled, under a context made on demand, with no SDK span at all; sampled, undefined, and
+   * `startProcess` starts the root with the id `sampleRoot` drew. Undefined too where the decision is
+   * not Troupe's (no ratio sampler of `startTracing`'s) or other propagators may find a context in
+   * the text headers.
+   */
+  private beginOnArrival(): { readonly span: Span; readonly context: ContextOnDemand } | undefined {
+    const roots = this.roots;
+    if (roots === undefined || this.otherPropagators) return undefined;
+    const manager = this.manager();
+    if ((manager === undefined ? this.context.active() : manager.activeOrOnDemand()) !== this.rootContext) return undefined;
+    return sampleRoot(roots) ? undefined : this.onDemand;
   }
 
   /**
@@ -418,6 +437,8 @@ export class Tracing {
     const parent = this.parentOf(headers);
     const { template, name } = this.processName(path, kind);
     const span = this.tracer.startSpan(name, { kind: SpanKind.CONSUMER }, parent);
+    // A root that `beginOnArrival` sampled has taken its id; nothing else may.
+    if (this.roots !== undefined) this.roots.nextTraceId = undefined;
     if (span.isRecording()) {
       span.setAttributes({
         [Attr.system]: "nats",

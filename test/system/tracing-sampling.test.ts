@@ -206,6 +206,42 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       expect(new Set(unsampled.map(([, [first]]) => first!.slice(0, 32))).size, "a trace of its own for every message").to.equal(unsampled.length);
     });
 
+    it("sampling: a message that arrives with no trace (a plain client's) begins one where it is processed, decided by the ratio: about half recorded from that node on, the rest with no span and ids drawn when asked", async () => {
+      const client = network.connect("client");
+      const frame = (seq: number) => encodeFrame([{ target: "/user/forwarder", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq, replyTo: witnessOnC.address }), sender: undefined, headers: undefined }]);
+      // Every span the nodes ask the SDK for (its tracers are one per name): an unsampled arrival should ask for none.
+      const tracer = trace.getTracer("troupe");
+      const startSpan = tracer.startSpan.bind(tracer);
+      let started = 0;
+      tracer.startSpan = (...args: Parameters<typeof startSpan>) => {
+        started++;
+        return startSpan(...args);
+      };
+      try {
+        for (let seq = 0; seq < 200; seq++) client.publish(systems[1]!.inboxSubject, frame(seq));
+        await eventually("every Ping processed on c", () => seen.size === 200);
+      } finally {
+        delete (tracer as Partial<typeof tracer>).startSpan;
+      }
+      await tracing.forceFlush();
+      const contexts = [...seen.values()];
+      expect(new Set(contexts.map((s) => s.traceId)).size, "a trace of its own for every message").to.equal(200);
+      const sampled = contexts.filter((s) => s.traceFlags & 1);
+      // Binomial(200, 0.5): 100 +- 35 is five standard deviations.
+      expect(sampled.length).to.be.within(65, 135);
+      expect(started, "spans started: three for each sampled trace, none for an unsampled one").to.equal(sampled.length * 3);
+      for (const s of sampled) {
+        const spans = spansOf(s.traceId);
+        expect(spans.map((span) => span.name).sort()).to.deep.equal(["process /user/forwarder", "process /user/witness", "send troupe.hops.node.{node}"]);
+        expect(spans.find((span) => span.name === "process /user/forwarder")!.parentSpanContext, "the root: processing on b").to.equal(undefined);
+      }
+      for (const s of contexts.filter((s) => !(s.traceFlags & 1))) {
+        expect(s.traceId).to.match(/^[0-9a-f]{32}$/).and.not.match(/^0+$/);
+        expect(spansOf(s.traceId)).to.deep.equal([]);
+      }
+      await client.close();
+    });
+
     it("unsampled: a plain NATS client's unsampled traceparent is the trace of both hops, passed on unchanged, and nothing is recorded", async () => {
       const client = network.connect("client");
       const send = (seq: number, traceparent: string) =>
