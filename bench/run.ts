@@ -33,11 +33,12 @@ import { plot } from "./plot.js";
 import { tracingOff } from "./tracing-off.js";
 import { tracingOn } from "./tracing-on.js";
 import { tracing1pct } from "./tracing-1pct.js";
+import { tracingCpu } from "./tracing-cpu.js";
 import { metricsOn } from "./metrics-on.js";
 import { throughputScaling } from "./throughput-scaling.js";
 import { formatRatio, formatValue, table } from "./stats.js";
 
-const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, runStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipRing, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, tracing1pct, metricsOn, imagePipelineScaling, resultCacheHit, plot];
+const BENCHMARKS: readonly Benchmark[] = [importTime, nodeStart, runStart, localTell, routerTell, localAsk, skynet, idleActorMemory, remoteTell, remoteAsk, serviceAsk, remoteLatency, throughputScaling, peerMoleculerAsk, peerNactTell, restartLatency, nodeLossDetection, membershipSim, membershipRing, entityBenchmarks, reducerThroughput, jobOverhead, tracingOff, tracingOn, tracing1pct, tracingCpu, metricsOn, imagePipelineScaling, resultCacheHit, plot];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only <substring>] [--reps <n>] [--cpu-prof-dir <dir>] [--nats-no-async-traces]
   --quick                  fewer and smaller rounds (well under 3 minutes)

@@ -352,6 +352,8 @@ export class Tracing {
   unsampledContext(headers: Headers): { readonly span: Span; readonly context: Context | ContextOnDemand } | undefined {
     if (!this.parentBased) return undefined;
     if (headers === undefined) return this.beginOnArrival();
+    // The usual unsampled message: its trace without ids, nothing else (one constant object).
+    if (headers === this.noIdsHeaders) return this.onDemand;
     const value = traceContextValueOf(headers);
     if (headers.tracestate !== undefined || headers.baggage !== undefined) return undefined;
     // Sent on this node under an unsampled trace: the sender's context is this message's.
