@@ -215,10 +215,14 @@ export class Tracing {
     const current = manager === undefined ? this.context.active() : manager.activeOrOnDemand();
     // Under a message's trace that nobody has looked at (its handler's send): that trace, still without ids.
     if (isOnDemand(current)) return this.parentBased ? this.withNoIds(headers) : undefined;
-    const active = current;
-    const roots = this.roots;
     // Outside any context (a tell from plain code): no span, no baggage.
-    if (active === this.rootContext && roots !== undefined) return this.beginTrace(headers, roots);
+    if (current === this.rootContext && this.roots !== undefined) return this.beginTrace(headers, this.roots);
+    return this.passOnUnder(current, headers);
+  }
+
+  /** `passOn` under a context that holds something: a span, baggage, or values of the user's. */
+  private passOnUnder(active: Context, headers: Headers): Headers | undefined {
+    const roots = this.roots;
     const parent = active.getValue(SPAN_KEY) as Span | undefined;
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
