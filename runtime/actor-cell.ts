@@ -491,7 +491,10 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    */
   private runTraced(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
     // Unsampled: the sender's context, without a span or the message's type name.
-    const { span, context } = tracing.unsampledContext(this.headers) ?? tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
+    const processing = tracing.unsampledContext(this.headers) ?? tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
+    const span = processing.span;
+    // One context for the handler and its failure's report, also when it is made on demand.
+    const context = tracing.handlerContext(processing.context, handler);
     this.processingSpan = span;
     let result: S | void | Promise<S | void>;
     try {

@@ -18,7 +18,10 @@ export interface ActorContext<Self extends object = object> {
   readonly self: ActorRef<Self>;
   /** Who sent the message being handled, if anyone. */
   readonly sender: ActorRef<any> | undefined;
-  /** Context that travelled with the message (e.g. W3C trace context). */
+  /**
+   * Context that travelled with the message (e.g. W3C trace context). Read-only, and maybe one frozen
+   * object shared by many messages (an unsampled trace's): copy it to change it.
+   */
   readonly headers: Readonly<Record<string, string>> | undefined;
   /** Fires when this actor stops; pass it to fetch() and friends so their work is cancelled too. */
   readonly signal: AbortSignal;

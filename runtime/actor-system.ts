@@ -42,7 +42,7 @@ import { relayAsk } from "./routing/relay-ask.js";
 import { routerDefinition, type RouterConfig } from "./routing/router.js";
 import { askCacheHost, type AskCacheHost } from "./cache/ask-cache.js";
 import { loadOtelApi, type OtelApi } from "./tracing/otel-api.js";
-import { Tracing, actorTemplate } from "./tracing/tracing.js";
+import { Tracing, actorTemplate, type OpenSend } from "./tracing/tracing.js";
 import { NodeStats } from "./stats/node-stats.js";
 import { systemMessageKinds } from "./codec/system-messages.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "./subjects.js";
@@ -546,8 +546,15 @@ export class ActorSystem implements MessageRouter {
   /** A send under a PRODUCER span (`Tracing.send`): sampled, or decided by the SDK. */
   private deliverWithSpan(tracing: Tracing, local: boolean, target: ActorRef<any>, message: object, sender: ActorRef<any> | undefined, headers: Headers): void {
     const a = target.address;
-    const destination = local ? { name: a.path, template: actorTemplate(a.path, this.cells.get(a.path)?.kind) } : this.endpoint.destinationFor(a, message);
-    const send = tracing.send(a, destination, this.spanTypeName(message), headers);
+    let send: OpenSend;
+    try {
+      const destination = local ? { name: a.path, template: actorTemplate(a.path, this.cells.get(a.path)?.kind) } : this.endpoint.destinationFor(a, message);
+      send = tracing.send(a, destination, this.spanTypeName(message), headers);
+    } catch (error) {
+      // The root id `passOn` drew for this send must not go to another span.
+      tracing.forgetDrawnRoot();
+      throw error;
+    }
     let bodyBytes: number | undefined;
     try {
       if (local) this.deliverLocal(a.path, message, sender, send.headers);

@@ -71,7 +71,8 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
     const traceContext = traceContextValueOf(e.headers);
     if (traceContext instanceof Uint8Array) w.uint32(ENVELOPE_TRACE_CONTEXT).bytes(traceContext);
     else if (traceContext !== undefined) {
-      // NO_IDS (one zero byte) as the varints of its length and its byte: `bytes` would copy a Uint8Array.
+      // NO_IDS (one zero byte) as the varints of its length and its byte, each below 128 and so one byte
+      // as a varint too: `bytes` would copy a Uint8Array.
       if (!traceContext.hasIds) w.uint32(ENVELOPE_TRACE_CONTEXT).uint32(NO_IDS.length).uint32(NO_IDS[0]!);
       else {
         // Room for the 29 bytes, then the bytes themselves, straight into the writer's buffer (it writes

@@ -22,6 +22,8 @@ export interface FastContextManager {
   /** The active context, or the `ContextOnDemand` standing in for it when nobody has read it yet. */
   activeOrOnDemand(): Context | ContextOnDemand;
   runSync<A, B, C, R>(context: Context | ContextOnDemand, fn: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R;
+  /** The context the last `runSync` of a `ContextOnDemand` made, if its function read it (for what follows that run: a failure's report). */
+  madeInLastRun(): Context | undefined;
 }
 
 /** Whether `context` stands in for a context not made yet. */
@@ -34,7 +36,8 @@ export function contextOf(context: Context | ContextOnDemand): Context {
   return isOnDemand(context) ? context[MAKE_CONTEXT]() : context;
 }
 
-const SLOT = Symbol.for("troupe.tracing.context-manager");
+/** Versioned: a copy of the runtime from before `ContextOnDemand` registers a manager without it under the old key. */
+const SLOT = Symbol.for("troupe.tracing.context-manager.v2");
 type Slotted = { [SLOT]?: FastContextManager };
 
 /**

@@ -94,8 +94,7 @@ export class Tracing {
   private readonly trace: OtelApi["trace"];
   private readonly propagation: OtelApi["propagation"];
   private readonly rootContext: Context;
-  /** Present when `startTracing` set the global SDK up with a trace-id-ratio sampler (root-sampling.ts). */
-  private readonly roots: RootSampling | undefined;
+
   /** Whether this system uses the global tracer provider, so `startTracing`'s context manager if it installed one. */
   private readonly global: boolean;
   /** Whether the propagators write more than the W3C trace context and baggage (OTEL_PROPAGATORS, a user's own). */
@@ -140,12 +139,10 @@ export class Tracing {
     this.propagation = api.propagation;
     this.rootContext = api.ROOT_CONTEXT;
     const global = option === true || option.tracerProvider === undefined;
-    this.roots = global ? rootSampling() : undefined;
     this.global = global;
     this.otherPropagators = [...api.propagation.fields()].sort().join(",") !== DEFAULT_FIELDS;
     const root = this.rootContext;
-    const upperBound = this.roots?.upperBound ?? 0;
-    const begin = (): UnsampledContext => UnsampledContext.begun(root, upperBound);
+    const begin = (): UnsampledContext => UnsampledContext.begun(root, this.roots?.upperBound ?? 0);
     this.noIds = Object.freeze({
       hasIds: false,
       get traceContext(): Uint8Array {
@@ -155,6 +152,14 @@ export class Tracing {
     });
     this.noIdsHeaders = Object.freeze({ [TRACE_CONTEXT]: this.noIds });
     this.onDemand = Object.freeze({ span: api.trace.wrapSpanContext(api.INVALID_SPAN_CONTEXT), context: Object.freeze({ [MAKE_CONTEXT]: begin }) });
+  }
+
+  /**
+   * Root sampling, when `startTracing` set the global SDK up with a trace-id-ratio sampler
+   * (root-sampling.ts): looked up each time (one global slot), as tracing may be started again.
+   */
+  private get roots(): RootSampling | undefined {
+    return this.global ? rootSampling() : undefined;
   }
 
   /**
@@ -185,9 +190,23 @@ export class Tracing {
     return this.context.with(contextOf(context), handler, undefined, state, message, ctx);
   }
 
-  /** Runs `fn` with `context` active, as OpenTelemetry's `context.with`. */
+  /**
+   * The context a message's handler runs under (from `unsampledContext` or `startProcess`): a context
+   * on demand stays one for a synchronous handler under `startTracing`'s manager (`runHandler`), and is
+   * made now for any other, so that the handler and what follows it (`with`) share one.
+   */
+  handlerContext(context: Context | ContextOnDemand, handler: (...args: never[]) => unknown): Context | ContextOnDemand {
+    if (!isOnDemand(context) || (this.manager() !== undefined && handler.constructor !== AsyncFunction)) return context;
+    return contextOf(context);
+  }
+
+  /**
+   * Runs `fn` with `context` active, as OpenTelemetry's `context.with`. Right after `runHandler` (a
+   * failure's report), a context on demand is the one its run made, if it read it: one per message.
+   */
   with<A extends unknown[], R>(context: Context | ContextOnDemand, fn: (...args: A) => R, thisArg?: unknown, ...args: A): R {
-    return this.context.with(contextOf(context), fn, thisArg, ...args);
+    const made = isOnDemand(context) ? (this.manager()?.madeInLastRun() ?? contextOf(context)) : context;
+    return this.context.with(made, fn, thisArg, ...args);
   }
 
   /** Starts a CLIENT span for an ask; returns it and the context in which its request is sent. */
@@ -207,8 +226,9 @@ export class Tracing {
    * The headers of a send that records nothing, decided without the SDK; undefined when the send needs
    * a PRODUCER span (`send`, called next). Under an unsampled span (the sampler following the parent),
    * a child span would be unsampled too: the trace context goes on unchanged (under a span of
-   * `unsampledContext`, as the very bytes and header object it came with). Outside any trace, with
-   * root sampling (root-sampling.ts), a new trace is drawn: unsampled, its bytes are all there is to it.
+   * `unsampledContext`, as the very bytes and header object it came with; under a context on demand
+   * that nothing has read, as the constant headers without ids). Outside any trace, with root sampling
+   * (root-sampling.ts), a new trace is decided: unsampled, the constant headers without ids carry it.
    */
   passOn(headers: Headers): Headers | undefined {
     const manager = this.manager();
@@ -246,6 +266,12 @@ export class Tracing {
   private beginTrace(headers: Headers, roots: RootSampling): Headers | undefined {
     if (sampleRoot(roots)) return undefined;
     return this.withNoIds(headers);
+  }
+
+  /** Drops the id of a sampled root that `passOn` drew, when its send failed before its span started. */
+  forgetDrawnRoot(): void {
+    const roots = this.roots;
+    if (roots !== undefined) roots.nextTraceId = undefined;
   }
 
   /** `headers` carrying an unsampled trace without ids (`noIds`): the constant headers when there are no others. */
@@ -477,6 +503,8 @@ export class Tracing {
 
   /** A short span for something that happened to a message rather than with it (a dead letter). */
   event(name: string, headers: Headers, attributes: Record<string, string | number>, error: boolean): void {
+    // In an unsampled trace without ids (a parent-based sampler would not record it): nothing to do.
+    if (this.parentBased && traceContextValueOf(headers) === this.noIds && headers?.tracestate === undefined && headers?.baggage === undefined) return;
     const { SpanKind, SpanStatusCode } = this.api;
     const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, this.parentOf(headers));
     if (!span.isRecording()) return span.end();

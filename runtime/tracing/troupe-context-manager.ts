@@ -22,6 +22,8 @@ import { contextOf, isOnDemand, type ContextOnDemand, type FastContextManager } 
 export class TroupeContextManager extends AsyncLocalStorageContextManager implements FastContextManager {
   /** The context `runSync` made active, over the stored one (made when first read, if it is on demand). */
   private current: Context | ContextOnDemand | undefined;
+  /** What the last run of a context on demand made of it (undefined when nothing read it). */
+  private lastMade: Context | undefined;
   /** Bumped whenever the stored context may have changed in the current execution. */
   private version = 0;
   private cachedVersion = -1;
@@ -99,13 +101,24 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
     // What `fn` leaves behind (a promise it returns, a timer) runs with the stored context of this
     // execution: harmless only when that is the root. Under another trace's context (a drain started
     // from a sampled handler's continuation) it would land in that trace: enter the context properly.
-    if (this.stored() !== ROOT_CONTEXT) return this.with(contextOf(context), fn, undefined, a, b, c);
+    if (this.stored() !== ROOT_CONTEXT) {
+      const made = contextOf(context);
+      this.lastMade = made === context ? undefined : made;
+      return this.with(made, fn, undefined, a, b, c);
+    }
     const current = this.current;
     this.current = context;
     try {
       return fn(a, b, c);
     } finally {
+      // Made during the run if it was read: `active` put what it made in its place.
+      const end = this.current;
+      this.lastMade = isOnDemand(context) && end !== undefined && !isOnDemand(end) ? end : undefined;
       this.current = current;
     }
+  }
+
+  madeInLastRun(): Context | undefined {
+    return this.lastMade;
   }
 }

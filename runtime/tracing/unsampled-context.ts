@@ -20,9 +20,10 @@ export const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
  * first needed (`begun`): for a trace this node begins and does not sample, and for one that arrived
  * without ids (`NO_IDS`, runtime/codec/trace-context.ts). Until something asks for them (a log line's
  * span context, a span started in the handler), the trace travels as its decision alone, three bytes
- * on the wire; from the node that drew them on, the ids travel with it. A local tell that starts such
- * a trace costs this object and its header object, and a local receiver processes the message under
- * this very object. An encoder writes the bytes straight into its frame (`writeTraceContext`);
+ * on the wire; from the node that drew them on, the ids travel with it. Until something asks, there is
+ * no such object at all: the message carries constant headers and its handler a context made on
+ * demand (Tracing's `onDemand`), which is one of these, begun, once read. A local receiver of a send
+ * under one processes the message under this very object. An encoder writes the bytes straight into its frame (`writeTraceContext`);
  * `traceContext` makes a buffer of them only for whoever asks.
  */
 export class UnsampledContext implements Span, Context, DeferredTraceContext {

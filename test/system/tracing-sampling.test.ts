@@ -206,6 +206,93 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       expect(new Set(unsampled.map(([, [first]]) => first!.slice(0, 32))).size, "a trace of its own for every message").to.equal(unsampled.length);
     });
 
+    it("unsampled: sends made before a handler reads its trace pass it on without ids (each receiver draws its own, locally as over the wire); sends after the read carry the handler's", async () => {
+      const traceOf = () => trace.getSpan(context.active())!.spanContext();
+      const ids = new Map<string, string>();
+      const reader = defineActor({ messages: { Ping }, init: () => ({}), handlers: { Ping: (_s, ping, ctx) => void ids.set(`${ctx.self.address.path} ${ping.seq}`, traceOf().traceId) } });
+      const [left, right] = [c.spawn(reader, { name: "left" }), c.spawn(reader, { name: "right" })];
+      const fan = c.spawn(
+        defineActor({
+          messages: { Ping },
+          init: () => ({}),
+          handlers: {
+            Ping: (_s, ping, ctx) => {
+              const readFirst = ping.seq % 2 === 1;
+              if (readFirst) ids.set(`fan ${ping.seq}`, traceOf().traceId);
+              for (const to of [left, right]) ctx.refFor(to.address).tell(Ping.create({ seq: ping.seq }));
+              if (!readFirst) ids.set(`fan ${ping.seq}`, traceOf().traceId);
+            },
+          },
+        }),
+        { name: "fan" },
+      );
+      for (let seq = 0; seq < 40; seq++) fan.tell(Ping.create({ seq }));
+      await eventually("every Ping read three times", () => ids.size === 120);
+      let checked = 0;
+      for (let seq = 0; seq < 40; seq++) {
+        const [f, l, r] = [ids.get(`fan ${seq}`)!, ids.get(`/user/left ${seq}`)!, ids.get(`/user/right ${seq}`)!];
+        // A sampled trace has its ids from the start: all three agree. Unsampled, it depends on the order.
+        if (f === l && l === r && seq % 2 === 0) continue;
+        checked++;
+        if (seq % 2 === 1) expect([l, r], `Ping ${seq}: read, then sent`).to.deep.equal([f, f]);
+        else expect(new Set([f, l, r]).size, `Ping ${seq}: sent, then read`).to.equal(3);
+      }
+      expect(checked, "Pings checked").to.be.at.least(20);
+    });
+
+    it("unsampled: a failing handler's trace is its failure's too: the dead letter is reported under the context the handler read, sync or async", async () => {
+      const inHandler = new Map<string, string>();
+      const inDeadLetter = new Map<string, string>();
+      const idOfActive = () => {
+        const { traceId, spanId, traceFlags } = trace.getSpan(context.active())!.spanContext();
+        return `${traceId}-${spanId}-${traceFlags}`;
+      };
+      const failing = (async: boolean) =>
+        defineActor({
+          messages: { Ping },
+          init: () => ({}),
+          handlers: {
+            Ping: async
+              ? async (_s: object, ping: Ping) => {
+                  await new Promise((resolve) => setImmediate(resolve));
+                  inHandler.set(`async ${ping.seq}`, idOfActive());
+                  throw new Error("fails on purpose");
+                }
+              : (_s: object, ping: Ping) => {
+                  inHandler.set(`sync ${ping.seq}`, idOfActive());
+                  throw new Error("fails on purpose");
+                },
+          },
+        });
+      // A parent that resumes its children after every failure, so that all of them fail in turn.
+      c.spawn(
+        defineActor({
+          messages: { Ping },
+          init: () => ({}),
+          started: (state, ctx) => {
+            ctx.spawn(failing(false), { name: "sync" });
+            ctx.spawn(failing(true), { name: "async" });
+            return state;
+          },
+          handlers: { Ping: () => undefined },
+        }),
+        { name: "failing", supervisor: { decider: () => "resume" } },
+      );
+      await eventually("both children started", () => c.actors().filter((actor) => actor.path.startsWith("/user/failing/")).length === 2);
+      const actors = { sync: c.refFor({ system: "hops", node: "c", path: "/user/failing/sync" }), async: c.refFor({ system: "hops", node: "c", path: "/user/failing/async" }) };
+      const unsubscribe = c.deadLetters.subscribe((letter) => {
+        if (letter.reason === "handler-failed" && letter.message instanceof Ping) inDeadLetter.set(`${letter.target!.path.slice("/user/failing/".length)} ${letter.message.seq}`, idOfActive());
+      });
+      try {
+        for (let seq = 0; seq < 8; seq++) for (const actor of [actors.sync, actors.async]) systems[0]!.refFor(actor.address).tell(Ping.create({ seq }));
+        await eventually("a dead letter for every Ping", () => inDeadLetter.size === 16);
+      } finally {
+        unsubscribe();
+      }
+      expect(inHandler.size).to.equal(16);
+      for (const [key, id] of inHandler) expect(inDeadLetter.get(key), key).to.equal(id);
+    });
+
     it("sampling: a message that arrives with no trace (a plain client's) begins one where it is processed, decided by the ratio: about half recorded from that node on, the rest with no span and ids drawn when asked", async () => {
       const client = network.connect("client");
       const frame = (seq: number) => encodeFrame([{ target: "/user/forwarder", typeName: "troupe.examples.pingpong.Ping", type: Ping, message: Ping.create({ seq, replyTo: witnessOnC.address }), sender: undefined, headers: undefined }]);
