@@ -196,7 +196,7 @@ export class Tracing {
    * made now for any other, so that the handler and what follows it (`with`) share one.
    */
   handlerContext(context: Context | ContextOnDemand, handler: (...args: never[]) => unknown): Context | ContextOnDemand {
-    if (!isOnDemand(context) || (this.manager() !== undefined && handler.constructor !== AsyncFunction)) return context;
+    if (context !== this.onDemand.context || (this.manager() !== undefined && handler.constructor !== AsyncFunction)) return context;
     return contextOf(context);
   }
 

@@ -111,9 +111,9 @@ export class TroupeContextManager extends AsyncLocalStorageContextManager implem
     try {
       return fn(a, b, c);
     } finally {
-      // Made during the run if it was read: `active` put what it made in its place.
+      // Made during the run if it was read: `active` put what it made in the place of the one on demand.
       const end = this.current;
-      this.lastMade = isOnDemand(context) && end !== undefined && !isOnDemand(end) ? end : undefined;
+      this.lastMade = end !== context ? (end as Context | undefined) : undefined;
       this.current = current;
     }
   }
