@@ -5,7 +5,7 @@ import { printable } from "../printable.js";
 import { DEFAULT_SUBJECT_PREFIX, Subjects } from "../subjects.js";
 import { systemInboxPrefix } from "./inbox-prefix.js";
 import { connectObserver, waitOption } from "./observer-connection.js";
-import { parseOptions, UsageError, wholeNumber } from "./parse-options.js";
+import { parseOptions, wholeNumber } from "./parse-options.js";
 import { VERBS } from "./usage.js";
 
 const MAX_NODES_PAGE = 10_000;
@@ -21,7 +21,8 @@ const ROSTER_WAIT_MS = 3_000;
  * and prints the supervision tree (path, kind, node, restarts), remote children under their parents,
  * then the totals. `--json`: one object `{ system, actors, total, nodes, missing }` with the tree, the
  * actors shown, the nodes (`total` in the system, `shown`, `silent`, `page`, `pages`, and `complete`:
- * false when the roster stopped coming before the page's end, also said on stderr), and for each node
+ * false when the roster stopped coming before the page's end or any of its nodes was refused, also said
+ * on stderr with which it was), and for each node
  * whose answer did not arrive whole `{ node, listed, total }` (also said on stderr, in both forms).
  */
 export async function actorsCommand(args: string[]): Promise<number> {
@@ -30,10 +31,8 @@ export async function actorsCommand(args: string[]): Promise<number> {
   const { values } = parsed;
   const waitMs = waitOption(values.wait);
   const pageSize = wholeNumber(VERBS.actors, "--nodes-page", values["nodes-page"], MAX_NODES_PAGE);
-  const page = wholeNumber(VERBS.actors, "--page", values.page, Number.MAX_SAFE_INTEGER);
-  if (page * pageSize > MAX_ROSTER_NODES) {
-    throw new UsageError(`--page ${page} with --nodes-page ${pageSize} would read the roster's first ${page * pageSize} nodes; at most ${MAX_ROSTER_NODES} are read (--page * --nodes-page <= ${MAX_ROSTER_NODES})`, VERBS.actors);
-  }
+  // The roster is read from its start up to the page's end: at most MAX_ROSTER_NODES of it.
+  const page = wholeNumber(VERBS.actors, "--page", values.page, Math.floor(MAX_ROSTER_NODES / pageSize));
   const concurrency = wholeNumber(VERBS.actors, "--concurrency", values.concurrency, MAX_CONCURRENCY);
   const subjects = new Subjects(DEFAULT_SUBJECT_PREFIX, values.system);
   const inboxPrefix = systemInboxPrefix(values.system);
@@ -53,10 +52,11 @@ export async function actorsCommand(args: string[]): Promise<number> {
       return 0;
     }
     const shown = roster.nodes.slice((page - 1) * pageSize, page * pageSize).map((n) => n.node);
-    // Short of the page's end, and not at the roster's: the wait ran out, or pages or nodes were refused.
-    const complete = roster.complete || roster.nodes.length >= page * pageSize;
+    // Whole when no node was refused, and the roster ended or reached the page's end.
+    const complete = roster.refused === 0 && (roster.complete || roster.nodes.length >= page * pageSize);
     if (!complete) {
-      console.error(`troupe actors: node ${printable(roster.answerer)}'s roster stopped coming after ${roster.nodes.length} nodes of ${roster.total} (the wait of ${Math.max(ROSTER_WAIT_MS, waitMs)} ms ran out, or its pages were refused): page ${page} may lack nodes`);
+      const why = roster.refused > 0 ? `${roster.refused} of its nodes or pages refused: see above` : `it stopped coming within the wait of ${Math.max(ROSTER_WAIT_MS, waitMs)} ms`;
+      console.error(`troupe actors: node ${printable(roster.answerer)}'s roster is incomplete after ${roster.nodes.length} nodes of ${roster.total} (${why}): page ${page} may lack nodes`);
     }
     const missing: ActorListShortfall[] = [];
     const listing = await listActors(transport, (node) => subjects.actorsOf(node), shown, {
@@ -79,10 +79,17 @@ export async function actorsCommand(args: string[]): Promise<number> {
     }
     if (listing.actors.length > 0) console.log(`${formatActorTree(tree)}\n`);
     const range = shown.length === 0 ? "none" : `${printable(shown[0]!)} to ${printable(shown.at(-1)!)}`;
-    const next = page < pages && (page + 1) * pageSize <= MAX_ROSTER_NODES ? `; next page: --page ${page + 1}` : "";
+    const next = nextPageNote(page, pages, pageSize);
     console.log(`${listing.actors.length} actors on ${listing.answered.length} of ${shown.length} nodes asked (${range}), ${roster.total} nodes in system ${values.system}; page ${page} of ${pages}${complete ? "" : " (incomplete: the roster was cut off)"}${next}`);
     return 0;
   } finally {
     await transport.close();
   }
+}
+
+/** The summary's pointer past `page`: the next page, or that pages past it are not read (the roster cap). */
+export function nextPageNote(page: number, pages: number, pageSize: number): string {
+  if (page >= pages) return "";
+  if ((page + 1) * pageSize <= MAX_ROSTER_NODES) return `; next page: --page ${page + 1}`;
+  return `; pages past ${page} are not read (at most the roster's first ${MAX_ROSTER_NODES} nodes are)`;
 }

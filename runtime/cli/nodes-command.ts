@@ -13,8 +13,8 @@ const MAX_LIMIT = 100_000;
  * `troupe nodes`: asks one node of a system for its roster (not every node: one request per 1,000
  * nodes) and prints the live nodes, the kinds they host and their actor counts, `--limit` at a time
  * with the total. With `--json`, stdout is one JSON object `{ system, total, answerer, complete, nodes[, next] }`.
- * A listing cut off short (the wait ran out, pages refused) says so on stderr, in both forms, and in
- * the summary line: `complete` false, and `next` where to go on from.
+ * A listing cut off short (the wait ran out, or nodes or pages were refused) says so, and which it
+ * was, on stderr in both forms, and in the summary line: `complete` false, and `next` where to go on from.
  */
 export async function nodesCommand(args: string[]): Promise<number> {
   const parsed = parseOptions(VERBS.nodes, args);
@@ -26,7 +26,7 @@ export async function nodesCommand(args: string[]): Promise<number> {
   const transport = await connectObserver("nodes", values.nats, values.system);
   if (transport === undefined) return 1;
   try {
-    const { nodes, total, answerer, next, complete } = await listNodes(transport, subject, {
+    const { nodes, total, answerer, next, complete, refused } = await listNodes(transport, subject, {
       system: values.system,
       waitMs,
       limit,
@@ -35,8 +35,10 @@ export async function nodesCommand(args: string[]): Promise<number> {
       onInvalid: (detail) => console.error(`troupe nodes: ignored ${printable(detail)}`),
     });
     if (!complete && answerer !== undefined) {
-      const goOn = next === undefined ? "try again, with a longer --wait if it ran out" : `go on with --after ${printable(next)}`;
-      console.error(`troupe nodes: the listing is incomplete: node ${printable(answerer)}'s roster stopped coming after ${nodes.length} nodes (the wait of ${waitMs} ms ran out, or its pages were refused); ${goOn}`);
+      // Refusals are the member's doing (another may answer next time); a longer wait helps only the other case.
+      const why = refused > 0 ? `${refused} of its nodes or pages refused: see above` : `it stopped coming within the wait of ${waitMs} ms`;
+      const goOn = next !== undefined ? `go on with --after ${printable(next)}` : refused > 0 ? "try again (another node may answer)" : "try again with a longer --wait";
+      console.error(`troupe nodes: the listing is incomplete after ${nodes.length} nodes of node ${printable(answerer)}'s roster (${why}); ${goOn}`);
     }
     if (values.json) {
       const rows = nodes.map(({ self: _self, lastSeenMs: _seen, ...node }) => node);

@@ -91,7 +91,7 @@ export const VERBS = {
     options: {
       system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
-      json: { type: "boolean", default: false, help: "print one JSON object { system, answerer, total, complete, nodes[, next] } (complete: false when the listing was cut off)" },
+      json: { type: "boolean", default: false, help: "print one JSON object { system, answerer, total, complete, nodes[, next] } (complete: false when the listing was cut off\nor nodes were refused)" },
       wait: { type: "string", default: "3000", value: "MS", help: "how long to wait for the roster" },
       limit: { type: "string", default: "1000", value: "N", help: "most nodes listed, 1 to 100000" },
       after: { type: "string", value: "NODE", help: "list the nodes after NODE (the next page)" },
@@ -110,7 +110,7 @@ export const VERBS = {
     options: {
       system: { type: "string", default: "troupe", value: "NAME", help: "the system to look at" },
       nats: { type: "string", value: "URL[,URL]", help: "the NATS servers the nodes use (default NATS_URL)" },
-      json: { type: "boolean", default: false, help: "print one JSON object { system, actors, total, nodes, missing }" },
+      json: { type: "boolean", default: false, help: "print one JSON object { system, actors, total, nodes, missing } (nodes.complete: false when the\nroster was cut off before the page's end or nodes were refused)" },
       wait: { type: "string", default: "500", value: "MS", help: "how long to wait for each node's answer" },
       "nodes-page": { type: "string", default: "100", value: "N", help: "nodes asked per page of the listing, 1 to 10000" },
       page: { type: "string", default: "1", value: "P", help: "which page of nodes to list (in node id order); --page * --nodes-page at most 100000" },

@@ -11,8 +11,11 @@ export const DEFAULT_FAILURE_TIMEOUT_MS = 2_000;
 /** Most other nodes one node tracks, by default; heartbeats of further nodes are refused and counted. */
 export const DEFAULT_MAX_NODES = 1_000;
 
-/** The settings both membership protocols share, defaults applied. */
-export interface MembershipSettings {
+/**
+ * The settings both membership protocols share, defaults applied (not start-membership.ts's
+ * `MembershipSettings`, which are the options a system was given).
+ */
+export interface ResolvedMembershipOptions {
   readonly intervalMs: number;
   readonly failureTimeoutMs: number;
   /** How long a claimed restart or leave waits before it is believed: an interval and a quarter (for jitter). */
@@ -22,7 +25,7 @@ export interface MembershipSettings {
 }
 
 /** `options` with defaults applied; a RangeError for the first setting out of range. */
-export function membershipSettings(options: MembershipBaseOptions): MembershipSettings {
+export function membershipSettings(options: MembershipBaseOptions): ResolvedMembershipOptions {
   const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   const failureTimeoutMs = options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS;
   if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 0xffff_ffff) {

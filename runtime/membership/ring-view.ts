@@ -247,5 +247,3 @@ export class RingView {
     this.xorLow = (this.xorLow ^ low) >>> 0;
   }
 }
-
-// It lives in node-info.ts; loss-detector.ts still imports it from here.

@@ -160,7 +160,12 @@ export interface FetchRosterOptions {
   readonly inboxPrefix?: string;
   /** Most kinds per node. Default `DEFAULT_MAX_KINDS_PER_NODE` (256). */
   readonly maxKindsPerNode?: number;
-  /** Told about every page or node refused, and why. */
+  /**
+   * Nodes refused (failing the checks, out of order) and pages sent past the limit asked, for the whole
+   * read: at this many, reading stops, incomplete. Default: the page size (1,000 by default).
+   */
+  readonly maxRefusals?: number;
+  /** Told about every page or node refused, and why, and about a read stopped by `maxRefusals`, once. */
   readonly onInvalid?: (detail: string) => void;
   /** Decides the timeout and stamps `lastSeenMs`, so that tests with a manual clock drive it. Default: the system clock. */
   readonly clock?: Clock;
@@ -173,8 +178,13 @@ export interface Roster {
   readonly total: number;
   /** The member that answered the first page. */
   readonly answerer: string;
-  /** Every page was read (false when stopped by `maxNodes`, the timeout, or an unusable page). */
+  /**
+   * Every page was read and no node refused (false when stopped by `maxNodes`, the timeout, an unusable
+   * page or `maxRefusals`, and when any node was left out, whichever page it was on).
+   */
   readonly complete: boolean;
+  /** Nodes refused and pages sent past the limit, over the whole read: above 0, nodes may be missing. */
+  readonly refused: number;
 }
 
 /** Unusable pages from the queue subject tolerated before giving up (a forger may answer first). */
@@ -188,11 +198,18 @@ const MAX_BAD_PAGES = 3;
  * incarnation, system, kinds valid and capped); refused nodes are left out and reported. Stops at
  * `maxNodes` and at `timeoutMs`; undefined when no member answered with a usable page. With `member`,
  * every page comes from that member, and paging ends when it stops answering.
+ *
+ * Cost, whatever the members send: every node decoded is either kept (at most `maxNodes`) or refused,
+ * and the refusals of the whole read are capped at `maxRefusals` (a refused node does not move paging
+ * on, so a member could otherwise send it again on every page); unusable pages at `MAX_BAD_PAGES`. So
+ * a read decodes at most `maxNodes` + `maxRefusals` nodes plus `MAX_BAD_PAGES` + 1 pages' worth (the
+ * bad pages and the rest of the page that ends it), and reports at most `maxRefusals` + `MAX_BAD_PAGES` + 2.
  */
 export async function fetchRoster(transport: Transport, subject: string, options: FetchRosterOptions): Promise<Roster | undefined> {
   const clock = options.clock ?? systemClock;
   const deadline = clock.now() + options.timeoutMs;
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? DEFAULT_ROSTER_PAGE));
+  const maxRefusals = Math.max(1, Math.floor(options.maxRefusals ?? pageSize));
   const checks = { system: options.system, maxKinds: options.maxKindsPerNode ?? DEFAULT_MAX_KINDS_PER_NODE };
   const invalid = (detail: string): void => options.onInvalid?.(`roster: ${detail}`);
   const nodes: NodeInfo[] = [];
@@ -203,7 +220,15 @@ export async function fetchRoster(transport: Transport, subject: string, options
   let after = options.after ?? "";
   let complete = false;
   let badPages = 0;
-  while (nodes.length < options.maxNodes) {
+  let refused = 0;
+  /** Reports a refused node or page; false once the refusals reach the budget (reported once): stop. */
+  const refuse = (detail: string): boolean => {
+    invalid(detail);
+    if (++refused < maxRefusals) return true;
+    invalid(`${refused} nodes or pages refused, the most one reading tolerates: reading stopped`);
+    return false;
+  };
+  reading: while (nodes.length < options.maxNodes) {
     const remainingMs = deadline - clock.now();
     if (remainingMs <= 0) break;
     const target = answerer === undefined ? subject : `${subject}.${answerer}`;
@@ -222,29 +247,23 @@ export async function fetchRoster(transport: Transport, subject: string, options
     total = page.total;
     const receivedMs = clock.now();
     let progressed = false;
-    let refusedHere = false;
     for (const node of page.nodes) {
       if (!node.ok) {
-        invalid(`from ${page.answerer}: ${node.detail}`);
-        refusedHere = true;
+        if (!refuse(`from ${page.answerer}: ${node.detail}`)) break reading;
         continue;
       }
       const beat = node.heartbeat;
       if (beat.node <= after) {
-        invalid(`from ${page.answerer}: node ${beat.node} out of order (after ${after})`);
-        refusedHere = true;
+        if (!refuse(`from ${page.answerer}: node ${beat.node} out of order (after ${after})`)) break reading;
         continue;
       }
       nodes.push(infoOf(beat, receivedMs, beat.server));
       after = beat.node;
       progressed = true;
     }
-    if (page.beyondLimit > 0) {
-      invalid(`page from ${page.answerer} holds ${page.beyondLimit} nodes more than the ${limit} asked for: not read`);
-      refusedHere = true;
-    }
+    if (page.beyondLimit > 0 && !refuse(`page from ${page.answerer} holds ${page.beyondLimit} nodes more than the ${limit} asked for: not read`)) break;
     if (!page.more) {
-      complete = !refusedHere;
+      complete = refused === 0;
       break;
     }
     if (!progressed) {
@@ -253,7 +272,7 @@ export async function fetchRoster(transport: Transport, subject: string, options
     }
   }
   if (first === undefined) return undefined;
-  return { nodes, total: Math.max(total, nodes.length), answerer: first, complete };
+  return { nodes, total: Math.max(total, nodes.length), answerer: first, complete, refused };
 }
 
 type ReadNode = ReturnType<typeof decodeHeartbeat>;

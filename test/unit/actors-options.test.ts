@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { actorsCommand, MAX_ROSTER_NODES } from "../../runtime/cli/actors-command.js";
+import { actorsCommand, MAX_ROSTER_NODES, nextPageNote } from "../../runtime/cli/actors-command.js";
 import { UsageError } from "../../runtime/cli/parse-options.js";
 import { VERBS } from "../../runtime/cli/usage.js";
 
@@ -27,16 +27,20 @@ describe("troupe actors: options", () => {
     console.error = saved.error;
   });
 
-  it("actors: --page * --nodes-page over 100,000 is a usage error naming the limit", async () => {
+  it("actors: a --page past the roster's first 100,000 nodes is a usage error stating the real maximum for the --nodes-page given", async () => {
     expect(MAX_ROSTER_NODES).to.equal(100_000);
-    for (const args of [["--page", "1001"], ["--page", "11", "--nodes-page", "10000"], ["--page", String(Number.MAX_SAFE_INTEGER), "--nodes-page", "1"]]) {
+    const cases: [string[], string][] = [
+      [["--page", "1001"], "--page must be a whole number from 1 to 1000; got 1001"],
+      [["--page", "11", "--nodes-page", "10000"], "--page must be a whole number from 1 to 10; got 11"],
+      [["--page", "34", "--nodes-page", "3000"], "--page must be a whole number from 1 to 33; got 34"],
+      [["--page", String(Number.MAX_SAFE_INTEGER), "--nodes-page", "1"], `--page must be a whole number from 1 to 100000; got ${Number.MAX_SAFE_INTEGER}`],
+    ];
+    for (const [args, message] of cases) {
       const result = await outcome(args);
       expect(result, args.join(" ")).to.be.instanceOf(UsageError);
-      const error = result as UsageError;
-      expect(error.verb).to.equal(VERBS.actors);
-      expect(error.message).to.match(/^--page \d+ with --nodes-page \d+ would read the roster's first \d+ nodes; at most 100000 are read \(--page \* --nodes-page <= 100000\)$/);
+      expect((result as UsageError).verb).to.equal(VERBS.actors);
+      expect((result as UsageError).message).to.equal(message);
     }
-    expect(((await outcome(["--page", "11", "--nodes-page", "10000"])) as UsageError).message).to.contain("--page 11 with --nodes-page 10000 would read the roster's first 110000 nodes");
   });
 
   it("actors: --page * --nodes-page of exactly 100,000 is accepted (the default page size allows page 1,000)", async () => {
@@ -46,5 +50,13 @@ describe("troupe actors: options", () => {
 
   it("actors: a --page that is not a whole number from 1 is still refused as such", async () => {
     for (const page of ["0", "1.5", "x"]) expect(((await outcome(["--page", page])) as UsageError).message).to.match(/^--page must be a whole number from 1 to /);
+  });
+
+  it("actors: the summary points to the next page, and on the last page the cap allows says pages past it are not read", () => {
+    expect(nextPageNote(1, 5, 100)).to.equal("; next page: --page 2");
+    expect(nextPageNote(999, 2_000, 100)).to.equal("; next page: --page 1000");
+    expect(nextPageNote(1_000, 2_000, 100)).to.equal("; pages past 1000 are not read (at most the roster's first 100000 nodes are)");
+    expect(nextPageNote(33, 34, 3_000)).to.equal("; pages past 33 are not read (at most the roster's first 100000 nodes are)");
+    expect(nextPageNote(5, 5, 100)).to.equal("");
   });
 });

@@ -55,7 +55,7 @@ describe("listNodes: a system's nodes from one member's roster (in-memory networ
 
   it("listNodes: nobody answering is an empty listing with no answerer", async () => {
     const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", waitMs: 200 });
-    expect(listing).to.deep.equal({ nodes: [], total: 0, answerer: undefined, next: undefined, complete: false });
+    expect(listing).to.deep.equal({ nodes: [], total: 0, answerer: undefined, next: undefined, complete: false, refused: 0 });
   });
 
   it("listNodes: a listing cut off by the wait says it is incomplete, and where to go on from", async () => {
@@ -67,6 +67,32 @@ describe("listNodes: a system's nodes from one member's roster (in-memory networ
     expect(refused).to.deep.equal(["over-rate"]);
     expect(listing.nodes.map((n) => n.node)).to.deep.equal(["a", "b"]);
     expect(listing).to.include({ total: 5, answerer: "member", complete: false, next: "b" });
+  });
+
+  it("listNodes: a roster longer than the limit with a refused node is an incomplete listing, with where to go on from", async () => {
+    // "bad id" sorts between b and c, and is refused by the reader: the first 3 usable nodes are a, b, c.
+    const members: NodeInfo[] = ["a", "b", "bad id", "c", "d"].map((node) => ({ node, incarnation: "i", startedAtMs: 0, kinds: [], actorCount: 0, lastSeenMs: 0, self: false }));
+    stops.push(serveRoster({ transport: network.connect("member"), subject: SUBJECT, system: "unit", nodeId: "member", nodes: () => members }));
+    const invalid: string[] = [];
+    const listing = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", limit: 3, onInvalid: (detail) => invalid.push(detail) });
+    expect(invalid).to.have.length(1);
+    expect(listing.nodes.map((n) => n.node)).to.deep.equal(["a", "b", "c"]);
+    expect(listing).to.include({ total: 5, complete: false, next: "c", refused: 1 });
+  });
+
+  it("listNodes: a limit that is not a whole number of at least 1 is a RangeError, before anything is asked", async () => {
+    let asked = 0;
+    const members: NodeInfo[] = [{ node: "a", incarnation: "i", startedAtMs: 0, kinds: [], actorCount: 0, lastSeenMs: 0, self: false }];
+    stops.push(serveRoster({ transport: network.connect("member"), subject: SUBJECT, system: "unit", nodeId: "member", nodes: () => (asked++, members) }));
+    for (const limit of [0, -1, 1.5, Number.NaN]) {
+      const error = await listNodes(network.connect("cli"), SUBJECT, { system: "unit", limit, waitMs: 300 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, `limit ${limit}`).to.be.instanceOf(RangeError);
+      expect((error as Error).message).to.equal(`limit must be a whole number of at least 1, got ${limit}`);
+    }
+    expect(asked).to.equal(0);
   });
 
   it("listNodes: a listing whose page brought no usable node says it is incomplete, with no next page", async () => {

@@ -231,6 +231,45 @@ describe("roster (in-memory network)", () => {
     expect(invalid.some((d) => d.includes("mallory"))).to.equal(true);
   });
 
+  /** A member "forger" answering every request (on the roster subject and its own) with `answer(request)`, counted in `asked`. */
+  const forge = (answer: (request: ReturnType<typeof RosterRequest.decode>) => Parameters<typeof RosterPage.create>[0]): { asked: number } => {
+    const forger = network.connect("forger");
+    const counts = { asked: 0 };
+    for (const subject of [SUBJECT, `${SUBJECT}.forger`]) {
+      stops.push(
+        forger.subscribe(subject, (m) => {
+          counts.asked++;
+          forger.publish(m.reply!, RosterPage.encode(RosterPage.create({ answerer: "forger", system: SYSTEM, ...answer(RosterRequest.decode(m.data)) })).finish());
+        }),
+      );
+    }
+    return counts;
+  };
+  const beat = (node: string): ReturnType<typeof NodeHeartbeat.create> => NodeHeartbeat.create({ node, incarnation: "i", system: SYSTEM });
+
+  it("roster: a node refused on the first of two pages leaves the whole roster incomplete, and is counted", async () => {
+    forge((request) => (request.after === "" ? { nodes: [beat("n1"), beat("bad.node"), beat("n2")], total: 4, more: true } : { nodes: [beat("n3")], total: 4 }));
+    const invalid: string[] = [];
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 2_000, maxNodes: 100, onInvalid: (d) => invalid.push(d) });
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["n1", "n2", "n3"]);
+    expect(invalid).to.have.length(1);
+    expect(roster).to.include({ complete: false, refused: 1 });
+  });
+
+  it("roster: refusals are budgeted for the whole read: a member padding each new node with refused ones stops the read at the page size, reported once", async () => {
+    // Every page: one new node after the one asked from, then nine that fail the checks, and "more follow".
+    let next = 0;
+    const counts = forge(() => ({ nodes: [beat(`n${String(++next).padStart(5, "0")}`), ...Array.from({ length: 9 }, () => beat("bad.node"))], total: 100_000, more: true }));
+    const invalid: string[] = [];
+    const roster = await fetchRoster(reader, SUBJECT, { system: SYSTEM, timeoutMs: 5_000, maxNodes: 1_000, pageSize: 10, onInvalid: (d) => invalid.push(d) });
+    // Page 1: one node, nine refused; page 2: one node, and the tenth refusal ends the read.
+    expect(counts.asked).to.equal(2);
+    expect(roster!.nodes.map((n) => n.node)).to.deep.equal(["n00001", "n00002"]);
+    expect(roster).to.include({ complete: false, refused: 10 });
+    expect(invalid).to.have.length(11);
+    expect(invalid.filter((d) => d.includes("reading stopped"))).to.deep.equal(["roster: 10 nodes or pages refused, the most one reading tolerates: reading stopped"]);
+  });
+
   it("roster: a page that says more follow but brings nothing usable ends the reading (bounded cost)", async () => {
     const forger = network.connect("forger");
     let asked = 0;
