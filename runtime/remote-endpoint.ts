@@ -6,7 +6,7 @@ import { readFrameWithin, type HeadersOverLimit, type WireEnvelope } from "./cod
 import { frameLimits, type FrameLimits } from "./codec/frame-limits.js";
 import type { MessageType } from "./codec/message-type.js";
 import { OTHER_COPY_HINT } from "./codec/protobuf-copy.js";
-import { TRACE_CONTEXT, isNoIdsIn, isTraceContextIn, type TraceContextValue } from "./codec/trace-context.js";
+import { TRACE_CONTEXT, isNoIdsIn, isTraceContextIn } from "./codec/trace-context.js";
 import type { TypeRegistry } from "./codec/type-registry.js";
 import { Failure } from "./codec/wire-types.js";
 import { isControlMessageType } from "./codec/system-messages.js";
@@ -229,15 +229,13 @@ export class RemoteEndpoint {
     const { traceContextStart: start, traceContextEnd: end, headers } = envelope;
     const tracing = this.host.tracing;
     if (start < 0 || tracing === undefined) return headers;
-    let traceContext: TraceContextValue | undefined;
-    if (isTraceContextIn(frame, start, end)) traceContext = tracing.received(frame, start, headers);
-    else if (isNoIdsIn(frame, start, end)) return tracing.receivedWithoutIds(headers);
-    else {
+    if (isNoIdsIn(frame, start, end)) return tracing.receivedWithoutIds(headers);
+    if (!isTraceContextIn(frame, start, end)) {
       this.ignoredTraceContexts++;
       if (this.stats !== undefined) this.stats.ignoredTraceContexts++;
       return headers;
     }
-    if (traceContext === undefined) return headers;
+    const traceContext = tracing.received(frame, start, headers);
     if (headers === undefined) return { [TRACE_CONTEXT]: traceContext };
     // The reader's own object, made for this envelope.
     (headers as Record<symbol, unknown>)[TRACE_CONTEXT] = traceContext;

@@ -94,7 +94,6 @@ export class Tracing {
   private readonly trace: OtelApi["trace"];
   private readonly propagation: OtelApi["propagation"];
   private readonly rootContext: Context;
-
   /** Whether this system uses the global tracer provider, so `startTracing`'s context manager if it installed one. */
   private readonly global: boolean;
   /** Whether the propagators write more than the W3C trace context and baggage (OTEL_PROPAGATORS, a user's own). */
