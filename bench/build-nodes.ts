@@ -214,6 +214,16 @@ export function cpuPerMessage(ctx: BenchContext, label: string, rounds: readonly
   return median(rounds.map((r) => r.receiverCpuUs + r.senderCpuUs));
 }
 
+/**
+ * CPU per message of each round of `rounds` against its paired round of `baseline` (the same round of
+ * `alternate`, moments apart), median per process: steadier than the ratio of two medians, as the
+ * machine's speed drifts between rounds as much as tracing costs.
+ */
+export function logCpuRatios(ctx: BenchContext, label: string, rounds: readonly RemoteRound[], baseline: readonly RemoteRound[]): void {
+  const ratio = (cpu: (r: RemoteRound) => number) => median(rounds.map((r, i) => cpu(r) / cpu(baseline[i]!))).toFixed(2);
+  ctx.log(`  ${label}: CPU per message against the paired baseline round (median): receiver ${ratio((r) => r.receiverCpuUs)}, sender ${ratio((r) => r.senderCpuUs)}, both ${ratio((r) => r.receiverCpuUs + r.senderCpuUs)}`);
+}
+
 /** Which process is which, for reading the profiles of `--cpu-prof-dir` (named by pid). */
 export function logPids(ctx: BenchContext, pairs: Readonly<Record<string, TellPair>>): void {
   for (const [label, pair] of Object.entries(pairs)) ctx.log(`  ${label}: receiver pid ${pair.receiver.pid}, sender pid ${pair.sender.pid}`);

@@ -1,7 +1,7 @@
 import { PROJECT_ROOT } from "../runtime/nats/tool-paths.js";
 import { LOCAL_ROUNDS_FACTOR, alternate, type Benchmark } from "./benchmark.js";
 import type { TracingMode } from "./build-node-protocol.js";
-import { cpuPerMessage, logPids, medianRate, showRound, startPairs, stopPairs } from "./build-nodes.js";
+import { cpuPerMessage, logCpuRatios, logPids, medianRate, showRound, startPairs, stopPairs } from "./build-nodes.js";
 import { median } from "./stats.js";
 import { logRoundRatios } from "./tracing-off.js";
 
@@ -47,6 +47,7 @@ export const tracing1pct: Benchmark = {
       const baseline = "tracing off (same build)";
       const offCpu = cpuPerMessage(ctx, "off", remote.baseline);
       const sampledCpu = cpuPerMessage(ctx, "1%", remote.troupe);
+      logCpuRatios(ctx, "1%", remote.troupe, remote.baseline);
       return [
         { name: "tracing-1pct-remote-tell", value: medianRate(remote.troupe), unit: "msg/s", baseline, baselineValue: medianRate(remote.baseline), target: { op: ">=", ratio: 0.9 } },
         { name: "tracing-1pct-remote-cpu", value: sampledCpu, unit: "µs/msg", baseline: `${baseline}; CPU of both processes`, baselineValue: offCpu, target: { op: "record" } },
