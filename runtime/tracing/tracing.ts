@@ -39,7 +39,10 @@ export const Attr = {
   systemName: "troupe.system",
 } as const;
 
-/** The envelope header that carries a sampled message's id to the node that processes it. */
+/**
+ * The header in which nodes before 2026-12-06 sent a sampled message's id (`<node>-<n>`); read still.
+ * A message's id is now its PRODUCER span's id, which travels in its trace context anyway.
+ */
 export const MESSAGE_ID_HEADER = "troupe-message-id";
 
 /** The constructor of `async function`s: their awaits need the context in AsyncLocalStorage. */
@@ -98,7 +101,6 @@ export class Tracing {
   private readonly global: boolean;
   /** Whether the propagators write more than the W3C trace context and baggage (OTEL_PROPAGATORS, a user's own). */
   private readonly otherPropagators: boolean;
-  private messageSeq = 0;
   /** Low-cardinality span names and templates, made once each (bounded: see `cached`). */
   private readonly sendNames = new Map<string, string>();
   private readonly processNames = new Map<string, { template: string; name: string }>();
@@ -298,8 +300,8 @@ export class Tracing {
     }
     const carrier: Record<string, string> & { [TRACE_CONTEXT]?: TraceContextValue } = { ...(headers as HeadersWithTraceContext) };
     if (recording) {
-      const messageId = `${this.nodeId}-${++this.messageSeq}`;
-      carrier[MESSAGE_ID_HEADER] = messageId;
+      // The PRODUCER span's id: one per message sent, and the receiver reads it from the trace context.
+      const messageId = span.spanContext().spanId;
       span.setAttributes({
         [Attr.system]: "nats",
         [Attr.destination]: destination.name,
@@ -483,7 +485,7 @@ export class Tracing {
         [Attr.systemName]: this.systemName,
       });
       if (kind !== undefined) span.setAttribute(Attr.actorKind, kind);
-      const messageId = headers?.[MESSAGE_ID_HEADER];
+      const messageId = headers?.[MESSAGE_ID_HEADER] ?? sentMessageId(headers, parent, this.trace);
       if (messageId !== undefined) span.setAttribute(Attr.messageId, messageId);
     }
     return { span, context: this.withSpan(parent, span) };
@@ -523,6 +525,18 @@ export class Tracing {
     const spanContext = this.trace.getSpanContext(this.parentOf(headers));
     return spanContext ? { context: spanContext } : undefined;
   }
+}
+
+/**
+ * The id of a message that a Troupe node sent under a PRODUCER span: that span's id, the parent of
+ * `parent` when the message carries a sampled binary trace context (a node writes one only from such
+ * a span). Undefined otherwise: a text `traceparent`, or an unsampled parent, may be shared by many
+ * messages.
+ */
+function sentMessageId(headers: Headers, parent: Context, trace: OtelApi["trace"]): string | undefined {
+  const bytes = traceContextValueOf(headers);
+  if (!(bytes instanceof Uint8Array) || !isSampledTraceContext(bytes)) return undefined;
+  return trace.getSpanContext(parent)?.spanId;
 }
 
 /** Most entries a name cache holds: past that it starts again (paths of short-lived actors would grow it forever). */

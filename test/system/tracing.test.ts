@@ -99,6 +99,7 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
     expect(processPing!.name).to.equal("process /user/relay");
     expect(processPing!.attributes).to.include({ "messaging.operation.type": "process", "messaging.operation.name": "process", "troupe.actor.path": "/user/relay", "troupe.node.id": "b" });
     expect(processPing!.attributes["messaging.message.id"]).to.be.a("string").and.equal(sendPing!.attributes["messaging.message.id"]);
+    expect(sendPing!.attributes["messaging.message.id"], "the id of the message's PRODUCER span, which its trace context carries").to.equal(sendPing!.spanContext().spanId);
     expect(sendPong!.attributes["messaging.message.id"]).to.not.equal(sendPing!.attributes["messaging.message.id"]);
   });
 
