@@ -489,23 +489,22 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
    * One message under a CONSUMER span whose context is active while the handler runs (and, with a
    * context manager, in what it awaits). Returns true to go on with the next message synchronously.
    * Unsampled (most messages at a low ratio): the sender's context, without a span or the message's
-   * type name. The sampled path is a method apart: the compiler inlines what a function calls until a
-   * budget runs out, and the span's start and end, inlined here, left the unsampled path's own calls
-   * out of the loop that runs handlers once a few sampled messages had come by (docs/benchmarks.md,
-   * "Tracing at 1%").
+   * type name. The sampled path is a method apart, so that it does not take the compiler's inlining
+   * budget from the unsampled one in the turn loop (docs/benchmarks.md, "the inlining budget").
    */
   private runTraced(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
     const unsampled = tracing.unsampledContext(this.headers);
-    return unsampled === undefined ? this.runSampled(tracing, handler, message) : this.runUnder(tracing, handler, message, unsampled.span, unsampled.context, false);
+    return unsampled === undefined ? this.runStarted(tracing, handler, message) : this.runUnder(tracing, handler, message, unsampled.span, unsampled.context, false);
   }
 
-  private runSampled(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
+  /** `runTraced` under a span `startProcess` starts (sampled, or decided by the SDK). */
+  private runStarted(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object): boolean {
     const { span, context } = tracing.startProcess(this.path, this.kind, this.host.typeNameOf(message) ?? message.constructor.name, this.headers);
     return this.runUnder(tracing, handler, message, span, context, true);
   }
 
-  /** `runTraced` under `span` (recording only when `sampled`: an unsampled one has nothing to end). */
-  private runUnder(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object, span: Span, processing: Context | ContextOnDemand, sampled: boolean): boolean {
+  /** `runTraced` under `span`; `started` when `startProcess` started it (an unsampled message's ends as a no-op). */
+  private runUnder(tracing: Tracing, handler: (state: S, message: any, ctx: this) => S | void | Promise<S | void>, message: object, span: Span, processing: Context | ContextOnDemand, started: boolean): boolean {
     // One context for the handler and its failure's report, also when it is made on demand.
     const context = tracing.handlerContext(processing, handler);
     this.processingSpan = span;
@@ -522,7 +521,7 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     }
     if (result !== undefined) this.state = result;
     this.processingSpan = undefined;
-    if (sampled) span.end();
+    if (started) span.end();
     return true;
   }
 

@@ -32,8 +32,8 @@ const MAP_VALUE = 18;
 
 /**
  * Encodes envelopes into one `troupe.wire.Frame`. The payload is written straight into the frame's
- * writer (fork/ldelim) instead of being encoded separately and copied: what `Frame.encode` writes,
- * the headers first (`writeHeaders`), one allocation fewer per message. A class bound to another copy of protobufjs
+ * writer (fork/ldelim) instead of being encoded separately and copied: `Frame.encode`'s fields, an
+ * envelope's 5 and 6 first (`writeHeadersAndContext`), one allocation fewer per message. A class bound to another copy of protobufjs
  * encodes with its own writer, and its bytes are copied in: our writer is not its writer.
  */
 export function encodeFrame(envelopes: readonly OutgoingEnvelope[]): Uint8Array {
@@ -45,7 +45,7 @@ export function encodeFrame(envelopes: readonly OutgoingEnvelope[]): Uint8Array 
 /** Appends one envelope (field 1 of a Frame) to `w`; returns the payload's length in bytes. */
 export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
   w.uint32(FRAME_ENVELOPES).fork();
-  if (e.headers) writeHeaders(w, e.headers);
+  if (e.headers) writeHeadersAndContext(w, e.headers);
   w.uint32(ENVELOPE_TARGET).string(e.target);
   w.uint32(ENVELOPE_TYPE).string(e.typeName);
   let payloadBytes: number;
@@ -71,12 +71,10 @@ export function writeEnvelope(w: protobuf.Writer, e: OutgoingEnvelope): number {
 
 /**
  * Headers (field 5) and the trace context (field 6), written first: fields may come in any order, and
- * here they come before the calls that every envelope makes. The compiler inlines a function's calls
- * from its last to its first until a size budget runs out; last, these took the budget that the target,
- * type and payload writes had untraced, and a traced sender spent ~10% more per message for it
- * (docs/benchmarks.md, "Tracing at 1%").
+ * last they took the compiler's inlining budget from the writes every envelope makes
+ * (docs/benchmarks.md, "the inlining budget").
  */
-function writeHeaders(w: protobuf.Writer, headers: Readonly<Record<string, string>>): void {
+function writeHeadersAndContext(w: protobuf.Writer, headers: Readonly<Record<string, string>>): void {
   for (const key in headers) {
     w.uint32(ENVELOPE_HEADERS).fork().uint32(MAP_KEY).string(key).uint32(MAP_VALUE).string(headers[key]!).ldelim();
   }

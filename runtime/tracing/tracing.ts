@@ -40,8 +40,8 @@ export const Attr = {
 } as const;
 
 /**
- * The header in which nodes before 2026-12-06 sent a sampled message's id (`<node>-<n>`); read still.
- * A message's id is now its PRODUCER span's id, which travels in its trace context anyway.
+ * The header in which nodes before commit a9141d6 sent a sampled message's id (`<node>-<n>`), still
+ * read. A message's id is its PRODUCER span's id, which its trace context carries anyway.
  */
 export const MESSAGE_ID_HEADER = "troupe-message-id";
 
@@ -248,8 +248,10 @@ export class Tracing {
     if (parent !== undefined) {
       if (!this.parentBased || parent.isRecording() || this.propagation.getBaggage(active) !== undefined) return undefined;
       if (parent instanceof UnsampledContext) return headers === undefined ? parent.headers() : withTraceContext(headers, parent);
-      // Another non-recording span (the SDK's, under a context that came with a tracestate): rare.
+      // Another non-recording span (the SDK's, under a context that came with a tracestate; a remote
+      // context made current): rare. A sampled one's sends get PRODUCER spans of their own.
       const spanContext = parent.spanContext();
+      if ((spanContext.traceFlags & 1) === 1) return undefined;
       const bytes = traceContextFromSpan(spanContext);
       if (bytes === undefined) return headers;
       const tracestate = spanContext.traceState?.serialize();
@@ -299,6 +301,8 @@ export class Tracing {
       return { headers: bytes === undefined ? headers : withTraceContext(headers, bytes), span: undefined };
     }
     const carrier: Record<string, string> & { [TRACE_CONTEXT]?: TraceContextValue } = { ...(headers as HeadersWithTraceContext) };
+    // An older node's id for the message these headers came with (forwarded as they are): not this one's.
+    delete carrier[MESSAGE_ID_HEADER];
     if (recording) {
       // The PRODUCER span's id: one per message sent, and the receiver reads it from the trace context.
       const messageId = span.spanContext().spanId;
@@ -532,10 +536,9 @@ export class Tracing {
 }
 
 /**
- * The id of a message that a Troupe node sent under a PRODUCER span: that span's id, the parent of
- * `parent` when the message carries a sampled binary trace context (a node writes one only from such
- * a span). Undefined otherwise: a text `traceparent`, or an unsampled parent, may be shared by many
- * messages.
+ * The id of a message that carries a sampled binary trace context: the span in `parent` (the process
+ * span's parent), which a node writes only from the message's PRODUCER span. Undefined otherwise: a
+ * text `traceparent`, or an unsampled context, may be shared by many messages.
  */
 function sentMessageId(headers: Headers, parent: Context, trace: OtelApi["trace"]): string | undefined {
   const bytes = traceContextValueOf(headers);

@@ -5,6 +5,9 @@ import { ActorSystem, MemoryNetwork, addressFromWire, defineActor } from "../../
 import { GetStats, Ping, Pong, Stats } from "../../examples/ping-pong/messages.js";
 import { eventually } from "../helpers/conditions.js";
 import { startTracing, type TracingHandle } from "../../runtime/tracing/index.js";
+import { encodeFrame } from "../../runtime/codec/frame-codec.js";
+import { TRACE_CONTEXT } from "../../runtime/codec/trace-context.js";
+import { traceContextFromSpan } from "../../runtime/tracing/binary-context.js";
 
 const POISON = -1;
 
@@ -101,6 +104,37 @@ describe("tracing (system tier, in-memory network, InMemorySpanExporter)", () =>
     expect(processPing!.attributes["messaging.message.id"]).to.be.a("string").and.equal(sendPing!.attributes["messaging.message.id"]);
     expect(sendPing!.attributes["messaging.message.id"], "the id of the message's PRODUCER span, which its trace context carries").to.equal(sendPing!.spanContext().spanId);
     expect(sendPong!.attributes["messaging.message.id"]).to.not.equal(sendPing!.attributes["messaging.message.id"]);
+  });
+
+  it("spans: a message's id is its send span's, locally, under a sampled remote context made current (a send span each), and from an older node's header", async () => {
+    const local = a.spawn(sink, { name: "local" });
+    const remote = a.refFor(b.spawn(sink, { name: "remote" }).address);
+    trace.getTracer("test").startActiveSpan("root", (root) => {
+      local.tell(Pong.create({ seq: 1 }));
+      root.end();
+    });
+    // A context from elsewhere (a service's cached answer runs under one): each send is a message of its own.
+    const remoteParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: 1, isRemote: true });
+    context.with(remoteParent, () => {
+      remote.tell(Pong.create({ seq: 2 }));
+      remote.tell(Pong.create({ seq: 3 }));
+    });
+    await eventually("three processed", () => op("process", "troupe.examples.pingpong.Pong").length === 3);
+    const sends = op("send", "troupe.examples.pingpong.Pong");
+    expect(sends.map((s) => s.kind)).to.deep.equal([SpanKind.PRODUCER, SpanKind.PRODUCER, SpanKind.PRODUCER]);
+    for (const processed of op("process", "troupe.examples.pingpong.Pong")) {
+      const send = parentOf(processed)!;
+      expect(sends, "each processing is a child of its own send").to.include(send);
+      expect(processed.attributes["messaging.message.id"]).to.equal(send.spanContext().spanId).and.equal(send.attributes["messaging.message.id"]);
+    }
+    expect(new Set(sends.map((s) => s.attributes["messaging.message.id"])).size).to.equal(3);
+    // A node before the id came from the span sent it as a header: still read.
+    const bytes = traceContextFromSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "00f067aa0ba902b7", traceFlags: 1 })!;
+    const frame = encodeFrame([{ target: "/user/remote", typeName: "troupe.examples.pingpong.Pong", type: Pong, message: Pong.create({ seq: 4 }), sender: undefined, headers: { "troupe-message-id": "old-7", [TRACE_CONTEXT]: bytes } }]);
+    network.connect("older").publish("troupe.traced.node.b", frame);
+    await eventually("the older node's message processed", () => op("process", "troupe.examples.pingpong.Pong").length === 4);
+    const older = op("process", "troupe.examples.pingpong.Pong").find((s) => s.parentSpanContext?.spanId === "00f067aa0ba902b7");
+    expect(older!.attributes["messaging.message.id"]).to.equal("old-7");
   });
 
   it("spans: an ask is a span over its request and reply", async () => {

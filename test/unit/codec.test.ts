@@ -30,7 +30,7 @@ function referenceFrame(envelope: Parameters<typeof Envelope.create>[0]): Uint8A
 }
 
 describe("codec", () => {
-  it("codec: writes frames byte-for-byte as the generated Frame.encode would, headers and trace context first", () => {
+  it("codec: writes each field byte-for-byte as the generated Frame.encode would, an envelope's headers and trace context first", () => {
     const ping = Ping.create({ seq: 42, replyTo: { system: "s", node: "n", path: "/user/p" } });
     const sender = { system: "s", node: "n2", path: "/temp/7" };
     const headers = { traceparent: "00-abc-def-01" };
@@ -39,7 +39,7 @@ describe("codec", () => {
     expect(Buffer.from(ours).equals(Buffer.from(reference))).to.equal(true);
   });
 
-  it("codec: writes a binary trace context (headers' TRACE_CONTEXT slot) as Envelope field 6, byte-for-byte as Frame.encode, and reads it back", () => {
+  it("codec: writes a binary trace context (headers' TRACE_CONTEXT slot) as Envelope field 6, byte-for-byte as Frame.encode writes it, and reads it back", () => {
     const ping = Ping.create({ seq: 7 });
     // Version 0, field 0 + trace id, field 1 + span id, field 2 + flags.
     const traceContext = Uint8Array.from({ length: TRACE_CONTEXT_BYTES }, (_, i) => (i <= 1 || i === 28 ? 0 : i === 18 ? 1 : i === 27 ? 2 : i));
@@ -65,7 +65,7 @@ describe("codec", () => {
     const traceId = begun.spanContext().traceId;
     const withIds = encode(begun.headers());
     expect(isTraceContext(begun.traceContext)).to.equal(true);
-    expect(Buffer.from(withIds).equals(Buffer.from(reference(begun.traceContext))), "byte-for-byte as Frame.encode").to.equal(true);
+    expect(Buffer.from(withIds).equals(Buffer.from(reference(begun.traceContext))), "field by field as Frame.encode writes them").to.equal(true);
     expect(Buffer.from(encode(begun.headers())).equals(Buffer.from(withIds)), "the same ids the second time").to.equal(true);
     // Received: its ids read out of the frame, which it does not keep.
     const [read] = readFrame(withIds);
