@@ -237,7 +237,10 @@ export class Tracing {
     // Under a message's trace that nobody has looked at (its handler's send): that trace, still without ids.
     if (isOnDemand(current)) return this.parentBased ? this.withNoIds(headers) : undefined;
     // Outside any context (a tell from plain code): no span, no baggage.
-    if (current === this.rootContext && this.roots !== undefined) return this.beginTrace(headers, this.roots);
+    if (current === this.rootContext) {
+      const roots = this.roots;
+      if (roots !== undefined) return this.beginTrace(headers, roots);
+    }
     return this.passOnUnder(current, headers);
   }
 
@@ -302,7 +305,7 @@ export class Tracing {
     }
     const carrier: Record<string, string> & { [TRACE_CONTEXT]?: TraceContextValue } = { ...(headers as HeadersWithTraceContext) };
     // An older node's id for the message these headers came with (forwarded as they are): not this one's.
-    delete carrier[MESSAGE_ID_HEADER];
+    if (carrier[MESSAGE_ID_HEADER] !== undefined) delete carrier[MESSAGE_ID_HEADER];
     if (recording) {
       // The PRODUCER span's id: one per message sent, and the receiver reads it from the trace context.
       const messageId = span.spanContext().spanId;
