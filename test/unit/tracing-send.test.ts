@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import * as api from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { Tracing } from "../../runtime/tracing/tracing.js";
+import { MESSAGE_ID_HEADER, Tracing } from "../../runtime/tracing/tracing.js";
+import { TRACE_CONTEXT } from "../../runtime/codec/trace-context.js";
 
 describe("tracing: send spans (unit)", () => {
   const exporter = new InMemorySpanExporter();
@@ -31,5 +32,17 @@ describe("tracing: send spans (unit)", () => {
     expect(byType.get("test.Failed")!.status).to.deep.include({ code: api.SpanStatusCode.ERROR, message: "too large" });
     expect(byType.get("test.Outer")!.status.code).to.equal(api.SpanStatusCode.UNSET);
     expect(byType.get("test.Outer")!.attributes["messaging.message.body.size"]).to.equal(5);
+  });
+
+  it("send: forwarded headers that carry an older node's message id lose it (it named the message they came with); the rest go on", () => {
+    const forwarded = { [MESSAGE_ID_HEADER]: "old-7", "x-tenant": "acme" };
+    const open = tracing.send(to("/user/a"), destination, "test.Forwarded", forwarded);
+    tracing.sent(open.span, 1);
+    expect(open.headers).to.not.have.property(MESSAGE_ID_HEADER);
+    expect(open.headers).to.include({ "x-tenant": "acme" });
+    expect((open.headers as Record<symbol, unknown>)[TRACE_CONTEXT], "the send's own trace context").to.be.instanceOf(Uint8Array);
+    expect(forwarded, "the caller's object is not changed").to.include({ [MESSAGE_ID_HEADER]: "old-7" });
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes["messaging.message.id"], "this message's id: its send span's").to.equal(span!.spanContext().spanId);
   });
 });
