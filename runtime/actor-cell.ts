@@ -512,11 +512,12 @@ export class ActorCell<S = any, M extends object = any> implements ActorContext<
     try {
       result = tracing.runHandler(context, handler, this.state, message, this);
     } catch (error) {
-      this.endTraced(tracing, span, context, message, error);
+      this.endTraced(tracing, span, tracing.ranUnder(context), message, error);
       return false;
     }
     if (result instanceof Promise) {
-      this.awaitHandler(result, message, (error?: unknown) => this.endTraced(tracing, span, context, message, error));
+      const ran = tracing.ranUnder(context);
+      this.awaitHandler(result, message, (error?: unknown) => this.endTraced(tracing, span, ran, message, error));
       return false;
     }
     if (result !== undefined) this.state = result;

@@ -202,12 +202,18 @@ export class Tracing {
   }
 
   /**
-   * Runs `fn` with `context` active, as OpenTelemetry's `context.with`. Right after `runHandler` (a
-   * failure's report), a context on demand is the one its run made, if it read it: one per message.
+   * What a handler's run under `context` (from `handlerContext`) leaves for what follows it, a failure's
+   * report: a context on demand that the run read is the context it made (one per message), else
+   * still on demand. Call it as soon as `runHandler` returns: the manager remembers only its last run,
+   * and a returned promise settles after other messages' runs.
    */
+  ranUnder(context: Context | ContextOnDemand): Context | ContextOnDemand {
+    return isOnDemand(context) ? (this.manager()?.madeInLastRun() ?? context) : context;
+  }
+
+  /** Runs `fn` with `context` active (made now if on demand), as OpenTelemetry's `context.with`. */
   with<A extends unknown[], R>(context: Context | ContextOnDemand, fn: (...args: A) => R, thisArg?: unknown, ...args: A): R {
-    const made = isOnDemand(context) ? (this.manager()?.madeInLastRun() ?? contextOf(context)) : context;
-    return this.context.with(made, fn, thisArg, ...args);
+    return this.context.with(contextOf(context), fn, thisArg, ...args);
   }
 
   /** Starts a CLIENT span for an ask; returns it and the context in which its request is sent. */

@@ -240,56 +240,56 @@ describe("tracing: head sampling by trace-id ratio (system tier, in-memory netwo
       expect(checked, "Pings checked").to.be.at.least(20);
     });
 
-    it("unsampled: a failing handler's trace is its failure's too: the dead letter is reported under the context the handler read, sync or async", async () => {
+    it("unsampled: a failing handler's trace is its failure's too: the dead letter is reported under the context the handler read, sync, async or a returned promise that rejects after other messages ran", async () => {
       const inHandler = new Map<string, string>();
       const inDeadLetter = new Map<string, string>();
       const idOfActive = () => {
         const { traceId, spanId, traceFlags } = trace.getSpan(context.active())!.spanContext();
         return `${traceId}-${spanId}-${traceFlags}`;
       };
-      const failing = (async: boolean) =>
-        defineActor({
-          messages: { Ping },
-          init: () => ({}),
-          handlers: {
-            Ping: async
-              ? async (_s: object, ping: Ping) => {
-                  await new Promise((resolve) => setImmediate(resolve));
-                  inHandler.set(`async ${ping.seq}`, idOfActive());
-                  throw new Error("fails on purpose");
-                }
-              : (_s: object, ping: Ping) => {
-                  inHandler.set(`sync ${ping.seq}`, idOfActive());
-                  throw new Error("fails on purpose");
-                },
-          },
-        });
+      const handlers = {
+        async: async (_s: object, ping: Ping) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          inHandler.set(`async ${ping.seq}`, idOfActive());
+          throw new Error("fails on purpose");
+        },
+        sync: (_s: object, ping: Ping) => {
+          inHandler.set(`sync ${ping.seq}`, idOfActive());
+          throw new Error("fails on purpose");
+        },
+        // Not an `async` function: its context is read while it runs, and its promise rejects only
+        // after other actors' handlers have run (and read theirs).
+        promise: (_s: object, ping: Ping) => {
+          inHandler.set(`promise ${ping.seq}`, idOfActive());
+          return new Promise<void>((_resolve, reject) => setTimeout(() => reject(new Error("fails on purpose")), 5));
+        },
+      };
+      const failing = (kind: keyof typeof handlers) => defineActor({ messages: { Ping }, init: () => ({}), handlers: { Ping: handlers[kind] } });
       // A parent that resumes its children after every failure, so that all of them fail in turn.
       c.spawn(
         defineActor({
           messages: { Ping },
           init: () => ({}),
           started: (state, ctx) => {
-            ctx.spawn(failing(false), { name: "sync" });
-            ctx.spawn(failing(true), { name: "async" });
+            for (const kind of ["sync", "async", "promise"] as const) ctx.spawn(failing(kind), { name: kind });
             return state;
           },
           handlers: { Ping: () => undefined },
         }),
         { name: "failing", supervisor: { decider: () => "resume" } },
       );
-      await eventually("both children started", () => c.actors().filter((actor) => actor.path.startsWith("/user/failing/")).length === 2);
-      const actors = { sync: c.refFor({ system: "hops", node: "c", path: "/user/failing/sync" }), async: c.refFor({ system: "hops", node: "c", path: "/user/failing/async" }) };
+      await eventually("the children started", () => c.actors().filter((actor) => actor.path.startsWith("/user/failing/")).length === 3);
+      const actors = (["sync", "async", "promise"] as const).map((kind) => c.refFor({ system: "hops", node: "c", path: `/user/failing/${kind}` }));
       const unsubscribe = c.deadLetters.subscribe((letter) => {
         if (letter.reason === "handler-failed" && letter.message instanceof Ping) inDeadLetter.set(`${letter.target!.path.slice("/user/failing/".length)} ${letter.message.seq}`, idOfActive());
       });
       try {
-        for (let seq = 0; seq < 8; seq++) for (const actor of [actors.sync, actors.async]) systems[0]!.refFor(actor.address).tell(Ping.create({ seq }));
-        await eventually("a dead letter for every Ping", () => inDeadLetter.size === 16);
+        for (let seq = 0; seq < 8; seq++) for (const actor of actors) systems[0]!.refFor(actor.address).tell(Ping.create({ seq }));
+        await eventually("a dead letter for every Ping", () => inDeadLetter.size === 24);
       } finally {
         unsubscribe();
       }
-      expect(inHandler.size).to.equal(16);
+      expect(inHandler.size).to.equal(24);
       for (const [key, id] of inHandler) expect(inDeadLetter.get(key), key).to.equal(id);
     });
 
